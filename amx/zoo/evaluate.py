@@ -1,0 +1,114 @@
+"""Regenerate the paper's Table 1 for a world: accuracy, adversarial accuracy, confidence.
+
+Per model, on the first ``n_images`` of the world's ``eval`` split:
+
+* clean top-1 (%);
+* PGD-L2 top-1 (%): untargeted PGD-L2 with the world's training eps, 10 steps of
+  ``2.5 * eps / 10`` (paper: eps 3, 7 steps of 0.5 at 224 px);
+* mean and std of the max-softmax confidence over the *correctly classified* images (Table 1's
+  "confidence" column).
+
+Results are cached by content (the weights' sha256, the attack config, the world, ``n_images``
+and ``EVAL_VERSION``) as JSON under ``<cache>/zoo-eval/``, so a second run computes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import asdict
+
+import torch
+
+from amx.attacks import PGDConfig, pgd
+from amx.data.arrays import cache_dir, load_split
+from amx.data.worlds import World
+from amx.zoo import registry
+
+EVAL_VERSION = 1
+COLUMNS = ("model", "architecture", "regime", "top1", "pgd_top1", "confidence_mean",
+           "confidence_std", "n_classes", "n_images")
+
+
+def attack_config(world: World) -> PGDConfig:
+    return PGDConfig(eps=registry.training_eps(world.name), steps=10)
+
+
+def evaluate_model(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
+                   attack: PGDConfig, batch_size: int = 250) -> dict:
+    """Clean top-1, PGD top-1 and confidence of correct predictions for one model (eval mode)."""
+    model.eval()
+    device = next(model.parameters()).device
+    correct, adv_correct, confidences = 0, 0, []
+    for start in range(0, len(labels), batch_size):
+        x = images[start:start + batch_size].to(device)
+        y = labels[start:start + batch_size].to(device)
+        with torch.no_grad():
+            probs = model(x).softmax(1)
+        hit = probs.argmax(1) == y
+        correct += hit.sum().item()
+        confidences.append(probs.max(1).values[hit].cpu())
+        x_adv = pgd(model, x, y, attack)
+        with torch.no_grad():
+            adv_correct += (model(x_adv).argmax(1) == y).sum().item()
+    conf = torch.cat(confidences).double()
+    n = len(labels)
+    return {
+        "top1": 100.0 * correct / n,
+        "pgd_top1": 100.0 * adv_correct / n,
+        "confidence_mean": conf.mean().item() if len(conf) else float("nan"),
+        "confidence_std": conf.std().item() if len(conf) > 1 else float("nan"),
+        "n_images": n,
+    }
+
+
+def _cache_path(world: World, sha256: str, attack: PGDConfig, n_images: int):
+    key = json.dumps([EVAL_VERSION, world.name, world.seed, sha256, asdict(attack), n_images])
+    return cache_dir() / "zoo-eval" / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
+
+
+def evaluate_zoo(world: World, n_images: int = 2000, models: list[str] | None = None,
+                 device: str = "cpu", log=print) -> list[dict]:
+    """Table 1 rows for ``models`` (default: the whole zoo of ``world``), cached by content."""
+    specs = registry.specs(world.name)
+    names = models or list(specs)
+    for name in names:
+        registry.get_spec(name, world.name)  # unknown names fail before any work
+    data = load_split(world, "eval", n_images)
+    images = torch.from_numpy(data.images).float().div_(255.0)
+    labels = torch.from_numpy(data.labels).long()
+    attack = attack_config(world)
+    rows = []
+    for name in names:
+        spec = specs[name]
+        model = registry.load(name, world.name, device=device)  # verifies the fingerprint
+        path = _cache_path(world, spec.sha256, attack, n_images)
+        if path.is_file():
+            result = json.loads(path.read_text())
+        else:
+            start = time.time()
+            result = evaluate_model(model, images, labels, attack)
+            result["seconds"] = round(time.time() - start, 1)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+            tmp.write_text(json.dumps(result))
+            os.replace(tmp, path)
+            log(f"{name}: evaluated in {result['seconds']}s")
+        rows.append({"model": name, "architecture": spec.architecture, "regime": spec.regime,
+                     "n_classes": spec.n_classes, "sha256": spec.sha256, **result})
+    return rows
+
+
+def format_table(rows: list[dict]) -> str:
+    """Table 1 as aligned text: top-1 and PGD top-1 in %, confidence mean +- std."""
+    header = f"{'model':<20}{'regime':<14}{'top-1':>8}{'PGD top-1':>11}{'confidence':>16}{'classes':>9}"
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        conf = f"{r['confidence_mean']:.2f} +- {r['confidence_std']:.2f}"
+        lines.append(f"{r['model']:<20}{r['regime']:<14}{r['top1']:>8.2f}{r['pgd_top1']:>11.2f}"
+                     f"{conf:>16}{r['n_classes']:>9}")
+    n = rows[0]["n_images"] if rows else 0
+    lines.append(f"({n} eval images; PGD-L2 10 steps; confidence over correctly classified images)")
+    return "\n".join(lines)

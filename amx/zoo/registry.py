@@ -1,0 +1,46 @@
+"""The model registry across worlds: ``specs(world)``, ``get_spec``, ``load``.
+
+Each world has one zoo module. Only the embedded world ``mini`` ships a zoo today; the ImageNet
+world's loaders (torchvision, MadryLab ``robustness`` and AdvProp checkpoints) come with it.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from amx.data.worlds import get_world
+from amx.zoo import mini
+from amx.zoo.spec import ModelSpec, unknown_name
+
+_ZOOS = {"mini": mini}
+
+
+def _zoo(world: str):
+    get_world(world)  # an unknown world lists the valid ones
+    if world not in _ZOOS:
+        raise unknown_name("zoo world", world, _ZOOS)
+    return _ZOOS[world]
+
+
+def specs(world: str = "mini") -> dict[str, ModelSpec]:
+    """All model specs of ``world``, in Table 1 order."""
+    return _zoo(world).specs()
+
+
+def get_spec(name: str, world: str = "mini") -> ModelSpec:
+    """The spec called ``name``; an unknown name lists the valid ones and the closest match."""
+    all_specs = specs(world)
+    if name not in all_specs:
+        raise unknown_name("model", name, all_specs)
+    return all_specs[name]
+
+
+def load(name: str, world: str = "mini", device: str | torch.device = "cpu") -> torch.nn.Module:
+    """The trained model ``name`` (eval mode, on ``device``), after checking its fingerprint."""
+    get_spec(name, world)
+    return _zoo(world).load(name, device=device)
+
+
+def training_eps(world: str) -> float:
+    """The PGD-L2 eps the world's robust models were trained with (Table 1's attack uses it)."""
+    return _zoo(world).EPS

@@ -1,0 +1,97 @@
+"""``ModelSpec``: one zoo entry owns its architecture, training regime, weights, preprocessing
+and provenance (the timm ``PretrainedCfg`` idea), and a registry with helpful errors.
+
+The same type describes the embedded world's models (weights shipped in ``fixtures/zoo``) and
+the paper's 12 ImageNet CNNs (torchvision weights, MadryLab ``robustness`` checkpoints, AdvProp
+checkpoints; their loaders come with the ImageNet world).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REGIMES = ("vanilla", "pgd", "advprop-pgd1", "advprop-pgd5")
+WEIGHT_SOURCES = ("fixtures", "torchvision", "robustness", "advprop")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A zoo entry.
+
+    ``cam_layer`` is the dotted module path used by CAM / GradCAM. ``gap_head`` says whether CAM
+    applies (the head is global-average-pool -> linear, as the paper judged it: not AlexNet, not
+    MobileNet-v2). ``sha256`` is the expected fingerprint of ``weights``; loading refuses a file
+    whose hash differs.
+    """
+
+    name: str
+    world: str
+    architecture: str
+    regime: str
+    weights: str
+    weights_source: str
+    sha256: str | None
+    input_size: int
+    n_classes: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    cam_layer: str
+    gap_head: bool
+    pair: str | None = None
+    provenance: str = ""
+    training: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self):
+        if self.regime not in REGIMES:
+            raise ValueError(f"model {self.name!r}: unknown regime {self.regime!r}; valid: {REGIMES}")
+        if self.weights_source not in WEIGHT_SOURCES:
+            raise ValueError(
+                f"model {self.name!r}: unknown weights_source {self.weights_source!r}; "
+                f"valid: {WEIGHT_SOURCES}"
+            )
+
+    @property
+    def robust(self) -> bool:
+        return self.regime == "pgd"
+
+
+class WeightsMismatchError(RuntimeError):
+    """A weights file whose sha256 differs from the one its manifest records."""
+
+
+class UnknownNameError(KeyError):
+    """An unknown registry key; the message lists the valid names and the closest match."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; show it plainly
+        return str(self.args[0])
+
+
+def unknown_name(kind: str, name: str, valid) -> UnknownNameError:
+    valid = sorted(valid)
+    close = difflib.get_close_matches(name, valid, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return UnknownNameError(f"unknown {kind} {name!r}.{hint} Valid {kind}s: {', '.join(valid)}")
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_weights(spec: ModelSpec, path: Path) -> None:
+    """Raise ``WeightsMismatchError`` naming the file and both hashes if ``path`` is not ``spec``'s."""
+    if not path.is_file():
+        raise FileNotFoundError(f"model {spec.name!r}: weights file {path} does not exist")
+    actual = sha256_of(path)
+    if spec.sha256 is not None and actual != spec.sha256:
+        raise WeightsMismatchError(
+            f"model {spec.name!r}: weights file {path} has sha256 {actual}, but the manifest "
+            f"expects {spec.sha256}; the file is corrupt or was replaced. Retrain it with "
+            f"`amx zoo train --model {spec.name}` or restore it from git."
+        )
