@@ -1,0 +1,81 @@
+"""``amx`` command line: ``amx zoo list | train | eval``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from amx.data.worlds import DEFAULT_WORLD, get_world
+
+
+def _zoo_list(args) -> int:
+    from amx.zoo.registry import specs
+
+    get_world(args.world)
+    rows = [("name", "architecture", "regime", "CAM layer", "GAP head", "trained")]
+    for spec in specs(args.world).values():
+        rows.append((spec.name, spec.architecture, spec.regime, spec.cam_layer,
+                     "yes" if spec.gap_head else "no", "yes" if spec.sha256 else "no"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)))
+    return 0
+
+
+def _zoo_train(args) -> int:
+    from amx.zoo import mini
+
+    get_world(args.world)
+    mini.train_zoo(only=args.model or None, force=args.force, workers=args.workers,
+                   log=lambda msg: print(msg, flush=True))
+    return 0
+
+
+def _zoo_eval(args) -> int:
+    from amx.zoo.evaluate import evaluate_zoo, format_table
+
+    table = evaluate_zoo(get_world(args.world), n_images=args.n_images, models=args.model or None,
+                         device=args.device, log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    print(format_table(table))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(table, indent=2) + "\n")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="amx", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    zoo = sub.add_parser("zoo", help="the model zoo").add_subparsers(dest="zoo_command", required=True)
+
+    p = zoo.add_parser("list", help="list the zoo's models")
+    p.add_argument("--world", default=DEFAULT_WORLD)
+    p.set_defaults(func=_zoo_list)
+
+    p = zoo.add_parser("train", help="train the embedded world's zoo (resumes per model)")
+    p.add_argument("--world", default=DEFAULT_WORLD)
+    p.add_argument("--model", action="append", help="train only this model (repeatable)")
+    p.add_argument("--force", action="store_true", help="retrain models already in the manifest")
+    p.add_argument("--workers", type=int, default=2, help="CPU threads / render processes")
+    p.set_defaults(func=_zoo_train)
+
+    p = zoo.add_parser("eval", help="regenerate the paper's Table 1 for the world")
+    p.add_argument("--world", default=DEFAULT_WORLD)
+    p.add_argument("--model", action="append", help="evaluate only this model (repeatable)")
+    p.add_argument("--n-images", type=int, default=2000, help="eval-split images (default 2000)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--json", help="also write the table as JSON to this path")
+    p.set_defaults(func=_zoo_eval)
+
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (KeyError, ValueError, FileNotFoundError, RuntimeError) as err:
+        print(f"amx: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
