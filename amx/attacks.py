@@ -2,7 +2,9 @@
 
 Shared by adversarial training, adversarial accuracy (Table 1) and, later, boundary search.
 Each step ascends the cross-entropy: ``x <- Proj_{B(x0, eps)}(x + alpha * g / ||g||)`` for L2
-(``alpha * sign(g)`` for Linf), then clips to [0, 1]. The paper (001, footnote 2) uses L2,
+(``alpha * sign(g)`` for Linf), then clips to [0, 1]. The loss is computed in float64: a confident CNN's float32 softmax
+rounds to exactly 1, its cross-entropy gradient to exactly 0, and the attack would stall
+(gradient masking that overstates robustness). The paper (001, footnote 2) uses L2,
 ``eps = 3``, 7 steps of 0.5 at 224 px, following MadryLab's ``robustness`` library; the embedded
 world scales ``eps`` to 1.0 at 64 px (``eps`` in L2 grows with sqrt(#pixels): 3 * 64/224 = 0.86).
 """
@@ -68,7 +70,8 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: PGDCo
     try:
         for _ in range(cfg.steps):
             delta.requires_grad_(True)
-            loss = F.cross_entropy(model((x0 + delta).clamp(0, 1)), labels)
+            logits = model((x0 + delta).clamp(0, 1)).double()  # fp32 softmax saturates to 1
+            loss = F.cross_entropy(logits, labels, reduction="sum")
             (grad,) = torch.autograd.grad(loss, delta)
             step = _l2_normalize(grad) if cfg.norm == "l2" else grad.sign()
             delta = _project(delta.detach() + cfg.alpha * step, cfg)

@@ -35,10 +35,20 @@ def _zoo_train(args) -> int:
 
 def _zoo_eval(args) -> int:
     from amx.zoo.evaluate import evaluate_zoo, format_table
+    from amx.zoo.targets import check_targets, format_targets
 
     table = evaluate_zoo(get_world(args.world), n_images=args.n_images, models=args.model or None,
                          device=args.device, log=lambda msg: print(msg, file=sys.stderr, flush=True))
     print(format_table(table))
+    if not args.model:
+        print(format_targets(check_targets(table)))
+    if args.record:
+        from amx.zoo import mini
+
+        if args.world != "mini" or args.model:
+            raise ValueError("--record stores the whole mini zoo's table; use it with --world mini "
+                             "and without --model")
+        mini.record_table1(table)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(table, indent=2) + "\n")
@@ -67,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n-images", type=int, default=2000, help="eval-split images (default 2000)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", help="also write the table as JSON to this path")
+    p.add_argument("--record", action="store_true",
+                   help="store the table in fixtures/zoo/mini/manifest.json (zoo maintainers)")
     p.set_defaults(func=_zoo_eval)
 
     args = parser.parse_args(argv)

@@ -1,7 +1,7 @@
 """A world split rendered to arrays, cached on disk as an uncompressed ``.npz`` (never pickled).
 
 Rendering 32,000 mini images takes about a minute; training and evaluation reuse the cache.
-The cache key is (world, seed, split, n); writes are atomic (temporary file + rename).
+The cache key is (world, world version, seed, split, n); writes are atomic (temporary file + rename).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class SplitArrays:
 
 def load_split(world: World, split: str, n: int, workers: int = 1) -> SplitArrays:
     """The first ``n`` samples of ``split``, from the on-disk cache or rendered and cached."""
-    path = cache_dir() / "worlds" / world.name / f"seed{world.seed}-{split}-{n}.npz"
+    path = cache_dir() / "worlds" / world.name / f"v{world.version}-seed{world.seed}-{split}-{n}.npz"
     if path.is_file():
         with np.load(path, allow_pickle=False) as z:
             return SplitArrays(z["images"], z["labels"], z["boxes"])

@@ -17,6 +17,7 @@ class World:
     """
 
     name: str
+    version: int
     seed: int
     image_size: int
     n_classes: int
@@ -30,6 +31,7 @@ class World:
 
 MINI = World(
     name="mini",
+    version=mini.VERSION,
     seed=0,
     image_size=mini.SIZE,
     n_classes=mini.N_CLASSES,

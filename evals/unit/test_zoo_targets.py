@@ -1,0 +1,24 @@
+"""The shipped zoo clears its quality bar (amx.zoo.targets) on the session's regenerated Table 1."""
+
+import pytest
+
+from amx.zoo.targets import TargetResult, check_targets
+
+
+def test_every_zoo_target_holds(zoo_table, amx_session):
+    if amx_session.world.name != "mini":
+        pytest.skip("the targets describe the embedded world's zoo")
+    failed = [t for t in check_targets(zoo_table) if not t.passed]
+    assert not failed, "\n".join(f"{t.model}: {t.target} (got {t.value})" for t in failed)
+
+
+def test_targets_flag_a_robust_model_that_is_not_robust():
+    rows = [
+        {"model": "a", "architecture": "x", "regime": "vanilla", "top1": 95.0, "pgd_top1": 1.0,
+         "confidence_mean": 0.95},
+        {"model": "a-R", "architecture": "x", "regime": "pgd", "top1": 85.0, "pgd_top1": 10.0,
+         "confidence_mean": 0.5},
+    ]
+    results = {t.target: t for t in check_targets(rows) if t.model == "a-R"}
+    assert results["PGD top-1 >= 25.0"] == TargetResult("a-R", "PGD top-1 >= 25.0", False, "10.00")
+    assert all(t.passed for k, t in results.items() if k != "PGD top-1 >= 25.0")
