@@ -2,11 +2,12 @@
 
 Shared by adversarial training, adversarial accuracy (Table 1) and, later, boundary search.
 Each step ascends the cross-entropy: ``x <- Proj_{B(x0, eps)}(x + alpha * g / ||g||)`` for L2
-(``alpha * sign(g)`` for Linf), then clips to [0, 1]. The loss is computed in float64: a confident CNN's float32 softmax
-rounds to exactly 1, its cross-entropy gradient to exactly 0, and the attack would stall
-(gradient masking that overstates robustness). The paper (001, footnote 2) uses L2,
-``eps = 3``, 7 steps of 0.5 at 224 px, following MadryLab's ``robustness`` library; the embedded
-world scales ``eps`` to 1.0 at 64 px (``eps`` in L2 grows with sqrt(#pixels): 3 * 64/224 = 0.86).
+(``alpha * sign(g)`` for Linf), then clips to [0, 1]. The loss is computed in float64: a
+confident CNN's float32 softmax rounds to exactly 1, its cross-entropy gradient to exactly 0,
+and the attack would stall (gradient masking that overstates robustness). The paper (001, footnote 2) uses L2,
+``eps = 3``, 7 steps of 0.5 at 224 px, following MadryLab's ``robustness`` library. L2 eps
+grows with sqrt(#pixels), so 3 at 224 px is 0.86 at 64 px; the embedded world's zoo uses the
+eps of ``amx.zoo.mini.EPS`` and says why there.
 """
 
 from __future__ import annotations
@@ -77,6 +78,6 @@ def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: PGDCo
             delta = _project(delta.detach() + cfg.alpha * step, cfg)
             delta = (x0 + delta).clamp(0, 1) - x0
     finally:
-        for p, r in zip(model.parameters(), requires):
+        for p, r in zip(model.parameters(), requires, strict=True):
             p.requires_grad_(r)
     return (x0 + delta).detach()

@@ -20,7 +20,7 @@ def _zoo_list(args) -> int:
                      "yes" if spec.gap_head else "no", "yes" if spec.sha256 else "no"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)))
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
     return 0
 
 

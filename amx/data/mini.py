@@ -276,7 +276,7 @@ def _render_range(args) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def render(split: str, n: int, seed: int = 0, workers: int = 1):
     """Samples ``0..n-1`` of ``split`` as arrays: images ``uint8 [n,3,64,64]``, labels, boxes."""
     bounds = np.linspace(0, n, max(1, workers) * 4 + 1).astype(int)
-    jobs = [(split, int(a), int(b), seed) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    jobs = [(split, int(a), int(b), seed) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
     if workers > 1:
         import multiprocessing
 
@@ -284,4 +284,4 @@ def render(split: str, n: int, seed: int = 0, workers: int = 1):
             parts = pool.map(_render_range, jobs)
     else:
         parts = [_render_range(j) for j in jobs]
-    return tuple(np.concatenate(p) for p in zip(*parts))
+    return tuple(np.concatenate(p) for p in zip(*parts, strict=True))

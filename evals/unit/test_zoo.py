@@ -117,7 +117,7 @@ def test_one_batch_of_each_training_regime(regime):
     cfg = TrainConfig(regime=regime, epochs=1, batch_size=8, attack_steps=2 if regime == "pgd" else 0)
     history = train(model, cfg, _tiny_data(), max_steps=1, log=lambda *_: None)
     assert history["steps"] == 1 and torch.isfinite(torch.tensor(history["loss"])).all()
-    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
     assert not model.training
 
 
