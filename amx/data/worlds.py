@@ -48,8 +48,8 @@ MINI = World(
         "Synthetic 64-px images instead of 224-px ImageNet photographs; 20 classes instead of "
         "1000; a 12-CNN zoo of small networks trained by amx instead of the published ImageNet "
         "weights; robust and AdvProp models are fine-tuned from their vanilla twin rather than "
-        "trained from scratch; PGD-L2 eps 1.5 at 64 px for robust training and Table 1 (the paper's 3 "
-        "at 224 px scales to 0.86; 1.5 was needed for the robust models' confidence drop)."
+        "trained from scratch; Table 1 attacks at PGD-L2 eps 1.0 (the paper's 3 at 224 px scales to "
+        "0.86) but robust models are trained at 1.5, needed for their confidence drop."
     ),
 )
 

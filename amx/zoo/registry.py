@@ -41,6 +41,6 @@ def load(name: str, world: str = "mini", device: str | torch.device = "cpu") -> 
     return _zoo(world).load(name, device=device)
 
 
-def training_eps(world: str) -> float:
-    """The PGD-L2 eps the world's robust models were trained with (Table 1's attack uses it)."""
-    return _zoo(world).EPS
+def attack_eps(world: str) -> float:
+    """The PGD-L2 eps of the world's Table 1 attack (the paper's eps 3 at 224 px, scaled)."""
+    return _zoo(world).ATTACK_EPS
