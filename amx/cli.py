@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     p = zoo.add_parser("eval", help="regenerate the paper's Table 1 for the world")
     p.add_argument("--world", default=DEFAULT_WORLD)
     p.add_argument("--model", action="append", help="evaluate only this model (repeatable)")
-    p.add_argument("--n-images", type=int, default=2000, help="eval-split images (default 2000)")
+    p.add_argument("--n-images", type=int, default=1000, help="eval-split images (default 1000)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", help="also write the table as JSON to this path")
     p.add_argument("--record", action="store_true",

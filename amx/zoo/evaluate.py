@@ -71,7 +71,7 @@ def _cache_path(world: World, sha256: str, attack: PGDConfig, n_images: int):
     return cache_dir() / "zoo-eval" / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
 
 
-def evaluate_zoo(world: World, n_images: int = 2000, models: list[str] | None = None,
+def evaluate_zoo(world: World, n_images: int = 1000, models: list[str] | None = None,
                  device: str = "cpu", log=print) -> list[dict]:
     """Table 1 rows for ``models`` (default: the whole zoo of ``world``), cached by content."""
     specs = registry.specs(world.name)
