@@ -16,6 +16,10 @@ VANILLA_MAX_PGD_TOP1 = 5.0
 ROBUST_MAX_CONFIDENCE_FRACTION = 0.65
 ADVPROP_MAX_TOP1_GAP = 3.0
 
+# (model, target) pairs the shipped zoo is known to miss, with the reason; the test suite checks
+# that they still miss, so a retrained zoo that clears them asks for the entry to be removed.
+KNOWN_MISSES: dict[tuple[str, str], str] = {}
+
 
 @dataclass(frozen=True)
 class TargetResult:
@@ -65,5 +69,8 @@ def check_targets(rows: list[dict]) -> list[TargetResult]:
 def format_targets(results: list[TargetResult]) -> str:
     failed = [t for t in results if not t.passed]
     lines = [f"zoo targets: {len(results) - len(failed)}/{len(results)} hold"]
-    lines += [f"  FAILS {t.model}: {t.target} (got {t.value})" for t in failed]
+    for t in failed:
+        known = KNOWN_MISSES.get((t.model, t.target))
+        lines.append(f"  FAILS {t.model}: {t.target} (got {t.value})"
+                     + (f" -- known miss: {known}" if known else ""))
     return "\n".join(lines)

@@ -2,14 +2,17 @@
 
 import pytest
 
-from amx.zoo.targets import TargetResult, check_targets
+from amx.zoo.targets import KNOWN_MISSES, TargetResult, check_targets
 
 
-def test_every_zoo_target_holds(zoo_table, amx_session):
+def test_every_zoo_target_holds_except_the_known_misses(zoo_table, amx_session):
     if amx_session.world.name != "mini":
         pytest.skip("the targets describe the embedded world's zoo")
-    failed = [t for t in check_targets(zoo_table) if not t.passed]
+    results = check_targets(zoo_table)
+    failed = [t for t in results if not t.passed and (t.model, t.target) not in KNOWN_MISSES]
     assert not failed, "\n".join(f"{t.model}: {t.target} (got {t.value})" for t in failed)
+    now_passing = [t for t in results if t.passed and (t.model, t.target) in KNOWN_MISSES]
+    assert not now_passing, f"known misses now hold, remove them from KNOWN_MISSES: {now_passing}"
 
 
 def test_targets_flag_a_robust_model_that_is_not_robust():
