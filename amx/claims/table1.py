@@ -43,7 +43,17 @@ P11 = Claim(
 
 # Cases the shipped embedded zoo is known to fail, with the reason; the tests mark them as strict
 # expected failures, so they stay visible in every run and a fix shows up as XPASS.
-KNOWN_FAILURES: dict[str, str] = {}
+KNOWN_FAILURES: dict[str, str] = {
+    "mobilenet-pgd_top1": (
+        "mobilenet-mini-R gains 13.7 PGD points over its twin (13.8 vs 0.1; needs 15): its "
+        "1.5-epoch robust fine-tune left it at 51.6% clean and 13.8% under attack."),
+    "resnet-advprop-pgd5-top1": (
+        "resnet-mini-PGD5 (AdvProp, PGD-5, a 0.75-epoch fine-tune) is 3.6 points below the vanilla "
+        "ResNet's clean top-1 (94.7 vs 98.3); a gentler lr (2e-4) was worse (val 91.4)."),
+    "resnet-advprop-pgd5-confidence": (
+        "resnet-mini-PGD5's confidence is 0.79 vs the vanilla ResNet's 0.99 (ratio 1.25, needs "
+        "0.9-1.1); the paper's AdvProp models are as confident as vanilla (0.90/0.91 vs 0.89)."),
+}
 
 MIN_CONFIDENCE_RATIO = 1.25
 MIN_PGD_GAIN = 15.0
