@@ -4,10 +4,10 @@ Shared by adversarial training, adversarial accuracy (Table 1) and, later, bound
 Each step ascends the cross-entropy: ``x <- Proj_{B(x0, eps)}(x + alpha * g / ||g||)`` for L2
 (``alpha * sign(g)`` for Linf), then clips to [0, 1]. The loss is computed in float64: a
 confident CNN's float32 softmax rounds to exactly 1, its cross-entropy gradient to exactly 0,
-and the attack would stall (gradient masking that overstates robustness). The paper (001, footnote 2) uses L2,
-``eps = 3``, 7 steps of 0.5 at 224 px, following MadryLab's ``robustness`` library. L2 eps
-grows with sqrt(#pixels), so 3 at 224 px is 0.86 at 64 px; the embedded world's zoo uses the
-eps of ``amx.zoo.mini.ATTACK_EPS`` and says why there.
+and the attack would stall (gradient masking that overstates robustness). The paper (001,
+footnote 2) uses L2, ``eps = 3``, 7 steps of 0.5 at 224 px, following MadryLab's ``robustness``
+library. L2 eps grows with sqrt(#pixels), so 3 at 224 px is 0.86 at 64 px; the embedded world's
+zoo uses ``amx.zoo.mini.ATTACK_EPS`` and says why there.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ class PGDConfig:
     steps: int = 10
     step_size: float | None = None
     norm: str = "l2"
-    random_start: bool = False
 
     def __post_init__(self):
         if self.norm not in ("l2", "linf"):
@@ -52,19 +51,14 @@ def _project(delta: torch.Tensor, cfg: PGDConfig) -> torch.Tensor:
     return delta * torch.clamp(cfg.eps / norm.clamp_min(1e-12), max=1.0)
 
 
-def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: PGDConfig,
-        generator: torch.Generator | None = None) -> torch.Tensor:
+def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
+        cfg: PGDConfig) -> torch.Tensor:
     """Adversarial images within ``cfg.eps`` of ``images`` (untargeted, maximising the loss).
 
     The model's train/eval mode is left as the caller set it; parameters get no gradient.
     """
     x0 = images.detach()
-    if cfg.random_start:
-        noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
-        delta = _project(_l2_normalize(noise) * cfg.eps if cfg.norm == "l2" else
-                         (noise.sign() * cfg.eps), cfg)
-    else:
-        delta = torch.zeros_like(x0)
+    delta = torch.zeros_like(x0)  # deterministic start at the clean image
     requires = [p.requires_grad for p in model.parameters()]
     for p in model.parameters():
         p.requires_grad_(False)

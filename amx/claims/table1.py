@@ -24,6 +24,7 @@ Choices amx makes (shown in the report):
 from __future__ import annotations
 
 import csv
+import functools
 from dataclasses import dataclass
 
 from amx.claims.spec import PAPER_DIR, Claim, Verdict
@@ -92,6 +93,7 @@ def cases(architectures: tuple[str, ...] = ("alexnet", "googlenet", "resnet", "d
     return out
 
 
+@functools.cache
 def paper_table1() -> dict[str, dict[str, float]]:
     """The paper's Table 1 (``fixtures/paper/table1_models.csv``) by model name."""
     with open(PAPER_DIR / "table1_models.csv", newline="") as f:

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from amx.data.worlds import World
+from amx.files import write_atomic
 
 
 def cache_dir() -> Path:
@@ -45,9 +46,5 @@ def load_split(world: World, split: str, n: int, workers: int = 1) -> SplitArray
         with np.load(path, allow_pickle=False) as z:
             return SplitArrays(z["images"], z["labels"], z["boxes"])
     images, labels, boxes = world.render(split, n, workers=workers)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        np.savez(f, images=images, labels=labels, boxes=boxes)
-    os.replace(tmp, path)
+    write_atomic(path, lambda f: np.savez(f, images=images, labels=labels, boxes=boxes))
     return SplitArrays(images, labels, boxes)

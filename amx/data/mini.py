@@ -8,7 +8,7 @@ which *only the object* carries class evidence.
 Generative model (all draws from ``numpy.random.default_rng([seed, split, index])``):
 
 * class ``c`` = a shape (``SHAPES[c % 10]``) filled with a class-specific binary pattern
-  (``PATTERNS[c]``); the pattern's two colours are random (RGB distance 0.25-0.5: low
+  (``PATTERNS[c]``); the pattern's two colours are random (RGB distance 0.35-0.6: low
   contrast), so colour carries no class evidence;
 * box area fraction ``f = 0.05 * 10 ** (u ** 1.3)``, ``u ~ U(0, 1)``: between 5% and 50% of the
   image, skewed towards small objects (median about 13%) so Pointing Game is not at its ceiling;

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import asdict
 
@@ -27,7 +26,9 @@ import torch
 from amx.attacks import PGDConfig, pgd
 from amx.data.arrays import cache_dir, load_split
 from amx.data.worlds import World
+from amx.files import write_atomic
 from amx.zoo import registry
+from amx.zoo.spec import unknown_name
 
 EVAL_VERSION = 1
 COLUMNS = ("model", "architecture", "regime", "top1", "pgd_top1", "confidence_mean",
@@ -77,7 +78,8 @@ def evaluate_zoo(world: World, n_images: int = 1000, models: list[str] | None = 
     specs = registry.specs(world.name)
     names = models or list(specs)
     for name in names:
-        registry.get_spec(name, world.name)  # unknown names fail before any work
+        if name not in specs:  # unknown names fail before any work
+            raise unknown_name("model", name, specs)
     data = load_split(world, "eval", n_images)
     images = torch.from_numpy(data.images).float().div_(255.0)
     labels = torch.from_numpy(data.labels).long()
@@ -93,10 +95,7 @@ def evaluate_zoo(world: World, n_images: int = 1000, models: list[str] | None = 
             start = time.time()
             result = evaluate_model(model, images, labels, attack)
             result["seconds"] = round(time.time() - start, 1)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-            tmp.write_text(json.dumps(result))
-            os.replace(tmp, path)
+            write_atomic(path, lambda f, r=result: f.write(json.dumps(r).encode()))
             log(f"{name}: evaluated in {result['seconds']}s")
         rows.append({"model": name, "architecture": spec.architecture, "regime": spec.regime,
                      "n_classes": spec.n_classes, "sha256": spec.sha256, **result})

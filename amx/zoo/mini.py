@@ -9,17 +9,16 @@ config and time, and its Table-1 figures. ``amx zoo train`` rebuilds them (resum
 from __future__ import annotations
 
 import json
-import os
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from amx.data.arrays import load_split
 from amx.data.worlds import MINI
+from amx.files import write_atomic
 from amx.zoo.architectures import IMAGENET_MEAN, IMAGENET_STD, Classifier, build
-from amx.zoo.spec import ModelSpec, unknown_name, verify_weights
+from amx.zoo.spec import ModelSpec, sha256_of, unknown_name, verify_weights
 from amx.zoo.train import TrainConfig, accuracy, train
 
 ZOO_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "zoo" / "mini"
@@ -106,6 +105,7 @@ def specs() -> dict[str, ModelSpec]:
 
 
 def get_spec(name: str) -> ModelSpec:
+    """The spec called ``name``; an unknown name lists the valid ones and the closest match."""
     all_specs = specs()
     if name not in all_specs:
         raise unknown_name("model", name, all_specs)
@@ -130,16 +130,9 @@ def load(name: str, device: str | torch.device = "cpu") -> Classifier:
     return model.eval().to(device)
 
 
-def _save_atomic(state: dict, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
 def _write_manifest(manifest: dict) -> None:
-    tmp = MANIFEST.with_name("manifest.json.tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, MANIFEST)
+    text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    write_atomic(MANIFEST, lambda f: f.write(text.encode()))
 
 
 def _init_state(spec: ModelSpec, model: Classifier) -> None:
@@ -147,17 +140,14 @@ def _init_state(spec: ModelSpec, model: Classifier) -> None:
     init = spec.training["init_from"]
     state = torch.load(ZOO_DIR / f"{init}.pt", map_location="cpu", weights_only=True)
     if spec.regime.startswith("advprop"):
-        dual = {}
-        for key, value in state.items():
-            for bn_key in _dual_keys(model, key):
-                dual[bn_key] = value
-        state = dual
+        own = set(model.state_dict())
+        state = {dual_key: value for key, value in state.items()
+                 for dual_key in _dual_keys(own, key)}
     model.load_state_dict(state)
 
 
-def _dual_keys(model: Classifier, key: str) -> list[str]:
-    """Map a plain-BN state key to the main and auxiliary keys of a dual-BN model."""
-    own = model.state_dict()
+def _dual_keys(own: set[str], key: str) -> list[str]:
+    """Map a plain-BN state key to the main and auxiliary keys of a dual-BN model's ``own`` keys."""
     if key in own:
         return [key]
     prefix, leaf = key.rsplit(".", 1)
@@ -172,12 +162,11 @@ def record_table1(rows: list[dict]) -> None:
 
 
 def train_zoo(only: list[str] | None = None, force: bool = False, workers: int = 2,
-              log=print, overrides: dict | None = None) -> dict:
+              log=print) -> dict:
     """Train the zoo (or ``only`` some models), skipping those already in the manifest."""
-    all_specs = specs()
     for name in only or []:
-        if name not in all_specs:
-            raise unknown_name("model", name, all_specs)
+        get_spec(name)  # unknown names fail before any work
+    all_specs = specs()
     ZOO_DIR.mkdir(parents=True, exist_ok=True)
     data = load_split(MINI, "train", N_TRAIN, workers=workers)
     val = load_split(MINI, "val", N_VAL, workers=workers)
@@ -194,17 +183,13 @@ def train_zoo(only: list[str] | None = None, force: bool = False, workers: int =
             log(f"{name}: already trained, skipping")
             continue
         cfg = TrainConfig(**spec.training)
-        if overrides:
-            cfg = replace(cfg, **overrides)
         model = _network(spec)
         if cfg.init_from:
             _init_state(spec, model)
         log(f"{name}: training ({cfg.regime}, {cfg.epochs} epochs)")
         history = train(model, cfg, data, val, log=log)
         path = ZOO_DIR / f"{name}.pt"
-        _save_atomic(model.state_dict(), path)
-        from amx.zoo.spec import sha256_of
-
+        write_atomic(path, lambda f, m=model: torch.save(m.state_dict(), f))
         manifest = _manifest()
         manifest["models"][name] = {
             "sha256": sha256_of(path), "training": cfg.to_dict(), "history": history,

@@ -29,15 +29,11 @@ def specs(world: str = "mini") -> dict[str, ModelSpec]:
 
 def get_spec(name: str, world: str = "mini") -> ModelSpec:
     """The spec called ``name``; an unknown name lists the valid ones and the closest match."""
-    all_specs = specs(world)
-    if name not in all_specs:
-        raise unknown_name("model", name, all_specs)
-    return all_specs[name]
+    return _zoo(world).get_spec(name)
 
 
 def load(name: str, world: str = "mini", device: str | torch.device = "cpu") -> torch.nn.Module:
     """The trained model ``name`` (eval mode, on ``device``), after checking its fingerprint."""
-    get_spec(name, world)
     return _zoo(world).load(name, device=device)
 
 
