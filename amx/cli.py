@@ -1,4 +1,4 @@
-"""``amx`` command line: ``amx zoo list | train | eval``."""
+"""``amx`` command line: ``amx zoo list | train | eval`` and ``amx bench metrics``."""
 
 from __future__ import annotations
 
@@ -55,6 +55,22 @@ def _zoo_eval(args) -> int:
     return 0
 
 
+def _bench_metrics(args) -> int:
+    from amx.bench import machine, write_result
+    from amx.bench.metrics import bench_metrics
+
+    result = bench_metrics(world=args.world, model_name=args.model, n_images=args.n_images,
+                           reference_images=args.reference_images, batch_size=args.batch_size,
+                           device=args.device, log=lambda msg: print(msg, flush=True))
+    result["machine"] = machine(args.device)
+    path = write_result(args.out, result)
+    print(f"efficiency {result['efficiency']} (target >= 0.7), "
+          f"{result['speedup_vs_reference']}x the RISE-style loop (target >= 5), "
+          f"max |AUC difference| {result['max_abs_auc_difference']:.2e} (<= 1e-5: "
+          f"{result['aucs_equal']}); written to {path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="amx", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -80,6 +96,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--record", action="store_true",
                    help="store the table in fixtures/zoo/mini/manifest.json (zoo maintainers)")
     p.set_defaults(func=_zoo_eval)
+
+    bench = sub.add_parser("bench", help="benchmarks, written to JSON").add_subparsers(
+        dest="bench_command", required=True)
+    p = bench.add_parser("metrics", help="Insertion + Deletion speed vs the pass floor and RISE's loop")
+    p.add_argument("--world", default=DEFAULT_WORLD)
+    p.add_argument("--model", default="resnet-mini")
+    p.add_argument("--n-images", type=int, default=64, help="images to score (default 64)")
+    p.add_argument("--reference-images", type=int, default=4,
+                   help="images also run through the RISE-style loop (default 4)")
+    p.add_argument("--batch-size", type=int, default=256, help="perturbed images per forward")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--out", default="reports/bench/metrics.json", help="result JSON path")
+    p.set_defaults(func=_bench_metrics)
 
     args = parser.parse_args(argv)
     try:

@@ -1,4 +1,6 @@
-"""The ``amx`` command line: zoo listing and the errors a user sees for bad names."""
+"""The ``amx`` command line: zoo listing, the metrics benchmark, and the errors a user sees."""
+
+import json
 
 from amx.cli import main
 from amx.zoo import registry
@@ -20,3 +22,19 @@ def test_zoo_eval_unknown_model_exits_2_and_lists_valid_names(capsys):
 def test_unknown_world_exits_2_and_lists_valid_worlds(capsys):
     assert main(["zoo", "list", "--world", "imagenet-tiny"]) == 2
     assert "Valid worlds: mini" in capsys.readouterr().err
+
+
+def test_bench_metrics_writes_the_speed_and_equality_check(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["bench", "metrics", "--n-images", "2", "--reference-images", "1",
+                 "--batch-size", "64", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["aucs_equal"] and result["max_abs_auc_difference"] <= 1e-5
+    assert result["n_steps"] == 112 and result["machine"]["device"] == "cpu"
+    assert result["efficiency"] > 0 and result["speedup_vs_reference"] > 0
+    assert "written to" in capsys.readouterr().out
+
+
+def test_bench_metrics_rejects_more_reference_images_than_images(capsys):
+    assert main(["bench", "metrics", "--n-images", "2", "--reference-images", "3"]) == 2
+    assert "reference_images must be in 1..n_images=2" in capsys.readouterr().err

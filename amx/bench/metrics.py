@@ -1,0 +1,92 @@
+"""``amx bench metrics``: Insertion + Deletion throughput against the model-pass floor and the
+RISE-style per-image loop.
+
+* floor: Insertion and Deletion each need ``n + 1`` forwards per image, so at the model's batched
+  forward throughput ``F`` (images/s) they can run at most ``F / (2 (n + 1))`` images/s;
+* efficiency = measured images/s / floor images/s (target >= 0.7 on CPU);
+* speed-up = measured images/s / the RISE-style loop's images/s (one image at a time, one
+  forward per step; target >= 5x), on the first ``reference_images`` of the same inputs, whose
+  AUCs must agree within 1e-5.
+
+Maps are seeded random maps: the cost of the metrics does not depend on the map's content.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from amx.data.arrays import load_split
+from amx.data.worlds import get_world
+from amx.metrics.causal import CausalConfig, deletion, insertion, reference_curve, trapezoid_auc
+from amx.zoo import registry
+
+
+def _forward_rate(model, images: torch.Tensor, batch_size: int, repeats: int) -> float:
+    x = images.repeat(-(-batch_size // len(images)), 1, 1, 1)[:batch_size]
+    with torch.no_grad():
+        model(x)  # warm-up
+        start = time.perf_counter()
+        for _ in range(repeats):
+            model(x)
+        _sync(x.device)
+    return repeats * batch_size / (time.perf_counter() - start)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def bench_metrics(world: str = "mini", model_name: str = "resnet-mini", n_images: int = 64,
+                  reference_images: int = 4, batch_size: int = 256, device: str = "cpu",
+                  seed: int = 0, log=print) -> dict:
+    """Measure Insertion + Deletion; returns the result dict (see the module docstring)."""
+    if reference_images < 1 or reference_images > n_images:
+        raise ValueError(f"reference_images must be in 1..n_images={n_images}, got {reference_images}")
+    config = CausalConfig()
+    model = registry.load(model_name, world=world, device=device)
+    images, targets = load_split(get_world(world), "eval", n_images).batch(slice(None), device)
+    maps = torch.rand(n_images, *images.shape[2:], generator=torch.Generator().manual_seed(seed))
+    maps = maps.to(device)
+    n_points = len(config.boundaries(images.shape[2] * images.shape[3]))
+
+    forward_rate = _forward_rate(model, images, batch_size, repeats=max(2, 2048 // batch_size))
+    floor_rate = forward_rate / (2 * n_points)
+    log(f"forward: {forward_rate:.0f} images/s -> floor {floor_rate:.1f} images/s for ins + del")
+
+    insertion(model, images[:2], maps[:2], targets[:2], config, batch_size)  # warm-up
+    start = time.perf_counter()
+    ins = insertion(model, images, maps, targets, config, batch_size)
+    dele = deletion(model, images, maps, targets, config, batch_size)
+    _sync(images.device)
+    batched_seconds = time.perf_counter() - start
+    batched_rate = n_images / batched_seconds
+    log(f"batched: {batched_rate:.1f} images/s ({batched_seconds:.1f} s for {n_images} images)")
+
+    start = time.perf_counter()
+    reference = {"insertion": [], "deletion": []}
+    for i in range(reference_images):
+        for mode in reference:
+            curve = reference_curve(model, images[i], maps[i], int(targets[i]), mode, config)
+            reference[mode].append(trapezoid_auc(curve))
+    _sync(images.device)
+    reference_rate = reference_images / (time.perf_counter() - start)
+    log(f"RISE-style loop: {reference_rate:.2f} images/s")
+    max_diff = max((torch.stack(reference["insertion"]) - ins.auc[:reference_images]).abs().max().item(),
+                   (torch.stack(reference["deletion"]) - dele.auc[:reference_images]).abs().max().item())
+
+    return {
+        "benchmark": "metrics", "world": world, "model": model_name, "n_images": n_images,
+        "reference_images": reference_images, "batch_size": batch_size, "n_steps": n_points - 1,
+        "forward_images_per_s": round(forward_rate, 1),
+        "floor_images_per_s": round(floor_rate, 2),
+        "batched_images_per_s": round(batched_rate, 2),
+        "efficiency": round(batched_rate / floor_rate, 3),
+        "reference_images_per_s": round(reference_rate, 3),
+        "speedup_vs_reference": round(batched_rate / reference_rate, 1),
+        "max_abs_auc_difference": max_diff,
+        "aucs_equal": max_diff <= 1e-5,
+        "targets": {"efficiency": 0.7, "speedup_vs_reference": 5.0, "max_abs_auc_difference": 1e-5},
+    }
