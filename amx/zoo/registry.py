@@ -33,8 +33,15 @@ def get_spec(name: str, world: str = "mini") -> ModelSpec:
 
 
 def load(name: str, world: str = "mini", device: str | torch.device = "cpu") -> torch.nn.Module:
-    """The trained model ``name`` (eval mode, on ``device``), after checking its fingerprint."""
-    return _zoo(world).load(name, device=device)
+    """The trained model ``name`` (eval mode, on ``device``), after checking its fingerprint.
+
+    The model carries what attribution methods read from it (``amx.methods.base``): ``amx_name``,
+    ``cam_layer`` and ``gap_head``, from its spec.
+    """
+    spec = get_spec(name, world)
+    model = _zoo(world).load(name, device=device)
+    model.amx_name, model.cam_layer, model.gap_head = spec.name, spec.cam_layer, spec.gap_head
+    return model
 
 
 def attack_eps(world: str) -> float:

@@ -1,0 +1,47 @@
+"""Attribution-map methods behind one interface (``amx.methods.base``) and one registry.
+
+>>> names()[:3]
+['cam', 'gradcam', 'gradient']
+>>> get("ig", n_steps=20).config.n_steps
+20
+
+``get(name, **overrides)`` returns the method with the paper's defaults (its frozen ``Config``),
+overridden field by field; an unknown name or field is an error that lists the valid ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields, replace
+
+from amx.methods.base import AttributionMethod, NotApplicableError
+from amx.methods.cam import CAM
+from amx.methods.gradcam import GradCAM
+from amx.methods.gradient import Gradient
+from amx.methods.gradient_x_input import GradientXInput
+from amx.methods.ig import IntegratedGradients
+from amx.methods.smoothgrad import SmoothGrad
+from amx.zoo.spec import unknown_name
+
+METHODS: dict[str, type[AttributionMethod]] = {cls.name: cls for cls in (
+    Gradient, GradientXInput, SmoothGrad, IntegratedGradients, CAM, GradCAM,
+)}
+
+
+def names() -> list[str]:
+    """Registered method names, sorted."""
+    return sorted(METHODS)
+
+
+def get(name: str, batch_size: int = 256, **overrides) -> AttributionMethod:
+    """The method ``name`` with its paper defaults and ``overrides`` of its config fields."""
+    if name not in METHODS:
+        raise unknown_name("method", name, METHODS)
+    cls = METHODS[name]
+    valid = {f.name for f in fields(cls.Config)}
+    unknown = sorted(set(overrides) - valid)
+    if unknown:
+        raise ValueError(f"method {name!r}: unknown parameter(s) {unknown}; valid: {sorted(valid)}")
+    return cls(replace(cls.Config(), **overrides), batch_size=batch_size)
+
+
+__all__ = ["METHODS", "AttributionMethod", "NotApplicableError", "get", "names"]

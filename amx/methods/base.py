@@ -1,0 +1,125 @@
+"""The attribution-method interface shared by every method in ``amx.methods``.
+
+Calling convention: ``method(model, images, targets, seed=0) -> maps``, images ``[B, 3, H, W]``
+in [0, 1], targets ``[B]`` class indices, maps float32 ``[B, H, W]`` at input resolution (coarse
+maps are upsampled bilinearly inside the method). The target of a map is the class whose logit
+(pre-softmax score) the method explains.
+
+A model is any ``nn.Module`` mapping images to class scores ``[B, K]``. Zoo models also carry
+``cam_layer`` (the name of the convolutional layer CAM and GradCAM read), ``gap_head`` (whether
+the head is global-average-pooling -> linear) and ``amx_name``; ``amx.zoo.registry.load`` sets them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+
+FAMILIES = ("gradient", "cam", "perturbation")
+REDUCTIONS = ("max_abs", "abs_sum")
+
+
+class NotApplicableError(ValueError):
+    """The method does not apply to the model (e.g. CAM without a GAP head): the paper's N/A."""
+
+
+def model_name(model) -> str:
+    return getattr(model, "amx_name", type(model).__name__)
+
+
+def target_scores(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """The target class's score per row of ``logits`` ``[N, K]``, after checking the shapes."""
+    if logits.dim() != 2 or logits.shape[0] != len(targets):
+        raise ValueError(f"model output: expected class scores [{len(targets)}, K], got "
+                         f"{tuple(logits.shape)}")
+    if int(targets.max()) >= logits.shape[1]:
+        raise ValueError(f"targets: class {int(targets.max())} is outside the model's "
+                         f"{logits.shape[1]} classes")
+    return logits.gather(1, targets[:, None]).squeeze(1)
+
+
+def reduce_channels(attributions: torch.Tensor, how: str) -> torch.Tensor:
+    """``[B, C, H, W] -> [B, H, W]``: ``max_abs`` = max_c |a_c| (TorchRay's saliency),
+    ``abs_sum`` = |sum_c a_c| (Captum's default ``visualize_image_attr``, sign 'absolute_value')."""
+    if how == "max_abs":
+        return attributions.abs().amax(1)
+    if how == "abs_sum":
+        return attributions.sum(1).abs()
+    raise ValueError(f"reduction: unknown {how!r}; valid: {REDUCTIONS}")
+
+
+def upsample(coarse: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear upsampling ``[B, h, w] -> [B, H, W]`` (half-pixel centres, as ``cv2.resize``)."""
+    return F.interpolate(coarse[:, None], size=size, mode="bilinear", align_corners=False)[:, 0]
+
+
+class AttributionMethod:
+    """One attribution method: a frozen ``Config`` with the paper's defaults, capabilities as
+    class attributes, and ``attribute`` doing the work on checked inputs."""
+
+    name: ClassVar[str]
+    family: ClassVar[str]
+    needs_gradients: ClassVar[bool]
+    stochastic: ClassVar[bool]
+    requires: ClassVar[tuple[str, ...]] = ()  # "gap_head", "cam_layer"
+    Config: ClassVar[type]
+
+    def __init__(self, config=None, batch_size: int = 256):
+        self.config = self.Config() if config is None else config
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.batch_size = batch_size  # model inputs per pass: the memory budget
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in asdict(self.config).items())
+        return f"{self.name}({fields})"
+
+    def __call__(self, model, images: torch.Tensor, targets: torch.Tensor, seed: int = 0) -> torch.Tensor:
+        self._check_inputs(images, targets)
+        self.check_applicable(model)
+        # Random draws are made on the CPU from ``seed`` and shared by the images of a batch, so
+        # that maps do not depend on the device or on which images share a batch.
+        generator = torch.Generator().manual_seed(seed) if self.stochastic else None
+        maps = self.attribute(model, images, targets.long(), generator)
+        return maps.detach().float()
+
+    def check_applicable(self, model) -> None:
+        """Raise ``NotApplicableError`` when the model lacks what the method needs."""
+        if "gap_head" in self.requires and not getattr(model, "gap_head", False):
+            raise NotApplicableError(f"{self.name} does not apply to model {model_name(model)!r}: "
+                                     "its head is not global-average-pooling -> linear")
+        if "cam_layer" in self.requires and not getattr(model, "cam_layer", None):
+            raise NotApplicableError(f"{self.name} needs the model's cam_layer; model "
+                                     f"{model_name(model)!r} names none")
+
+    def attribute(self, model, images, targets, generator) -> torch.Tensor:
+        raise NotImplementedError
+
+    @staticmethod
+    def _check_inputs(images: torch.Tensor, targets: torch.Tensor) -> None:
+        if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[1] != 3:
+            shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+            raise ValueError(f"images: expected [B, 3, H, W], got {shape}")
+        low, high = images.min().item(), images.max().item()
+        if low < 0 or high > 1:
+            raise ValueError(f"images: values must be in [0, 1] (models normalise inside), "
+                             f"got {low:.3g}..{high:.3g}")
+        if targets.dim() != 1 or len(targets) != len(images) or targets.is_floating_point():
+            raise ValueError(f"targets: expected {len(images)} integer class indices, got "
+                             f"{targets.dtype} {tuple(targets.shape)}")
+        if len(targets) and int(targets.min()) < 0:
+            raise ValueError(f"targets: negative class index {int(targets.min())}")
+
+
+def input_gradients(model, images: torch.Tensor, targets: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """d logit_target / d image for every image, ``batch_size`` images per backward pass."""
+    out = torch.empty_like(images)
+    for start in range(0, len(images), batch_size):
+        x = images[start:start + batch_size].detach().requires_grad_(True)
+        with torch.enable_grad():
+            score = target_scores(model(x), targets[start:start + batch_size]).sum()
+            out[start:start + batch_size] = torch.autograd.grad(score, x)[0]
+    return out

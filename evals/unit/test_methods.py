@@ -1,0 +1,158 @@
+"""Attribution methods: the contract every registered method meets, analytic checks on toy
+models, cross-checks against the libraries the paper used, and bad input."""
+
+import pytest
+import torch
+from captum.attr import InputXGradient
+from torchray.attribution.gradient import gradient as torchray_gradient
+
+from amx import methods
+from amx.data.arrays import load_split
+from amx.data.worlds import MINI
+from amx.methods import NotApplicableError
+from amx.methods.base import upsample
+from amx.methods.cam import layer_activations
+from amx.testing import LinearModel, TinyGAPNet
+from amx.zoo import registry
+
+# Small budgets keep the contract suite fast; the defaults are checked in test_defaults_are_the_papers.
+CHEAP = {"smoothgrad": {"n_samples": 4}, "ig": {"n_steps": 8}}
+
+
+@pytest.fixture(scope="module")
+def model():
+    return registry.load("resnet-mini", world="mini")
+
+
+@pytest.fixture(scope="module")
+def batch():
+    return load_split(MINI, "eval", 3).batch(slice(None))
+
+
+def _method(name):
+    return methods.get(name, **CHEAP.get(name, {}))
+
+
+# --- the contract, generated from the registry -------------------------------------------------
+
+@pytest.mark.parametrize("name", methods.names())
+def test_contract(name, model, batch):
+    images, targets = batch
+    before = images.clone(), targets.clone()
+    method = _method(name)
+    maps = method(model, images, targets, seed=3)
+    assert maps.shape == (3, 64, 64) and maps.dtype == torch.float32
+    assert torch.isfinite(maps).all()
+    assert torch.equal(images, before[0]) and torch.equal(targets, before[1])  # inputs untouched
+    assert torch.equal(maps, method(model, images, targets, seed=3))            # same seed
+    one_by_one = torch.cat([method(model, images[i:i + 1], targets[i:i + 1], seed=3) for i in range(3)])
+    torch.testing.assert_close(maps, one_by_one, rtol=1e-4, atol=1e-6)
+    assert method.family in methods.base.FAMILIES
+    assert isinstance(method.needs_gradients, bool) and isinstance(method.stochastic, bool)
+
+
+@pytest.mark.parametrize("name", methods.names())
+def test_seed_changes_only_stochastic_methods(name, model, batch):
+    images, targets = batch
+    method = _method(name)
+    same = torch.equal(method(model, images, targets, seed=0), method(model, images, targets, seed=1))
+    assert same != method.stochastic
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (run with a GPU to check)")
+@pytest.mark.parametrize("name", methods.names())
+def test_cpu_and_cuda_agree(name, batch):
+    images, targets = batch
+    cpu = _method(name)(registry.load("resnet-mini"), images, targets, seed=0)
+    gpu = _method(name)(registry.load("resnet-mini", device="cuda"), images.cuda(), targets.cuda(), seed=0)
+    torch.testing.assert_close(cpu, gpu.cpu(), rtol=1e-3, atol=1e-4)
+
+
+def test_registry_lists_names_and_rejects_unknown_ones():
+    assert {"gradient", "ig", "cam", "gradcam", "smoothgrad", "gradient_x_input"} <= set(methods.names())
+    with pytest.raises(KeyError, match="unknown method 'gradcm'.*Did you mean 'gradcam'"):
+        methods.get("gradcm")
+    with pytest.raises(ValueError, match=r"method 'ig': unknown parameter\(s\) \['steps'\]; valid: "):
+        methods.get("ig", steps=10)
+
+
+def test_defaults_are_the_papers():
+    assert methods.get("ig").config.n_steps == 50 and methods.get("ig").config.baseline == "zero"
+    assert methods.get("smoothgrad").config.n_samples == 50
+    assert methods.get("smoothgrad").config.noise == 0.15
+    assert methods.get("gradient").config.reduction == "max_abs"
+
+
+# --- analytic checks ------------------------------------------------------------------------------
+
+def test_gradient_of_a_linear_model_is_its_weights():
+    model = LinearModel(size=8)
+    images, targets = torch.rand(2, 3, 8, 8), torch.tensor([2, 0])
+    maps = methods.get("gradient")(model, images, targets)
+    weights = model.linear.weight[targets].view(2, 3, 8, 8)
+    torch.testing.assert_close(maps, weights.abs().amax(1), rtol=0, atol=1e-6)
+
+
+def test_integrated_gradients_are_complete():
+    model, images, targets = TinyGAPNet(), torch.rand(2, 3, 16, 16), torch.tensor([1, 3])
+    ig = methods.get("ig", n_steps=200)
+    attributions = ig.raw(model, images, targets)
+    with torch.no_grad():
+        gap = (model(images) - model(torch.zeros_like(images))).gather(1, targets[:, None]).squeeze(1)
+    torch.testing.assert_close(attributions.sum((1, 2, 3)), gap, rtol=0.02, atol=1e-3)
+
+
+def _coarse_cam(model, images, targets):
+    with torch.no_grad():
+        _, features = layer_activations(model, "features.3", images)
+    assert features.shape[2:] == (8, 8)
+    return torch.einsum("bk,bkhw->bhw", model.head[2].weight[targets], features)
+
+
+def test_cam_is_the_target_weighted_sum_of_feature_maps():
+    model, images, targets = TinyGAPNet(), torch.rand(2, 3, 16, 16), torch.tensor([1, 3])
+    expected = upsample(_coarse_cam(model, images, targets), (16, 16))
+    torch.testing.assert_close(methods.get("cam")(model, images, targets), expected)
+
+
+def test_gradcam_is_relu_cam_over_the_cells_on_a_gap_linear_head():
+    model, images, targets = TinyGAPNet(), torch.rand(3, 3, 16, 16), torch.tensor([0, 1, 2])
+    expected = upsample(torch.relu(_coarse_cam(model, images, targets)) / 64, (16, 16))
+    torch.testing.assert_close(methods.get("gradcam")(model, images, targets), expected)
+
+
+# --- the libraries the paper used -------------------------------------------------------------
+
+def test_gradient_equals_torchray(model, batch):
+    images, targets = batch
+    ours = methods.get("gradient")(model, images, targets)
+    theirs = torchray_gradient(model, images.clone(), targets)[:, 0]
+    torch.testing.assert_close(ours, theirs, rtol=0, atol=1e-5)
+
+
+def test_gradient_x_input_equals_captum(model, batch):
+    images, targets = batch
+    ours = methods.get("gradient_x_input")(model, images, targets)
+    theirs = InputXGradient(model).attribute(images.clone().requires_grad_(), target=targets)
+    torch.testing.assert_close(ours, theirs.detach().sum(1).abs(), rtol=0, atol=1e-5)
+
+
+# --- bad input ----------------------------------------------------------------------------------
+
+def test_bad_input_is_a_specific_error(model, batch):
+    images, targets = batch
+    gradient = methods.get("gradient")
+    with pytest.raises(ValueError, match=r"images: values must be in \[0, 1\]"):
+        gradient(model, images * 255, targets)
+    with pytest.raises(ValueError, match=r"images: expected \[B, 3, H, W\], got \(3, 64, 64\)"):
+        gradient(model, images[0], targets)
+    with pytest.raises(ValueError, match=r"targets: class 20 is outside the model's 20 classes"):
+        gradient(model, images, torch.tensor([0, 1, 20]))
+    with pytest.raises(ValueError, match=r"targets: expected 3 integer class indices"):
+        gradient(model, images, targets[:2])
+
+
+def test_cam_on_a_model_without_gap_head_is_not_applicable(batch):
+    images, targets = batch
+    with pytest.raises(NotApplicableError, match="cam does not apply to model 'alexnet-mini'"):
+        methods.get("cam")(registry.load("alexnet-mini"), images, targets)
