@@ -16,7 +16,8 @@ from amx.testing import LinearModel, TinyGAPNet
 from amx.zoo import registry
 
 # Small budgets keep the contract suite fast; the defaults are checked in test_defaults_are_the_papers.
-CHEAP = {"smoothgrad": {"n_samples": 4}, "ig": {"n_steps": 8}}
+CHEAP = {"smoothgrad": {"n_samples": 4}, "ig": {"n_steps": 8}, "rise": {"n_masks": 24},
+         "sliding_patch": {"patch": 16, "stride": 16}}
 
 
 @pytest.fixture(scope="module")
@@ -135,6 +136,57 @@ def test_gradient_x_input_equals_captum(model, batch):
     ours = methods.get("gradient_x_input")(model, images, targets)
     theirs = InputXGradient(model).attribute(images.clone().requires_grad_(), target=targets)
     torch.testing.assert_close(ours, theirs.detach().sum(1).abs(), rtol=0, atol=1e-5)
+
+
+class _LogitOfSoftmax(torch.nn.Module):
+    """sigmoid(output) = softmax probability: turns TorchRay's RISE scoring into the paper's."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return torch.logit(torch.softmax(self.model(x), 1).double()).float()
+
+
+def test_rise_equals_torchray_with_the_same_masks(model, batch):
+    from torchray.attribution.rise import rise as torchray_rise
+
+    from amx.methods.rise import draw_masks, rise_masks
+
+    images, targets = batch
+    method = methods.get("rise", n_masks=40, cells=5, batch_size=32)
+    ours = method(model, images, targets, seed=7)
+    grid, shifts = draw_masks(method.config, (64, 64), torch.Generator().manual_seed(7))
+    masks = rise_masks(grid, shifts, (64, 64))[:, None]
+    theirs = torchray_rise(_LogitOfSoftmax(model), images, num_masks=40, filter_masks=masks, batch_size=16)
+    theirs = theirs[torch.arange(3), targets] / method.config.keep
+    torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-5)
+
+
+def test_rise_masks_follow_the_reference_layout():
+    from amx.methods.rise import RISEConfig, draw_masks, rise_masks
+
+    config = RISEConfig(n_masks=300, cells=7)
+    grid, shifts = draw_masks(config, (64, 64), torch.Generator().manual_seed(0))
+    assert shifts.min() >= 0 and shifts.max() < 10  # up to one cell of ceil(64 / 7) = 10 px
+    masks = rise_masks(grid, shifts, (64, 64))
+    assert masks.shape == (300, 64, 64) and masks.min() >= 0 and masks.max() <= 1
+    assert abs(masks.mean().item() - 0.5) < 0.03
+    ones = rise_masks(torch.ones(1, 7, 7, dtype=torch.bool), torch.zeros(1, 2, dtype=torch.long), (64, 64))
+    assert torch.equal(ones, torch.ones(1, 64, 64))
+
+
+def test_sliding_patch_equals_captum_occlusion(model, batch):
+    from captum.attr import Occlusion
+
+    images, targets = batch
+    ours = methods.get("sliding_patch", patch=20, stride=12)(model, images, targets)
+    probability = lambda x: torch.softmax(model(x), 1)  # noqa: E731
+    theirs = Occlusion(probability).attribute(images, sliding_window_shapes=(3, 20, 20),
+                                              strides=(3, 12, 12), baselines=0.0, target=targets,
+                                              perturbations_per_eval=16)
+    torch.testing.assert_close(ours, theirs[:, 0], rtol=1e-4, atol=1e-5)
 
 
 # --- bad input ----------------------------------------------------------------------------------
