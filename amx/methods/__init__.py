@@ -20,12 +20,14 @@ from amx.methods.gradient import Gradient
 from amx.methods.gradient_x_input import GradientXInput
 from amx.methods.ig import IntegratedGradients
 from amx.methods.rise import RISE
+from amx.methods.shap import SHAP
 from amx.methods.sliding_patch import SlidingPatch
 from amx.methods.smoothgrad import SmoothGrad
 from amx.zoo.spec import unknown_name
 
 METHODS: dict[str, type[AttributionMethod]] = {cls.name: cls for cls in (
     Gradient, GradientXInput, SmoothGrad, IntegratedGradients, CAM, GradCAM, RISE, SlidingPatch,
+    SHAP,
 )}
 
 

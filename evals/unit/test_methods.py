@@ -17,7 +17,7 @@ from amx.zoo import registry
 
 # Small budgets keep the contract suite fast; the defaults are checked in test_defaults_are_the_papers.
 CHEAP = {"smoothgrad": {"n_samples": 4}, "ig": {"n_steps": 8}, "rise": {"n_masks": 24},
-         "sliding_patch": {"patch": 16, "stride": 16}}
+         "sliding_patch": {"patch": 16, "stride": 16}, "shap": {"n_samples": 6}}
 
 
 @pytest.fixture(scope="module")
@@ -187,6 +187,26 @@ def test_sliding_patch_equals_captum_occlusion(model, batch):
                                               strides=(3, 12, 12), baselines=0.0, target=targets,
                                               perturbations_per_eval=16)
     torch.testing.assert_close(ours, theirs[:, 0], rtol=1e-4, atol=1e-5)
+
+
+def test_shap_equals_gradient_explainer_with_the_same_draws(model, batch):
+    import numpy as np
+    import shap
+
+    from amx.methods.shap import background_images, expected_gradients
+
+    images, targets = batch
+    assert torch.equal(model(images).argmax(1), targets)  # shap explains the top class here
+    background = background_images("mini", 8)
+    explainer = shap.GradientExplainer(model, background, batch_size=16)
+    theirs, _ = explainer.shap_values(images, nsamples=10, ranked_outputs=1, rseed=5)
+    np.random.seed(5)  # replay shap's draws: per image, per sample, a background index then t
+    for j in range(len(images)):
+        draws = [(np.random.choice(8), np.random.uniform()) for _ in range(10)]
+        choice = torch.tensor([d[0] for d in draws])
+        t = torch.tensor([d[1] for d in draws], dtype=torch.float32)
+        ours = expected_gradients(model, images[j:j + 1], targets[j:j + 1], background, choice, t, 16)
+        np.testing.assert_allclose(ours[0].numpy(), theirs[j, ..., 0], rtol=1e-3, atol=1e-5)
 
 
 # --- bad input ----------------------------------------------------------------------------------

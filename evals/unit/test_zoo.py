@@ -114,11 +114,17 @@ def _tiny_data(n=16):
 def test_one_batch_of_each_training_regime(regime):
     model = build("resnet", 20, dual_bn=regime.startswith("advprop"))
     before = [p.detach().clone() for p in model.parameters()]
-    cfg = TrainConfig(regime=regime, epochs=1, batch_size=8, attack_steps=2 if regime == "pgd" else 0)
+    cfg = TrainConfig(regime=regime, epochs=1, batch_size=8, attack_steps=0 if regime == "vanilla" else 2)
     history = train(model, cfg, _tiny_data(), max_steps=1, log=lambda *_: None)
     assert history["steps"] == 1 and torch.isfinite(torch.tensor(history["loss"])).all()
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
     assert not model.training
+
+
+@pytest.mark.parametrize("regime, steps", [("vanilla", 1), ("pgd", 0), ("advprop-pgd1", 0)])
+def test_train_config_rejects_attack_steps_that_contradict_the_regime(regime, steps):
+    with pytest.raises(ValueError, match="TrainConfig.attack_steps"):
+        TrainConfig(regime=regime, epochs=1, attack_steps=steps)
 
 
 def test_training_is_deterministic_under_a_seed():
