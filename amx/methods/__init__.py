@@ -19,6 +19,7 @@ from amx.methods.gradcam import GradCAM
 from amx.methods.gradient import Gradient
 from amx.methods.gradient_x_input import GradientXInput
 from amx.methods.ig import IntegratedGradients
+from amx.methods.lime import LIME
 from amx.methods.rise import RISE
 from amx.methods.shap import SHAP
 from amx.methods.sliding_patch import SlidingPatch
@@ -27,7 +28,7 @@ from amx.zoo.spec import unknown_name
 
 METHODS: dict[str, type[AttributionMethod]] = {cls.name: cls for cls in (
     Gradient, GradientXInput, SmoothGrad, IntegratedGradients, CAM, GradCAM, RISE, SlidingPatch,
-    SHAP,
+    SHAP, LIME,
 )}
 
 

@@ -17,7 +17,8 @@ from amx.zoo import registry
 
 # Small budgets keep the contract suite fast; the defaults are checked in test_defaults_are_the_papers.
 CHEAP = {"smoothgrad": {"n_samples": 4}, "ig": {"n_steps": 8}, "rise": {"n_masks": 24},
-         "sliding_patch": {"patch": 16, "stride": 16}, "shap": {"n_samples": 6}}
+         "sliding_patch": {"patch": 16, "stride": 16}, "shap": {"n_samples": 6},
+         "lime": {"n_samples": 20}}
 
 
 @pytest.fixture(scope="module")
@@ -207,6 +208,34 @@ def test_shap_equals_gradient_explainer_with_the_same_draws(model, batch):
         t = torch.tensor([d[1] for d in draws], dtype=torch.float32)
         ours = expected_gradients(model, images[j:j + 1], targets[j:j + 1], background, choice, t, 16)
         np.testing.assert_allclose(ours[0].numpy(), theirs[j, ..., 0], rtol=1e-3, atol=1e-5)
+
+
+def test_lime_equals_lime_image_with_the_same_segments_and_seed(model, batch):
+    import numpy as np
+    from lime.lime_image import LimeImageExplainer
+
+    from amx.methods.lime import superpixels
+
+    images, targets = batch
+    method = methods.get("lime", n_samples=60, batch_size=50)
+    ours = method(model, images, targets, seed=2)
+    stream_seed = int(torch.randint(0, 2**31 - 1, (1,), generator=torch.Generator().manual_seed(2)))
+
+    def classifier(hwc_batch):
+        x = torch.from_numpy(hwc_batch).permute(0, 3, 1, 2).float()
+        with torch.no_grad():
+            return torch.softmax(model(x), 1).numpy()
+
+    for j in range(len(images)):
+        segments = superpixels(images[j], method.config)
+        explanation = LimeImageExplainer(random_state=stream_seed).explain_instance(
+            images[j].permute(1, 2, 0).double().numpy(), classifier, labels=(int(targets[j]),),
+            top_labels=None, hide_color=0, num_samples=60, segmentation_fn=lambda _, s=segments: s,
+            random_seed=0)
+        weights = dict(explanation.local_exp[int(targets[j])])
+        theirs = np.vectorize(weights.get)(segments)
+        assert ours[j].std() > 0
+        np.testing.assert_allclose(ours[j].numpy(), theirs, rtol=1e-4, atol=1e-6)
 
 
 # --- bad input ----------------------------------------------------------------------------------
