@@ -15,6 +15,7 @@ from dataclasses import fields, replace
 
 from amx.methods.base import AttributionMethod, NotApplicableError
 from amx.methods.cam import CAM
+from amx.methods.ep import ExtremalPerturbation
 from amx.methods.gradcam import GradCAM
 from amx.methods.gradient import Gradient
 from amx.methods.gradient_x_input import GradientXInput
@@ -28,7 +29,7 @@ from amx.zoo.spec import unknown_name
 
 METHODS: dict[str, type[AttributionMethod]] = {cls.name: cls for cls in (
     Gradient, GradientXInput, SmoothGrad, IntegratedGradients, CAM, GradCAM, RISE, SlidingPatch,
-    SHAP, LIME,
+    SHAP, LIME, ExtremalPerturbation,
 )}
 
 

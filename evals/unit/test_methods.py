@@ -18,7 +18,7 @@ from amx.zoo import registry
 # Small budgets keep the contract suite fast; the defaults are checked in test_defaults_are_the_papers.
 CHEAP = {"smoothgrad": {"n_samples": 4}, "ig": {"n_steps": 8}, "rise": {"n_masks": 24},
          "sliding_patch": {"patch": 16, "stride": 16}, "shap": {"n_samples": 6},
-         "lime": {"n_samples": 20}}
+         "lime": {"n_samples": 20}, "ep": {"iterations": 3, "areas": (0.1, 0.2), "step": 2, "sigma": 6.0}}
 
 
 @pytest.fixture(scope="module")
@@ -236,6 +236,19 @@ def test_lime_equals_lime_image_with_the_same_segments_and_seed(model, batch):
         theirs = np.vectorize(weights.get)(segments)
         assert ours[j].std() > 0
         np.testing.assert_allclose(ours[j].numpy(), theirs, rtol=1e-4, atol=1e-6)
+
+
+def test_ep_equals_torchray_extremal_perturbation(batch):
+    from torchray.attribution.extremal_perturbation import extremal_perturbation
+
+    images, targets = batch[0][:2], batch[1][:2]
+    areas, settings = (0.05, 0.2), dict(step=2, sigma=6.0, iterations=25)
+    ours = methods.get("ep", areas=areas, **settings).masks(registry.load("resnet-mini"), images, targets)
+    reference_model = registry.load("resnet-mini")  # TorchRay switches off its requires_grad
+    for j in range(len(images)):
+        theirs, _ = extremal_perturbation(reference_model, images[j:j + 1], int(targets[j]),
+                                          areas=list(areas), step=2, sigma=6.0, max_iter=25)
+        torch.testing.assert_close(ours[j], theirs[:, 0], rtol=0, atol=1e-4)
 
 
 # --- bad input ----------------------------------------------------------------------------------
