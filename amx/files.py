@@ -1,5 +1,6 @@
-"""Atomic file writes: write to a temporary file beside the target, then rename over it, so a
-killed run never leaves a half-written cache entry, weights file or manifest."""
+"""Where amx's shipped files are, and atomic file writes: write to a temporary file beside the
+target, then rename over it, so a killed run never leaves a half-written cache entry, weights
+file or manifest."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+PAPER_DIR = FIXTURES / "paper"  # the papers' reference tables and claims catalogue
 
 
 def write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> None:

@@ -8,10 +8,6 @@ regenerated numbers into a ``Verdict`` that the test asserts and the report show
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
-
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
-PAPER_DIR = FIXTURES / "paper"
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,8 @@ import csv
 import functools
 from dataclasses import dataclass
 
-from amx.claims.spec import PAPER_DIR, Claim, Verdict
+from amx.claims.spec import Claim, Verdict
+from amx.files import PAPER_DIR
 
 P11 = Claim(
     id="P11",

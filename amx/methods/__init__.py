@@ -5,8 +5,10 @@
 >>> get("ig", n_steps=20).config.n_steps
 20
 
-``get(name, **overrides)`` returns the method with the paper's defaults (its frozen ``Config``),
-overridden field by field; an unknown name or field is an error that lists the valid ones.
+``get(name, preset=None, model="Default", **overrides)`` returns the method with the paper's
+defaults (its frozen ``Config``), then a preset's values for a Table A1 row
+(``amx.methods.presets``: ``paper`` or the embedded world's ``mini``), then ``overrides``, field
+by field; an unknown name, preset, row or field is an error that lists the valid ones.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from amx.methods.gradient import Gradient
 from amx.methods.gradient_x_input import GradientXInput
 from amx.methods.ig import IntegratedGradients
 from amx.methods.lime import LIME
+from amx.methods.mp import MeaningfulPerturbation
+from amx.methods.presets import preset_overrides
 from amx.methods.rise import RISE
 from amx.methods.shap import SHAP
 from amx.methods.sliding_patch import SlidingPatch
@@ -29,7 +33,7 @@ from amx.zoo.spec import unknown_name
 
 METHODS: dict[str, type[AttributionMethod]] = {cls.name: cls for cls in (
     Gradient, GradientXInput, SmoothGrad, IntegratedGradients, CAM, GradCAM, RISE, SlidingPatch,
-    SHAP, LIME, ExtremalPerturbation,
+    SHAP, LIME, ExtremalPerturbation, MeaningfulPerturbation,
 )}
 
 
@@ -38,11 +42,15 @@ def names() -> list[str]:
     return sorted(METHODS)
 
 
-def get(name: str, batch_size: int = 256, **overrides) -> AttributionMethod:
-    """The method ``name`` with its paper defaults and ``overrides`` of its config fields."""
+def get(name: str, preset: str | None = None, model: str = "Default", batch_size: int = 256,
+        **overrides) -> AttributionMethod:
+    """The method ``name``: paper defaults, then ``preset`` for Table A1 row ``model``, then
+    ``overrides`` of its config fields."""
     if name not in METHODS:
         raise unknown_name("method", name, METHODS)
     cls = METHODS[name]
+    if preset is not None:
+        overrides = {**preset_overrides(name, preset, model), **overrides}
     valid = {f.name for f in fields(cls.Config)}
     unknown = sorted(set(overrides) - valid)
     if unknown:

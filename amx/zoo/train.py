@@ -48,6 +48,9 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.regime: unknown regime {self.regime!r}; valid: {REGIMES}")
         if self.epochs <= 0 or self.batch_size <= 0:
             raise ValueError("TrainConfig needs epochs > 0 and batch_size > 0")
+        if (self.regime != "vanilla") != (self.attack_steps > 0):
+            raise ValueError(f"TrainConfig.attack_steps: {self.attack_steps} for regime "
+                             f"{self.regime!r}; adversarial regimes need >= 1, vanilla needs 0")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -91,7 +94,6 @@ def train(model: Classifier, cfg: TrainConfig, data: SplitArrays, val: SplitArra
     model.to(memory_format=torch.channels_last)
     history = {"val_acc": [], "loss": [], "seconds": 0.0, "steps": total}
     start_time, step, running = time.time(), 0, 0.0
-    attack_steps = {"pgd": cfg.attack_steps, "advprop-pgd1": 1, "advprop-pgd5": 5}.get(cfg.regime, 0)
     while step < total:
         perm = torch.randperm(len(data), generator=order_rng).numpy()
         for b in range(steps_per_epoch):
@@ -104,10 +106,10 @@ def train(model: Classifier, cfg: TrainConfig, data: SplitArrays, val: SplitArra
                 model.train()
                 loss = F.cross_entropy(model(x), y)
             elif cfg.regime == "pgd":
-                x_adv = _adversarial(model, x, y, eps, attack_steps, aux_bn=False)
+                x_adv = _adversarial(model, x, y, eps, cfg.attack_steps, aux_bn=False)
                 loss = F.cross_entropy(model(x_adv), y)
             else:  # AdvProp: clean through main BN + adversarial through auxiliary BN
-                x_adv = _adversarial(model, x, y, eps, attack_steps, aux_bn=True)
+                x_adv = _adversarial(model, x, y, eps, cfg.attack_steps, aux_bn=True)
                 model.adversarial(True)
                 loss_adv = F.cross_entropy(model(x_adv), y)
                 model.adversarial(False)

@@ -18,7 +18,8 @@ from amx.zoo import registry
 # Small budgets keep the contract suite fast; the defaults are checked in test_defaults_are_the_papers.
 CHEAP = {"smoothgrad": {"n_samples": 4}, "ig": {"n_steps": 8}, "rise": {"n_masks": 24},
          "sliding_patch": {"patch": 16, "stride": 16}, "shap": {"n_samples": 6},
-         "lime": {"n_samples": 20}, "ep": {"iterations": 3, "areas": (0.1, 0.2), "step": 2, "sigma": 6.0}}
+         "lime": {"n_samples": 20}, "ep": {"iterations": 3, "areas": (0.1, 0.2), "step": 2, "sigma": 6.0},
+         "mp": {"iterations": 3, "mask_size": 8}}
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +84,33 @@ def test_defaults_are_the_papers():
     assert methods.get("smoothgrad").config.n_samples == 50
     assert methods.get("smoothgrad").config.noise == 0.15
     assert methods.get("gradient").config.reduction == "max_abs"
+
+
+@pytest.mark.parametrize("preset", ["paper", "mini"])
+def test_every_method_has_both_presets_for_every_zoo_model(preset):
+    from amx.methods.presets import table_a1_row
+
+    for spec in registry.specs("mini").values():
+        row = table_a1_row(spec.architecture, spec.regime)
+        for name in methods.names():
+            methods.get(name, preset=preset, model=row)  # valid configs for every model
+
+
+def test_presets_follow_table_a1_and_scale_for_the_mini_world():
+    assert methods.get("rise", preset="paper", model="ResNet-R").config.n_masks == 7000
+    assert methods.get("rise", preset="paper", model="ResNet-R").config.cells == 4
+    assert methods.get("rise", preset="mini", model="ResNet-R").config.n_masks == 875
+    assert methods.get("mp", preset="paper", model="MobileNet").config.iterations == 400
+    assert methods.get("mp", preset="mini", model="ResNet-R").config.iterations == 10
+    assert methods.get("ep", preset="paper", model="AlexNet-R").config.areas == (
+        0.015, 0.03, 0.05, 0.1, 0.25, 0.5)
+    assert methods.get("lime", preset="paper", model="DenseNet-R").config.n_superpixels == 50
+    assert methods.get("ep", preset="mini").config.step == 2
+    assert methods.get("rise", preset="mini", n_masks=10).config.n_masks == 10  # overrides win
+    with pytest.raises(KeyError, match="no Table A1 row 'VGG'"):
+        methods.get("rise", preset="paper", model="VGG")
+    with pytest.raises(ValueError, match="preset: unknown 'imagenet'"):
+        methods.get("rise", preset="imagenet")
 
 
 # --- analytic checks ------------------------------------------------------------------------------
@@ -249,6 +277,48 @@ def test_ep_equals_torchray_extremal_perturbation(batch):
         theirs, _ = extremal_perturbation(reference_model, images[j:j + 1], int(targets[j]),
                                           areas=list(areas), step=2, sigma=6.0, max_iter=25)
         torch.testing.assert_close(ours[j], theirs[:, 0], rtol=0, atol=1e-4)
+
+
+def test_mp_equals_the_reference_loop_one_image_at_a_time(model, batch):
+    """The reference's loop (explain.py), one image at a time, against amx's batched masks."""
+    import torch.nn.functional as F
+
+    from amx.methods.mp import blurred, tv_norm
+
+    images, targets = batch
+    method = methods.get("mp", iterations=15, mask_size=8)
+    ours = method(model, images, targets)
+    cfg = method.config
+    for j in range(len(images)):
+        img, background = images[j:j + 1], blurred(images[j:j + 1], cfg)
+        mask = torch.ones(1, 1, 8, 8, requires_grad=True)
+        optimizer = torch.optim.Adam([mask], lr=cfg.learning_rate)
+        for _ in range(cfg.iterations):
+            up = F.interpolate(mask, size=(64, 64), mode="bilinear", align_corners=True).expand(1, 3, 64, 64)
+            outputs = torch.softmax(model(img.mul(up) + background.mul(1 - up)), 1)
+            loss = cfg.l1 * torch.mean(torch.abs(1 - mask)) + cfg.tv * tv_norm(mask, cfg.tv_beta)[0] \
+                + outputs[0, targets[j]]
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            mask.data.clamp_(0, 1)
+        reference = 1 - F.interpolate(mask, size=(64, 64), mode="bilinear", align_corners=True)[0, 0]
+        # Adam divides by the gradient's running RMS, so float differences between a batched and
+        # a single-image forward grow to ~1e-4 over the iterations
+        torch.testing.assert_close(ours[j], reference.detach(), rtol=0, atol=3e-4)
+        assert ours[j].max() > 0
+
+
+def test_mp_blur_matches_opencv_conventions():
+    from amx.methods.mp import gaussian_blur, median_blur
+
+    image = torch.zeros(1, 1, 15, 15)
+    image[0, 0, 7, 7] = 1.0
+    g = gaussian_blur(image, 11, 5.0)
+    assert g.sum().item() == pytest.approx(1.0, abs=1e-6)  # reflect-101 keeps an inner delta's mass
+    step = torch.zeros(1, 1, 15, 15)
+    step[..., 8:] = 1.0
+    assert torch.equal(median_blur(step, 11), step)  # a median keeps a straight edge
 
 
 # --- bad input ----------------------------------------------------------------------------------
