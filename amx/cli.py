@@ -1,4 +1,4 @@
-"""``amx`` command line: ``amx zoo list | train | eval`` and ``amx bench metrics``."""
+"""``amx`` command line: ``amx zoo list | train | eval`` and ``amx bench metrics | methods``."""
 
 from __future__ import annotations
 
@@ -71,6 +71,19 @@ def _bench_metrics(args) -> int:
     return 0
 
 
+def _bench_methods(args) -> int:
+    from amx.bench import machine, write_result
+    from amx.bench.methods import bench_methods
+
+    result = bench_methods(model_name=args.model, world=args.world, n_images=args.n_images,
+                           names=args.method or None, batch_size=args.batch_size, device=args.device,
+                           log=lambda msg: print(msg, flush=True))
+    result["machine"] = machine(args.device)
+    print(f"lowest efficiency {result['min_efficiency']} (target >= 0.7); written to "
+          f"{write_result(args.out, result)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="amx", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -109,6 +122,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", default="reports/bench/metrics.json", help="result JSON path")
     p.set_defaults(func=_bench_metrics)
+
+    p = bench.add_parser("methods", help="every method's ms/image vs its pass floor and reference library")
+    p.add_argument("--world", default=DEFAULT_WORLD)
+    p.add_argument("--model", default="resnet-mini",
+                   help="a zoo model, or resnet50-random (torchvision ResNet-50, 224 px, paper preset)")
+    p.add_argument("--method", action="append", help="only this method (repeatable)")
+    p.add_argument("--n-images", type=int, default=16, help="images per method (default 16)")
+    p.add_argument("--batch-size", type=int, default=256, help="model inputs per pass")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--out", default="reports/bench/methods.json", help="result JSON path")
+    p.set_defaults(func=_bench_methods)
 
     args = parser.parse_args(argv)
     try:

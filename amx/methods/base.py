@@ -95,6 +95,11 @@ class AttributionMethod:
             raise NotApplicableError(f"{self.name} needs the model's cam_layer; model "
                                      f"{model_name(model)!r} names none")
 
+    def passes(self, size: tuple[int, int]) -> tuple[int, int]:
+        """Model passes per image at image ``size`` (the paper's Table 2 counts):
+        ``(forward only, forward + backward)``. They set the method's speed floor."""
+        raise NotImplementedError
+
     def attribute(self, model, images, targets, generator) -> torch.Tensor:
         raise NotImplementedError
 

@@ -41,6 +41,9 @@ class CAM(AttributionMethod):
     requires = ("gap_head", "cam_layer")
     Config = CAMConfig
 
+    def passes(self, size):
+        return (1, 0)
+
     def attribute(self, model, images, targets, generator):
         linear = [m for m in model.modules() if isinstance(m, nn.Linear)][-1:]
         maps = []

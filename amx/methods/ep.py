@@ -68,6 +68,9 @@ class ExtremalPerturbation(AttributionMethod):
     stochastic = False
     Config = EPConfig
 
+    def passes(self, size):
+        return (0, self.config.iterations * len(self.config.areas))
+
     def attribute(self, model, images, targets, generator):
         per_chunk = max(1, self.batch_size // len(self.config.areas))
         maps = [self.masks(model, images[i:i + per_chunk], targets[i:i + per_chunk]).sum(1)

@@ -29,6 +29,9 @@ class GradCAM(AttributionMethod):
     requires = ("cam_layer",)
     Config = GradCAMConfig
 
+    def passes(self, size):
+        return (0, 1)
+
     def attribute(self, model, images, targets, generator):
         maps = []
         for start in range(0, len(images), self.batch_size):

@@ -28,6 +28,9 @@ class Gradient(AttributionMethod):
     stochastic = False
     Config = GradientConfig
 
+    def passes(self, size):
+        return (0, 1)
+
     def attribute(self, model, images, targets, generator):
         grads = input_gradients(model, images, targets, self.batch_size)
         return reduce_channels(grads, self.config.reduction)

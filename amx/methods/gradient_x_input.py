@@ -25,6 +25,9 @@ class GradientXInput(AttributionMethod):
     stochastic = False
     Config = GradientXInputConfig
 
+    def passes(self, size):
+        return (0, 1)
+
     def attribute(self, model, images, targets, generator):
         grads = input_gradients(model, images, targets, self.batch_size)
         return reduce_channels(grads * images, self.config.reduction)

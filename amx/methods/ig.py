@@ -54,6 +54,9 @@ class IntegratedGradients(AttributionMethod):
     stochastic = False
     Config = IGConfig
 
+    def passes(self, size):
+        return (0, self.config.n_steps)
+
     def raw(self, model, images, targets) -> torch.Tensor:
         """Per-channel attributions ``[B, 3, H, W]`` (completeness holds for these)."""
         with torch.enable_grad():

@@ -75,6 +75,9 @@ class LIME(AttributionMethod):
     stochastic = True
     Config = LIMEConfig
 
+    def passes(self, size):
+        return (self.config.n_samples, 0)
+
     def attribute(self, model, images, targets, generator):
         seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
         n = self.config.n_samples

@@ -87,6 +87,9 @@ class MeaningfulPerturbation(AttributionMethod):
     stochastic = False
     Config = MPConfig
 
+    def passes(self, size):
+        return (0, self.config.iterations)
+
     def attribute(self, model, images, targets, generator):
         return torch.cat([self._masks(model, images[i:i + self.batch_size], targets[i:i + self.batch_size])
                           for i in range(0, len(images), self.batch_size)])

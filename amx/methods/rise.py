@@ -69,6 +69,9 @@ class RISE(AttributionMethod):
     stochastic = True
     Config = RISEConfig
 
+    def passes(self, size):
+        return (self.config.n_masks, 0)
+
     mask_chunk = 512  # masks made at once
 
     def attribute(self, model, images, targets, generator):

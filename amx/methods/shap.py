@@ -64,6 +64,9 @@ class SHAP(AttributionMethod):
     stochastic = True
     Config = SHAPConfig
 
+    def passes(self, size):
+        return (0, self.config.n_samples)
+
     def attribute(self, model, images, targets, generator):
         background = background_images(self.config.background_world, self.config.background_size)
         if background.shape[1:] != images.shape[1:]:

@@ -46,6 +46,10 @@ class SlidingPatch(AttributionMethod):
     stochastic = False
     Config = SlidingPatchConfig
 
+    def passes(self, size):
+        rows, cols = (len(window_starts(s, self.config.patch, self.config.stride)) for s in size)
+        return (rows * cols + 1, 0)
+
     def attribute(self, model, images, targets, generator):
         batch, _, height, width = images.shape
         p = self.config.patch

@@ -38,6 +38,9 @@ class SmoothGrad(AttributionMethod):
     stochastic = True
     Config = SmoothGradConfig
 
+    def passes(self, size):
+        return (0, self.config.n_samples)
+
     def attribute(self, model, images, targets, generator):
         n = self.config.n_samples
         span = (images.flatten(1).amax(1) - images.flatten(1).amin(1)).view(-1, 1, 1, 1)

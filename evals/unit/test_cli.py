@@ -38,3 +38,14 @@ def test_bench_metrics_writes_the_speed_and_equality_check(tmp_path, capsys):
 def test_bench_metrics_rejects_more_reference_images_than_images(capsys):
     assert main(["bench", "metrics", "--n-images", "2", "--reference-images", "3"]) == 2
     assert "reference_images must be in 1..n_images=2" in capsys.readouterr().err
+
+
+def test_bench_methods_writes_floor_efficiency_and_reference_per_method(tmp_path):
+    out = tmp_path / "methods.json"
+    assert main(["bench", "methods", "--n-images", "2", "--method", "gradient", "--method", "cam",
+                 "--out", str(out)]) == 0
+    rows = {r["method"]: r for r in json.loads(out.read_text())["methods"]}
+    assert rows["gradient"]["forward_backwards"] == 1 and rows["cam"]["forwards"] == 1
+    assert rows["gradient"]["reference_ms_per_image"] > 0  # TorchRay's gradient
+    assert rows["cam"]["reference_ms_per_image"] is None   # no library reference for CAM
+    assert all(r["efficiency"] > 0 for r in rows.values())

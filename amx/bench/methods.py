@@ -1,0 +1,185 @@
+"""``amx bench methods``: every attribution method's ms per image against its pass floor and,
+at identical hyperparameters, against the reference library the paper used.
+
+* floor = forwards x (one image's forward in a large batch) + forward-backwards x (one image's
+  forward + backward in a large batch), with the pass counts of ``method.passes`` (Table 2);
+* efficiency = floor / measured time (target >= 0.7 on CPU, batches of >= 16 images);
+* reference: RISE vs ``torchray.attribution.rise``, LIME vs ``lime.lime_image``, SHAP vs
+  ``shap.GradientExplainer``, IG vs Captum, EP vs TorchRay's ``extremal_perturbation``, MP vs a
+  per-image loop (amx's MP one image at a time, as the reference's script), Gradient vs TorchRay,
+  Gradient x Input, SmoothGrad and Sliding-Patch vs Captum; CAM and GradCAM have none here.
+
+Budgets: the expensive hyperparameters (masks, samples, iterations) are cut to ``BUDGETS`` so
+that a CPU run ends in minutes; both sides use the same values, and a method's cost is linear in
+them, so the ratios hold at the paper's budgets. Maps are not compared here (the tests do).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from unittest import mock
+
+import numpy as np
+import torch
+
+from amx import methods
+from amx.data.arrays import load_split
+from amx.data.worlds import get_world
+from amx.zoo import registry
+
+BUDGETS = {"rise": {"n_masks": 256}, "lime": {"n_samples": 128}, "shap": {"n_samples": 16},
+           "ig": {"n_steps": 16}, "smoothgrad": {"n_samples": 16}, "ep": {"iterations": 8},
+           "mp": {"iterations": 16}}
+
+
+def random_resnet50(device: str) -> torch.nn.Module:
+    """torchvision's ResNet-50 with random weights, at 224 px, with the attributes methods read."""
+    from torchvision.models import resnet50
+
+    from amx.zoo.architectures import IMAGENET_MEAN, IMAGENET_STD, Normalize
+
+    model = torch.nn.Sequential(Normalize(IMAGENET_MEAN, IMAGENET_STD), resnet50(weights=None))
+    model.amx_name, model.cam_layer, model.gap_head = "resnet50-random", "1.layer4", True
+    return model.eval().to(device)
+
+
+def _timed(run: Callable[[], object], device: torch.device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    run()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - start
+
+
+def pass_times(model, images: torch.Tensor, batch_size: int) -> tuple[float, float]:
+    """Seconds per image of a forward and of a forward + backward, in batches of ``batch_size``."""
+    x = images.repeat(-(-batch_size // len(images)), 1, 1, 1)[:batch_size]
+    with torch.no_grad():
+        model(x)
+        forward = _timed(lambda: model(x), x.device) / batch_size
+
+    def forward_backward():
+        xg = x.clone().requires_grad_(True)
+        model(xg)[:, 0].sum().backward()
+
+    forward_backward()
+    return forward, _timed(forward_backward, x.device) / batch_size
+
+
+def _reference(name: str, method, model, images, targets) -> Callable[[], object] | None:
+    """The reference library's call at ``method``'s hyperparameters, or None."""
+    cfg = method.config
+    if name == "rise":
+        from torchray.attribution.rise import rise
+        return lambda: rise(model, images, num_masks=cfg.n_masks, num_cells=cfg.cells, batch_size=128)
+    if name == "ep":
+        from torchray.attribution.extremal_perturbation import extremal_perturbation
+        return lambda: [extremal_perturbation(model, images[i:i + 1], int(targets[i]), areas=list(cfg.areas),
+                                              max_iter=cfg.iterations, step=cfg.step, sigma=cfg.sigma)
+                        for i in range(len(images))]
+    if name == "mp":
+        one_at_a_time = methods.get("mp", batch_size=1, **vars(cfg))
+        return lambda: one_at_a_time(model, images, targets)
+    if name == "gradient":
+        from torchray.attribution.gradient import gradient
+        return lambda: gradient(model, images.clone(), targets)
+    if name in ("ig", "gradient_x_input", "smoothgrad", "sliding_patch"):
+        return _captum(name, cfg, model, images, targets)
+    if name == "shap":
+        import shap
+
+        from amx.methods.shap import background_images
+        background = background_images(cfg.background_world, cfg.background_size).to(images.device)
+        return lambda: shap.GradientExplainer(model, background).shap_values(
+            images, nsamples=cfg.n_samples, ranked_outputs=1, rseed=0)
+    if name == "lime":
+        return _lime(cfg, model, images, targets)
+    return None
+
+
+def _captum(name, cfg, model, images, targets):
+    from captum.attr import InputXGradient, IntegratedGradients, NoiseTunnel, Occlusion, Saliency
+
+    if name == "ig":
+        return lambda: IntegratedGradients(model).attribute(
+            images, baselines=torch.zeros_like(images), target=targets, n_steps=cfg.n_steps)
+    if name == "gradient_x_input":
+        return lambda: InputXGradient(model).attribute(images.clone().requires_grad_(), target=targets)
+    if name == "smoothgrad":
+        return lambda: NoiseTunnel(Saliency(model)).attribute(
+            images.clone().requires_grad_(), nt_type="smoothgrad", nt_samples=cfg.n_samples,
+            stdevs=cfg.noise, target=targets, abs=False)
+    def probability(x):
+        return torch.softmax(model(x), 1)
+
+    return lambda: Occlusion(probability).attribute(
+        images, sliding_window_shapes=(3, cfg.patch, cfg.patch), strides=(3, cfg.stride, cfg.stride),
+        baselines=cfg.fill, target=targets, perturbations_per_eval=64)
+
+
+def _lime(cfg, model, images, targets):
+    from lime.lime_image import LimeImageExplainer
+
+    from amx.methods.lime import superpixels
+
+    def classifier(hwc):
+        with torch.no_grad():
+            x = torch.from_numpy(hwc).permute(0, 3, 1, 2).float().to(images.device)
+            return torch.softmax(model(x), 1).cpu().numpy()
+
+    def run():
+        with mock.patch.dict(os.environ, {"TQDM_DISABLE": "1"}):  # lime's per-image progress bar
+            for i in range(len(images)):
+                segments = superpixels(images[i], cfg)
+                LimeImageExplainer(random_state=0).explain_instance(
+                    images[i].permute(1, 2, 0).double().cpu().numpy(), classifier,
+                    labels=(int(targets[i]),), top_labels=None, hide_color=cfg.hide_color,
+                    num_samples=cfg.n_samples, segmentation_fn=lambda _, s=segments: s, random_seed=0)
+    return run
+
+
+def bench_methods(model_name: str = "resnet-mini", world: str = "mini", n_images: int = 16,
+                  names: list[str] | None = None, batch_size: int = 256, device: str = "cpu",
+                  log=print) -> dict:
+    """Time every method (or ``names``) on ``n_images``; returns the result dict."""
+    dev = torch.device(device)
+    if model_name == "resnet50-random":
+        model, preset, size = random_resnet50(device), "paper", 224
+        gen = torch.Generator().manual_seed(0)
+        images = torch.rand(n_images, 3, size, size, generator=gen).to(dev)
+        targets = torch.randint(0, 1000, (n_images,), generator=gen).to(dev)
+    else:
+        model, preset = registry.load(model_name, world=world, device=device), "mini"
+        images, targets = load_split(get_world(world), "eval", n_images).batch(slice(None), device)
+    forward, forward_backward = pass_times(model, images, min(batch_size, 64))
+    log(f"{model_name}: forward {1e3 * forward:.2f} ms/image, forward+backward "
+        f"{1e3 * forward_backward:.2f} ms/image")
+    rows = []
+    for name in names or methods.names():
+        method = methods.get(name, preset=preset, batch_size=batch_size, **BUDGETS.get(name, {}))
+        fwd, fwd_bwd = method.passes(tuple(images.shape[2:]))
+        floor = fwd * forward + fwd_bwd * forward_backward
+        method(model, images[:2], targets[:2])  # warm-up
+        seconds = _timed(lambda m=method: m(model, images, targets), dev) / n_images
+        reference = _reference(name, method, model, images, targets)
+        ref_seconds = _timed(reference, dev) / n_images if reference else None
+        model.requires_grad_(True)  # TorchRay's EP switches it off
+        row = {"method": name, "config": repr(method), "forwards": fwd, "forward_backwards": fwd_bwd,
+               "ms_per_image": round(1e3 * seconds, 2), "floor_ms_per_image": round(1e3 * floor, 2),
+               "efficiency": round(floor / seconds, 3),
+               "reference_ms_per_image": None if ref_seconds is None else round(1e3 * ref_seconds, 2),
+               "speedup_vs_reference": None if ref_seconds is None else round(ref_seconds / seconds, 2)}
+        rows.append(row)
+        log(f"  {name:15s} {row['ms_per_image']:9.1f} ms/image  floor {row['floor_ms_per_image']:9.1f}  "
+            f"efficiency {row['efficiency']:.2f}  reference {row['reference_ms_per_image']}  "
+            f"speed-up {row['speedup_vs_reference']}")
+    return {"benchmark": "methods", "model": model_name, "preset": preset, "n_images": n_images,
+            "image_size": int(images.shape[-1]), "batch_size": batch_size, "budgets": BUDGETS,
+            "forward_ms_per_image": round(1e3 * forward, 3),
+            "forward_backward_ms_per_image": round(1e3 * forward_backward, 3),
+            "targets": {"efficiency": 0.7, "speedup_vs_reference": 1.0},
+            "min_efficiency": float(np.min([r["efficiency"] for r in rows])), "methods": rows}
