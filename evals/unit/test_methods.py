@@ -206,6 +206,20 @@ def test_rise_masks_follow_the_reference_layout():
     assert torch.equal(ones, torch.ones(1, 64, 64))
 
 
+def test_smoothgrad_equals_captum_noise_tunnel_with_the_same_noise(model, batch):
+    from captum.attr import NoiseTunnel, Saliency
+
+    images, targets = batch
+    ours = methods.get("smoothgrad", n_samples=12)(model, images, targets, seed=4)
+    span = images.flatten(1).amax(1) - images.flatten(1).amin(1)
+    for j in range(len(images)):
+        torch.manual_seed(4)  # Captum draws its noise from the global generator: the same stream
+        theirs = NoiseTunnel(Saliency(model)).attribute(
+            images[j:j + 1].clone().requires_grad_(), nt_type="smoothgrad", nt_samples=12,
+            stdevs=0.15 * float(span[j]), target=int(targets[j]), abs=False)
+        torch.testing.assert_close(ours[j], theirs[0].abs().amax(0), rtol=1e-4, atol=1e-6)
+
+
 def test_sliding_patch_equals_captum_occlusion(model, batch):
     from captum.attr import Occlusion
 
