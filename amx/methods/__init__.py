@@ -1,7 +1,7 @@
 """Attribution-map methods behind one interface (``amx.methods.base``) and one registry.
 
->>> names()[:3]
-['cam', 'gradcam', 'gradient']
+>>> len(names()), names()[:3]
+(12, ['cam', 'ep', 'gradcam'])
 >>> get("ig", n_steps=20).config.n_steps
 20
 
