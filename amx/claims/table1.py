@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from amx.claims.spec import Claim, Verdict
 from amx.files import PAPER_DIR
+from amx.zoo.spec import paper_model_name
 
 P11 = Claim(
     id="P11",
@@ -45,31 +46,13 @@ P11 = Claim(
 
 # Cases the shipped embedded zoo is known to fail, with the reason; the tests mark them as strict
 # expected failures, so they stay visible in every run and a fix shows up as XPASS.
-KNOWN_FAILURES: dict[str, str] = {
-    "mobilenet-pgd_top1": (
-        "mobilenet-mini-R gains 13.7 PGD points over its twin (13.8 vs 0.1; needs 15): its "
-        "1.5-epoch robust fine-tune left it at 51.6% clean and 13.8% under attack."),
-    "resnet-advprop-pgd5-top1": (
-        "resnet-mini-PGD5 (AdvProp, PGD-5, a 0.75-epoch fine-tune) is 3.6 points below the vanilla "
-        "ResNet's clean top-1 (94.7 vs 98.3); a gentler lr (2e-4) was worse (val 91.4)."),
-    "resnet-advprop-pgd5-confidence": (
-        "resnet-mini-PGD5's confidence is 0.79 vs the vanilla ResNet's 0.99 (ratio 1.25, needs "
-        "0.9-1.1); the paper's AdvProp models are as confident as vanilla (0.90/0.91 vs 0.89)."),
-}
+KNOWN_FAILURES: dict[str, str] = {}
 
 MIN_CONFIDENCE_RATIO = 1.25
 MIN_PGD_GAIN = 15.0
 ADVPROP_MAX_TOP1_GAP = 3.0
 ADVPROP_CONFIDENCE_RATIO = (0.9, 1.1)
 
-PAPER_ROWS = {  # (architecture, regime) in amx -> the paper's Table 1 model name
-    ("alexnet", "vanilla"): "AlexNet", ("alexnet", "pgd"): "AlexNet-R",
-    ("googlenet", "vanilla"): "GoogLeNet", ("googlenet", "pgd"): "GoogLeNet-R",
-    ("resnet", "vanilla"): "ResNet", ("resnet", "pgd"): "ResNet-R",
-    ("resnet", "advprop-pgd1"): "PGD-1", ("resnet", "advprop-pgd5"): "PGD-5",
-    ("densenet", "vanilla"): "DenseNet", ("densenet", "pgd"): "DenseNet-R",
-    ("mobilenet", "vanilla"): "MobileNet", ("mobilenet", "pgd"): "MobileNet-R",
-}
 
 
 @dataclass(frozen=True)
@@ -115,8 +98,8 @@ def check(case: Table1Case, table: list[dict]) -> Verdict:
     vanilla = _row(table, case.architecture, "vanilla")
     subject = _row(table, case.architecture, case.regime)
     paper = paper_table1()
-    p_van = paper[PAPER_ROWS[(case.architecture, "vanilla")]]
-    p_sub = paper[PAPER_ROWS[(case.architecture, case.regime)]]
+    p_van = paper[paper_model_name(case.architecture, "vanilla")]
+    p_sub = paper[paper_model_name(case.architecture, case.regime)]
     robust = case.regime == "pgd"
     name = f"P11[{case.id}]"
     if case.check == "confidence":

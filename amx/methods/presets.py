@@ -4,7 +4,7 @@ world's scaled values, both per model where the paper tuned per model (Table A1,
 
 ``preset_overrides(method, preset, model)`` returns config overrides; ``amx.methods.get(name,
 preset=..., model=...)`` applies them. A model is named by its Table A1 row, which
-``table_a1_row(architecture, regime)`` finds for a zoo spec.
+``amx.zoo.spec.paper_model_name(architecture, regime)`` gives for a zoo spec.
 
 The ``mini`` preset (64-px images, a 2-core CPU budget) departs from the paper as follows, each
 value next to the paper's:
@@ -37,8 +37,6 @@ from amx.files import PAPER_DIR
 
 PRESETS = ("paper", "mini")
 TABLE_A1 = PAPER_DIR / "tableA1_tuned_hyperparameters.csv"
-_FAMILY_ROWS = {"alexnet": "AlexNet", "googlenet": "GoogLeNet", "resnet": "ResNet",
-                "mobilenet": "MobileNet", "densenet": "DenseNet"}
 
 _MINI_FIXED = {
     "ep": {"step": 2, "sigma": 6.0, "max_blur": 6.0, "iterations": 300},
@@ -59,15 +57,6 @@ def table_a1() -> dict[str, dict]:
             "mp_steps": int(row["mp_steps"]), "rise_cells": int(row["rise_mask_size"]),
             "rise_n_masks": int(row["rise_n_masks"]), "lime_superpixels": int(row["lime_superpixels"]),
         } for row in csv.DictReader(f)}
-
-
-def table_a1_row(architecture: str, regime: str) -> str:
-    """The Table A1 row of a zoo model: ``ResNet``, ``ResNet-R``, ``PGD-1``, ``PGD-5`` ..."""
-    if regime.startswith("advprop-pgd"):
-        return f"PGD-{regime[-1]}"
-    if architecture not in _FAMILY_ROWS:
-        raise KeyError(f"no Table A1 row for architecture {architecture!r}; valid: {sorted(_FAMILY_ROWS)}")
-    return _FAMILY_ROWS[architecture] + ("-R" if regime == "pgd" else "")
 
 
 def preset_overrides(method: str, preset: str = "paper", model: str = "Default") -> dict:

@@ -15,6 +15,19 @@ from pathlib import Path
 
 REGIMES = ("vanilla", "pgd", "advprop-pgd1", "advprop-pgd5")
 WEIGHT_SOURCES = ("fixtures", "torchvision", "robustness", "advprop")
+_PAPER_FAMILIES = {"alexnet": "AlexNet", "googlenet": "GoogLeNet", "resnet": "ResNet",
+                   "densenet": "DenseNet", "mobilenet": "MobileNet"}
+
+
+def paper_model_name(architecture: str, regime: str) -> str:
+    """The paper's name for a zoo model (its Table 1 and Table A1 rows): ``ResNet``,
+    ``ResNet-R``, ``PGD-1``, ``PGD-5`` ..."""
+    if regime.startswith("advprop-pgd"):
+        return f"PGD-{regime[-1]}"
+    if architecture not in _PAPER_FAMILIES or regime not in REGIMES:
+        raise KeyError(f"no paper model for architecture {architecture!r} and regime {regime!r}; "
+                       f"architectures: {sorted(_PAPER_FAMILIES)}, regimes: {REGIMES}")
+    return _PAPER_FAMILIES[architecture] + ("-R" if regime == "pgd" else "")
 
 
 @dataclass(frozen=True)

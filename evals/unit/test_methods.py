@@ -88,10 +88,10 @@ def test_defaults_are_the_papers():
 
 @pytest.mark.parametrize("preset", ["paper", "mini"])
 def test_every_method_has_both_presets_for_every_zoo_model(preset):
-    from amx.methods.presets import table_a1_row
+    from amx.zoo.spec import paper_model_name
 
     for spec in registry.specs("mini").values():
-        row = table_a1_row(spec.architecture, spec.regime)
+        row = paper_model_name(spec.architecture, spec.regime)
         for name in methods.names():
             methods.get(name, preset=preset, model=row)  # valid configs for every model
 
