@@ -42,7 +42,7 @@ def names() -> list[str]:
     return sorted(METHODS)
 
 
-def get(name: str, preset: str | None = None, model: str = "Default", batch_size: int = 256,
+def get(name: str, preset: str | None = None, model: str = "Default", batch_size: int = 64,
         **overrides) -> AttributionMethod:
     """The method ``name``: paper defaults, then ``preset`` for Table A1 row ``model``, then
     ``overrides`` of its config fields."""

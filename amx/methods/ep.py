@@ -71,8 +71,15 @@ class ExtremalPerturbation(AttributionMethod):
     def passes(self, size):
         return (0, self.config.iterations * len(self.config.areas))
 
+    # Elements of the mask generator's [masks, (2r+1)^2, H', W'] intermediates per chunk: on a
+    # CPU that tensor, not the model, dominates EP, and it must stay cache-sized (32 MB).
+    generator_budget = 8_000_000
+
     def attribute(self, model, images, targets, generator):
-        per_chunk = max(1, self.batch_size // len(self.config.areas))
+        n_areas = len(self.config.areas)
+        mask_generator = MaskGenerator(images.shape[2:], self.config.step, self.config.sigma)
+        per_mask = mask_generator.weight.numel()
+        per_chunk = max(1, min(self.batch_size, self.generator_budget // per_mask) // n_areas)
         maps = [self.masks(model, images[i:i + per_chunk], targets[i:i + per_chunk]).sum(1)
                 for i in range(0, len(images), per_chunk)]
         return torch.cat(maps)
