@@ -49,7 +49,7 @@ MINI = World(
         "1000; a 12-CNN zoo of small networks trained by amx instead of the published ImageNet "
         "weights; robust and AdvProp models are fine-tuned from their vanilla twin rather than "
         "trained from scratch; Table 1 attacks at PGD-L2 eps 1.0 (the paper's 3 at 224 px scales to "
-        "0.86) but robust models are trained at 1.5 (mobilenet at 1.0), needed for their "
+        "0.86) but robust models are trained at 1.5 (mobilenet at 1.25), needed for their "
         "confidence drop."
     ),
 )

@@ -18,11 +18,7 @@ ADVPROP_MAX_TOP1_GAP = 3.0
 
 # (model, target) pairs the shipped zoo is known to miss, with the reason; the test suite checks
 # that they still miss, so a retrained zoo that clears them asks for the entry to be removed.
-KNOWN_MISSES: dict[tuple[str, str], str] = {
-    ("mobilenet-mini-R", "confidence <= 0.65 x vanilla's"):
-        "0.661x after 5 epochs at eps 1.0 (83.0% clean, 31.6% under PGD); at eps 1.5 it underfit "
-        "(51.6% clean)",
-}
+KNOWN_MISSES: dict[tuple[str, str], str] = {}
 
 
 @dataclass(frozen=True)
