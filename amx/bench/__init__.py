@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -30,3 +31,34 @@ def write_result(path: str | Path, result: dict) -> Path:
     text = json.dumps(result, indent=2) + "\n"
     write_atomic(path, lambda f: f.write(text.encode()))
     return path
+
+
+def timed(run: Callable[[], object], device: torch.device) -> float:
+    """Wall-clock seconds of ``run()``, synchronising CUDA before and after."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    run()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - start
+
+
+def pass_seconds(model, images: torch.Tensor, batch_size: int, backward: bool = False,
+                 repeats: int = 5) -> float:
+    """Seconds per image of one forward (or forward + input-gradient backward, as gradient
+    methods take it) in batches of ``batch_size``: the fastest of ``repeats`` after a warm-up,
+    since a floor is a best case and a slow outlier must not lower it."""
+    x = images.repeat(-(-batch_size // len(images)), 1, 1, 1)[:batch_size]
+
+    def forward():
+        with torch.no_grad():
+            model(x)
+
+    def forward_backward():
+        xg = x.clone().requires_grad_(True)
+        torch.autograd.grad(model(xg)[:, 0].sum(), xg)
+
+    run = forward_backward if backward else forward
+    run()  # warm-up
+    return min(timed(run, x.device) for _ in range(repeats)) / batch_size

@@ -17,7 +17,6 @@ them, so the ratios hold at the paper's budgets. Maps are not compared here (the
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 from unittest import mock
 
@@ -25,6 +24,7 @@ import numpy as np
 import torch
 
 from amx import methods
+from amx.bench import pass_seconds, timed
 from amx.data.arrays import load_split
 from amx.data.worlds import get_world
 from amx.zoo import registry
@@ -43,36 +43,6 @@ def random_resnet50(device: str) -> torch.nn.Module:
     model = torch.nn.Sequential(Normalize(IMAGENET_MEAN, IMAGENET_STD), resnet50(weights=None))
     model.amx_name, model.cam_layer, model.gap_head = "resnet50-random", "1.layer4", True
     return model.eval().to(device)
-
-
-def _timed(run: Callable[[], object], device: torch.device) -> float:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    start = time.perf_counter()
-    run()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return time.perf_counter() - start
-
-
-def pass_times(model, images: torch.Tensor, batch_size: int, repeats: int = 5) -> tuple[float, float]:
-    """Seconds per image of a forward and of a forward + backward in batches of ``batch_size``:
-    the fastest of ``repeats`` (the floor is a best case)."""
-    x = images.repeat(-(-batch_size // len(images)), 1, 1, 1)[:batch_size]
-
-    def forward():
-        with torch.no_grad():
-            model(x)
-
-    def forward_backward():  # the input gradient only, as the methods take it
-        xg = x.clone().requires_grad_(True)
-        torch.autograd.grad(model(xg)[:, 0].sum(), xg)
-
-    times = []
-    for run in (forward, forward_backward):
-        run()  # warm-up
-        times.append(min(_timed(run, x.device) for _ in range(repeats)) / batch_size)
-    return times[0], times[1]
 
 
 def _reference(name: str, method, model, images, targets) -> Callable[[], object] | None:
@@ -160,7 +130,8 @@ def bench_methods(model_name: str = "resnet-mini", world: str = "mini", n_images
     else:
         model, preset = registry.load(model_name, world=world, device=device), "mini"
         images, targets = load_split(get_world(world), "eval", n_images).batch(slice(None), device)
-    forward, forward_backward = pass_times(model, images, min(batch_size, 64))
+    forward = pass_seconds(model, images, min(batch_size, 64))
+    forward_backward = pass_seconds(model, images, min(batch_size, 64), backward=True)
     log(f"{model_name}: forward {1e3 * forward:.2f} ms/image, forward+backward "
         f"{1e3 * forward_backward:.2f} ms/image")
     rows = []
@@ -169,9 +140,9 @@ def bench_methods(model_name: str = "resnet-mini", world: str = "mini", n_images
         fwd, fwd_bwd = method.passes(tuple(images.shape[2:]))
         floor = fwd * forward + fwd_bwd * forward_backward
         method(model, images[:2], targets[:2])  # warm-up
-        seconds = _timed(lambda m=method: m(model, images, targets), dev) / n_images
+        seconds = timed(lambda m=method: m(model, images, targets), dev) / n_images
         reference = _reference(name, method, model, images, targets)
-        ref_seconds = _timed(reference, dev) / n_images if reference else None
+        ref_seconds = timed(reference, dev) / n_images if reference else None
         model.requires_grad_(True)  # TorchRay's EP switches it off
         row = {"method": name, "config": repr(method), "forwards": fwd, "forward_backwards": fwd_bwd,
                "ms_per_image": round(1e3 * seconds, 2), "floor_ms_per_image": round(1e3 * floor, 2),

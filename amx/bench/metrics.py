@@ -13,34 +13,13 @@ Maps are seeded random maps: the cost of the metrics does not depend on the map'
 
 from __future__ import annotations
 
-import time
-
 import torch
 
+from amx.bench import pass_seconds, timed
 from amx.data.arrays import load_split
 from amx.data.worlds import get_world
 from amx.metrics.causal import CausalConfig, deletion, insertion, reference_curve, trapezoid_auc
 from amx.zoo import registry
-
-
-def _forward_rate(model, images: torch.Tensor, batch_size: int, repeats: int) -> float:
-    """Images/s of batched forwards: the fastest of ``repeats`` timed batches (the floor is a
-    best case, so a slow outlier must not lower it)."""
-    x = images.repeat(-(-batch_size // len(images)), 1, 1, 1)[:batch_size]
-    best = float("inf")
-    with torch.no_grad():
-        model(x)  # warm-up
-        for _ in range(repeats):
-            start = time.perf_counter()
-            model(x)
-            _sync(x.device)
-            best = min(best, time.perf_counter() - start)
-    return batch_size / best
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def bench_metrics(world: str = "mini", model_name: str = "resnet-mini", n_images: int = 64,
@@ -56,30 +35,33 @@ def bench_metrics(world: str = "mini", model_name: str = "resnet-mini", n_images
     maps = maps.to(device)
     n_points = len(config.boundaries(images.shape[2] * images.shape[3]))
 
-    forward_rate = _forward_rate(model, images, batch_size, repeats=max(2, 2048 // batch_size))
+    forward_rate = 1 / pass_seconds(model, images, batch_size, repeats=max(2, 2048 // batch_size))
     floor_rate = forward_rate / (2 * n_points)
     log(f"forward: {forward_rate:.0f} images/s -> floor {floor_rate:.1f} images/s for ins + del")
 
     insertion(model, images[:2], maps[:2], targets[:2], config, batch_size)  # warm-up
-    start = time.perf_counter()
-    ins = insertion(model, images, maps, targets, config, batch_size)
-    dele = deletion(model, images, maps, targets, config, batch_size)
-    _sync(images.device)
-    batched_seconds = time.perf_counter() - start
+    batched = {}
+
+    def run_batched():
+        batched["insertion"] = insertion(model, images, maps, targets, config, batch_size)
+        batched["deletion"] = deletion(model, images, maps, targets, config, batch_size)
+
+    batched_seconds = timed(run_batched, images.device)
     batched_rate = n_images / batched_seconds
     log(f"batched: {batched_rate:.1f} images/s ({batched_seconds:.1f} s for {n_images} images)")
 
-    start = time.perf_counter()
     reference = {"insertion": [], "deletion": []}
-    for i in range(reference_images):
-        for mode in reference:
-            curve = reference_curve(model, images[i], maps[i], int(targets[i]), mode, config)
-            reference[mode].append(trapezoid_auc(curve))
-    _sync(images.device)
-    reference_rate = reference_images / (time.perf_counter() - start)
+
+    def run_reference():
+        for i in range(reference_images):
+            for mode in reference:
+                curve = reference_curve(model, images[i], maps[i], int(targets[i]), mode, config)
+                reference[mode].append(trapezoid_auc(curve))
+
+    reference_rate = reference_images / timed(run_reference, images.device)
     log(f"RISE-style loop: {reference_rate:.2f} images/s")
-    max_diff = max((torch.stack(reference["insertion"]) - ins.auc[:reference_images]).abs().max().item(),
-                   (torch.stack(reference["deletion"]) - dele.auc[:reference_images]).abs().max().item())
+    max_diff = max((torch.stack(reference[mode]) - batched[mode].auc[:reference_images]).abs().max().item()
+                   for mode in reference)
 
     return {
         "benchmark": "metrics", "world": world, "model": model_name, "n_images": n_images,

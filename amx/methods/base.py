@@ -18,6 +18,8 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 
+from amx.scoring import target_scores
+
 FAMILIES = ("gradient", "cam", "perturbation")
 REDUCTIONS = ("max_abs", "abs_sum")
 
@@ -28,17 +30,6 @@ class NotApplicableError(ValueError):
 
 def model_name(model) -> str:
     return getattr(model, "amx_name", type(model).__name__)
-
-
-def target_scores(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """The target class's score per row of ``logits`` ``[N, K]``, after checking the shapes."""
-    if logits.dim() != 2 or logits.shape[0] != len(targets):
-        raise ValueError(f"model output: expected class scores [{len(targets)}, K], got "
-                         f"{tuple(logits.shape)}")
-    if int(targets.max()) >= logits.shape[1]:
-        raise ValueError(f"targets: class {int(targets.max())} is outside the model's "
-                         f"{logits.shape[1]} classes")
-    return logits.gather(1, targets[:, None]).squeeze(1)
 
 
 def reduce_channels(attributions: torch.Tensor, how: str) -> torch.Tensor:

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from amx.methods.base import AttributionMethod, NotApplicableError, model_name, target_scores, upsample
+from amx.methods.base import AttributionMethod, NotApplicableError, model_name, upsample
+from amx.scoring import target_scores
 
 
 @dataclass(frozen=True)

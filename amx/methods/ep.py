@@ -18,7 +18,8 @@ import numpy as np
 import torch
 from torchray.attribution.extremal_perturbation import MaskGenerator, Perturbation
 
-from amx.methods.base import AttributionMethod, target_scores
+from amx.methods.base import AttributionMethod
+from amx.scoring import target_scores
 
 
 @dataclass(frozen=True)
@@ -75,14 +76,25 @@ class ExtremalPerturbation(AttributionMethod):
     # CPU that tensor, not the model, dominates EP, and it must stay cache-sized (32 MB).
     generator_budget = 8_000_000
 
+    def __init__(self, config=None, batch_size: int = 64):
+        super().__init__(config, batch_size)
+        self._generators: dict[tuple, MaskGenerator] = {}
+
     def attribute(self, model, images, targets, generator):
         n_areas = len(self.config.areas)
-        mask_generator = MaskGenerator(images.shape[2:], self.config.step, self.config.sigma)
-        per_mask = mask_generator.weight.numel()
+        per_mask = self._mask_generator(images).weight.numel()
         per_chunk = max(1, min(self.batch_size, self.generator_budget // per_mask) // n_areas)
         maps = [self.masks(model, images[i:i + per_chunk], targets[i:i + per_chunk]).sum(1)
                 for i in range(0, len(images), per_chunk)]
         return torch.cat(maps)
+
+    def _mask_generator(self, images) -> MaskGenerator:
+        """TorchRay's generator for these images' size, built once per size and device."""
+        key = (tuple(images.shape[2:]), str(images.device))
+        if key not in self._generators:
+            generator = MaskGenerator(key[0], self.config.step, self.config.sigma)
+            self._generators[key] = generator.to(images.device)
+        return self._generators[key]
 
     def masks(self, model, images, targets) -> torch.Tensor:
         """The optimised masks ``[B, n_areas, H, W]``."""
@@ -93,7 +105,7 @@ class ExtremalPerturbation(AttributionMethod):
                                                  max_blur=cfg.max_blur).pyramid for x in images])
         pyramids = pyramids.repeat_interleave(n_areas, 0)            # [B * A, L, C, H, W]
         mask_targets = targets.repeat_interleave(n_areas)
-        generator = MaskGenerator(images.shape[2:], cfg.step, cfg.sigma).to(device)
+        generator = self._mask_generator(images)
         h, w = generator.shape_in
         params = torch.ones(batch * n_areas, 1, h, w, device=device)
         max_area = int(np.prod(generator.shape_out))

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 import torch
 
-from amx.methods.base import AttributionMethod, target_scores, upsample
+from amx.methods.base import AttributionMethod, upsample
 from amx.methods.cam import layer_activations
+from amx.scoring import target_scores
 
 
 @dataclass(frozen=True)

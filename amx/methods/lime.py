@@ -24,7 +24,8 @@ from skimage.segmentation import slic
 from sklearn.linear_model import Ridge
 from sklearn.metrics import pairwise_distances
 
-from amx.methods.base import AttributionMethod, target_scores
+from amx.methods.base import AttributionMethod
+from amx.scoring import variant_probabilities
 
 
 @dataclass(frozen=True)
@@ -97,12 +98,10 @@ class LIME(AttributionMethod):
             keep[i, :, :d.shape[1]] = torch.from_numpy(d.astype(bool))
         keep = keep.to(images.device)
         segment_ids = torch.from_numpy(np.stack(segments)).long().to(images.device).flatten(1)
-        probs = torch.empty(batch, n, device=images.device)
-        with torch.no_grad():
-            for first in range(0, batch * n, self.batch_size):
-                pair = torch.arange(first, min(first + self.batch_size, batch * n), device=images.device)
-                image, sample = pair // n, pair % n
-                visible = keep[image, sample].gather(1, segment_ids[image]).view(-1, 1, *images.shape[2:])
-                x = torch.where(visible, images[image], self.config.hide_color)
-                probs[image, sample] = target_scores(torch.softmax(model(x).float(), 1), targets[image])
+
+        def render(image, sample):
+            visible = keep[image, sample].gather(1, segment_ids[image]).view(-1, 1, *images.shape[2:])
+            return torch.where(visible, images[image], self.config.hide_color)
+
+        probs = variant_probabilities(model, targets, n, render, self.batch_size)
         return probs.double().cpu().numpy()

@@ -26,7 +26,8 @@ import torch
 import torch.nn.functional as F
 from scipy.ndimage import median_filter
 
-from amx.methods.base import AttributionMethod, target_scores
+from amx.methods.base import AttributionMethod
+from amx.scoring import target_probabilities
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ class MeaningfulPerturbation(AttributionMethod):
             with torch.enable_grad():
                 up = F.interpolate(mask, size=size, mode="bilinear", align_corners=True)
                 x = images * up + background * (1 - up)
-                probability = target_scores(torch.softmax(model(x), 1), targets)
+                probability = target_probabilities(model(x), targets)
                 loss = (cfg.l1 * (1 - mask).abs().mean((1, 2, 3)) + cfg.tv * tv_norm(mask, cfg.tv_beta)
                         + probability).sum()
                 mask.grad = torch.autograd.grad(loss, mask)[0]

@@ -22,7 +22,8 @@ import numpy as np
 import torch
 from skimage.transform import resize
 
-from amx.methods.base import AttributionMethod, target_scores
+from amx.methods.base import AttributionMethod
+from amx.scoring import variant_probabilities
 
 
 @dataclass(frozen=True)
@@ -88,13 +89,7 @@ class RISE(AttributionMethod):
     def weighted_sum(self, model, images, targets, masks) -> torch.Tensor:
         """``sum_i P(target | x * M_i) M_i`` for every image, ``[B, H*W]``; (image, mask) pairs
         go through the model ``batch_size`` at a time."""
-        n, batch = len(masks), len(images)
-        probs = torch.empty(batch, n, device=images.device)
-        for first in range(0, batch * n, self.batch_size):
-            pair = torch.arange(first, min(first + self.batch_size, batch * n), device=images.device)
-            image, mask = pair // n, pair % n
-            x = images[image] * masks[mask][:, None]
-            logits = model(x)
-            p = torch.softmax(logits.float(), 1)
-            probs[image, mask] = target_scores(p, targets[image])
+        probs = variant_probabilities(model, targets, len(masks),
+                                      lambda image, mask: images[image] * masks[mask][:, None],
+                                      self.batch_size)
         return probs @ masks.flatten(1)

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import torch
 
-from amx.methods.base import AttributionMethod, target_scores
+from amx.methods.base import AttributionMethod
+from amx.scoring import target_probabilities, variant_probabilities
 
 
 @dataclass(frozen=True)
@@ -59,14 +60,11 @@ class SlidingPatch(AttributionMethod):
         for k, (y, x) in enumerate(starts):
             windows[k, y:y + p, x:x + p] = True
         with torch.no_grad():
-            base = target_scores(torch.softmax(model(images).float(), 1), targets)
-            drops = torch.empty(batch, len(starts), device=images.device)
-            n = len(starts)
-            for first in range(0, batch * n, self.batch_size):
-                pair = torch.arange(first, min(first + self.batch_size, batch * n), device=images.device)
-                image, window = pair // n, pair % n
-                x = torch.where(windows[window][:, None], self.config.fill, images[image])
-                p_occluded = target_scores(torch.softmax(model(x).float(), 1), targets[image])
-                drops[image, window] = base[image] - p_occluded
+            base = target_probabilities(model(images), targets)
+        occluded = variant_probabilities(
+            model, targets, len(starts),
+            lambda image, window: torch.where(windows[window][:, None], self.config.fill, images[image]),
+            self.batch_size)
+        drops = base[:, None] - occluded
         cover = windows.flatten(1).float()
         return ((drops @ cover) / cover.sum(0)).view(batch, height, width)

@@ -40,6 +40,7 @@ import torch.nn.functional as F
 from scipy.ndimage import gaussian_filter
 
 from amx.metrics.inputs import check_images, check_maps
+from amx.scoring import target_probabilities, variant_probabilities
 
 SUBSTRATES = ("zero", "blur")
 
@@ -123,17 +124,6 @@ def pixel_ranks(maps: torch.Tensor) -> torch.Tensor:
     return ranks
 
 
-def _target_probabilities(model, x: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    logits = model(x)
-    if logits.dim() != 2 or logits.shape[0] != len(x) or logits.shape[1] < 2:
-        raise ValueError(f"model output: expected class scores [{len(x)}, K >= 2], "
-                         f"got {tuple(logits.shape)}")
-    if int(targets.max()) >= logits.shape[1] or int(targets.min()) < 0:
-        raise ValueError(f"targets: class indices must be in [0, {logits.shape[1] - 1}], got "
-                         f"{targets.min().item()}..{targets.max().item()}")
-    return torch.softmax(logits.float(), dim=1).gather(1, targets[:, None]).squeeze(1)
-
-
 @torch.no_grad()
 def causal_curves(model, images: torch.Tensor, maps: torch.Tensor, targets: torch.Tensor,
                   mode: str, config: CausalConfig = CausalConfig(),
@@ -145,22 +135,19 @@ def causal_curves(model, images: torch.Tensor, maps: torch.Tensor, targets: torc
     check_images(images, maps, targets)
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    batch, channels, height, width = images.shape
+    _, channels, height, width = images.shape
     bounds = config.boundaries(height * width).to(images.device)
     base = substrate(images, config)
     start, finish = (images, base) if mode == "deletion" else (base, images)
     start, finish = start.flatten(2), finish.flatten(2)
     ranks = pixel_ranks(maps.to(images.device))
     targets = targets.to(images.device)
-    n_points = len(bounds)
-    curves = torch.empty(batch * n_points, dtype=torch.float64)
-    for first in range(0, batch * n_points, batch_size):
-        pair = torch.arange(first, min(first + batch_size, batch * n_points), device=images.device)
-        image, step = pair // n_points, pair % n_points
+
+    def render(image, step):
         changed = (ranks[image] < bounds[step][:, None])[:, None, :]
-        x = torch.where(changed, finish[image], start[image]).view(-1, channels, height, width)
-        curves[first:first + len(pair)] = _target_probabilities(model, x, targets[image]).double().cpu()
-    return curves.view(batch, n_points)
+        return torch.where(changed, finish[image], start[image]).view(-1, channels, height, width)
+
+    return variant_probabilities(model, targets, len(bounds), render, batch_size).double().cpu()
 
 
 def _causal(mode: str, model, images, maps, targets, config, batch_size, return_curves) -> CausalResult:
@@ -199,7 +186,7 @@ def reference_curve(model, image: torch.Tensor, score_map: torch.Tensor, target:
     scores = torch.empty(len(bounds), dtype=torch.float64)
     target_t = torch.tensor([target], device=image.device)
     for i in range(len(bounds)):
-        scores[i] = _target_probabilities(model, current.view(1, channels, height, width), target_t).item()
+        scores[i] = target_probabilities(model(current.view(1, channels, height, width)), target_t).item()
         if i + 1 < len(bounds):
             pixels = order[bounds[i]:bounds[i + 1]]
             current[:, pixels] = source[:, pixels]

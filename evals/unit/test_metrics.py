@@ -246,7 +246,8 @@ def test_bad_causal_input_names_the_argument():
     images, maps, targets = torch.rand(2, 3, 16, 16), torch.rand(2, 16, 16), torch.tensor([0, 1])
     with pytest.raises(ValueError, match=r"maps \(2, 4, 4\) and images \(2, 3, 16, 16\) differ"):
         insertion(model, images, torch.rand(2, 4, 4), targets)
-    with pytest.raises(ValueError, match=r"targets: class indices must be in \[0, 1\]"):
+    with pytest.raises(ValueError, match=r"targets: class 2 is outside the model's 2 classes; "
+                                         r"class indices must be in \[0, 1\]"):
         deletion(model, images, maps, torch.tensor([0, 2]))
     with pytest.raises(ValueError, match=r"model output: expected class scores \[\d+, K >= 2\]"):
         deletion(lambda x: x.sum((1, 2, 3)), images, maps, targets)

@@ -1,0 +1,55 @@
+"""Scoring a classifier: the target class's score, checked once, and the target's softmax
+probability for many perturbed copies of many images, batched.
+
+Used by the causal metrics (Insertion/Deletion) and the perturbation methods (RISE, LIME,
+Sliding-Patch), which all score ``variants`` perturbed versions of every image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+
+def check_class_scores(outputs: torch.Tensor, targets: torch.Tensor) -> None:
+    """``outputs`` are class scores ``[N, K >= 2]`` for ``N = len(targets)`` and every target is
+    one of the ``K`` classes."""
+    if outputs.dim() != 2 or outputs.shape[0] != len(targets) or outputs.shape[1] < 2:
+        raise ValueError(f"model output: expected class scores [{len(targets)}, K >= 2], got "
+                         f"{tuple(outputs.shape)}")
+    n_classes, low, high = outputs.shape[1], int(targets.min()), int(targets.max())
+    if low < 0 or high >= n_classes:
+        bad = high if high >= n_classes else low
+        raise ValueError(f"targets: class {bad} is outside the model's {n_classes} classes; class "
+                         f"indices must be in [0, {n_classes - 1}], got {low}..{high}")
+
+
+def target_scores(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """The target's logit of each row of ``logits`` ``[N, K]``, checked."""
+    check_class_scores(logits, targets)
+    return logits.gather(1, targets[:, None]).squeeze(1)
+
+
+def target_probabilities(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """The target's softmax probability (computed in float32) of each row of ``logits``, checked."""
+    check_class_scores(logits, targets)
+    return torch.softmax(logits.float(), 1).gather(1, targets[:, None]).squeeze(1)
+
+
+@torch.no_grad()
+def variant_probabilities(model, targets: torch.Tensor, variants: int,
+                          render: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+                          batch_size: int) -> torch.Tensor:
+    """``P(target | variant)`` ``[B, variants]`` for ``B = len(targets)`` images.
+
+    ``render(image, variant)`` turns index tensors into the perturbed inputs ``[n, C, H, W]``;
+    the ``B * variants`` (image, variant) pairs go through the model ``batch_size`` at a time.
+    """
+    total = len(targets) * variants
+    probs = torch.empty(total, device=targets.device)
+    for first in range(0, total, batch_size):
+        pair = torch.arange(first, min(first + batch_size, total), device=targets.device)
+        image, variant = pair // variants, pair % variants
+        probs[pair] = target_probabilities(model(render(image, variant)), targets[image])
+    return probs.view(len(targets), variants)
