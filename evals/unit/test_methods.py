@@ -280,9 +280,43 @@ def test_lime_equals_lime_image_with_the_same_segments_and_seed(model, batch):
         np.testing.assert_allclose(ours[j].numpy(), theirs, rtol=1e-4, atol=1e-6)
 
 
-def test_ep_equals_torchray_extremal_perturbation(batch):
-    from torchray.attribution.extremal_perturbation import extremal_perturbation
+@pytest.mark.parametrize("shape, step, sigma",
+                         [((64, 64), 2, 6.0), ((48, 80), 3, 9.0), ((224, 224), 7, 21.0)])
+def test_ep_mask_generator_equals_torchray(shape, step, sigma, monkeypatch):
+    """Same masks and parameter gradients as TorchRay's MaskGenerator, also when the pooling
+    splits a mask into several cache-sized pieces."""
+    from torchray.attribution.extremal_perturbation import MaskGenerator
 
+    from amx.methods.ep import SmoothMaskGenerator, SoftmaxPooling
+
+    monkeypatch.setattr(SoftmaxPooling, "piece_elements", 50_000)
+    theirs, ours = MaskGenerator(shape, step, sigma), SmoothMaskGenerator(shape, step, sigma)
+    params = torch.rand(3, 1, *theirs.shape_in, generator=torch.Generator().manual_seed(0))
+    params[0, 0, :4] = 0.0  # the clamp's edges
+    params[1] = 1.0
+    params.requires_grad_(True)
+    upstream = torch.randn(3, 1, *theirs.shape_out, generator=torch.Generator().manual_seed(1))
+    results = []
+    for generator in (theirs, ours):
+        cropped, full = generator.generate(params)
+        results.append((cropped, full, torch.autograd.grad((full * upstream).sum(), params)[0]))
+    for mine, reference in zip(results[1], results[0], strict=True):
+        assert mine.shape == reference.shape
+        torch.testing.assert_close(mine, reference, rtol=1e-5, atol=5e-5 * reference.abs().max().item())
+
+
+@pytest.mark.parametrize("generator", ["torchray", "amx"])
+def test_ep_equals_torchray_extremal_perturbation(batch, generator, monkeypatch):
+    """With TorchRay's own mask generator injected, amx's batched optimisation gives TorchRay's
+    masks to 1e-4. With amx's generator (equal to float rounding, above) the rounding decides a
+    few pixels at the mask's clamp edge, and SGD carries that on: the masks agree to 0.02."""
+    from torchray.attribution.extremal_perturbation import MaskGenerator, extremal_perturbation
+
+    import amx.methods.ep
+
+    if generator == "torchray":
+        monkeypatch.setattr(amx.methods.ep, "SmoothMaskGenerator",
+                            lambda shape, step, sigma, device: MaskGenerator(shape, step, sigma).to(device))
     images, targets = batch[0][:2], batch[1][:2]
     areas, settings = (0.05, 0.2), dict(step=2, sigma=6.0, iterations=25)
     ours = methods.get("ep", areas=areas, **settings).masks(registry.load("resnet-mini"), images, targets)
@@ -290,7 +324,9 @@ def test_ep_equals_torchray_extremal_perturbation(batch):
     for j in range(len(images)):
         theirs, _ = extremal_perturbation(reference_model, images[j:j + 1], int(targets[j]),
                                           areas=list(areas), step=2, sigma=6.0, max_iter=25)
-        torch.testing.assert_close(ours[j], theirs[:, 0], rtol=0, atol=1e-4)
+        tolerance = 1e-4 if generator == "torchray" else 0.02
+        torch.testing.assert_close(ours[j], theirs[:, 0], rtol=0, atol=tolerance)
+        assert (ours[j] - theirs[:, 0]).abs().mean() < tolerance / 10
 
 
 def test_mp_equals_the_reference_loop_one_image_at_a_time(model, batch):
