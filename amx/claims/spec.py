@@ -35,3 +35,12 @@ class Verdict:
     paper_value: float | None
     message: str
     details: dict = field(default_factory=dict)
+    p_value: float | None = None
+    ci: tuple[float, float] | None = None  # 95% bootstrap CI of the effect
+    n: int | None = None
+    test: str | None = None
+
+    @property
+    def claim(self) -> str:
+        """The claim id (``P1``) of the case id ``P1[gradient-wsl-pooled]``."""
+        return self.case_id.split("[")[0]

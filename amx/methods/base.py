@@ -56,6 +56,8 @@ class AttributionMethod:
     needs_gradients: ClassVar[bool]
     stochastic: ClassVar[bool]
     requires: ClassVar[tuple[str, ...]] = ()  # "gap_head", "cam_layer"
+    # Part of every cached map's key: bump it when a change alters the maps the method returns.
+    version: ClassVar[int] = 1
     Config: ClassVar[type]
 
     def __init__(self, config=None, batch_size: int = 64):

@@ -24,12 +24,14 @@ from amx.metrics.wsl import BoxAccuracy, WSLConfig, box_iou_curves, max_box_acc,
 
 @dataclass(frozen=True)
 class MetricInfo:
-    """A per-image score: its name, whether higher is better, its config type and a description."""
+    """A per-image score: its name, whether higher is better, its config type, a description, and
+    the version that keys its cached scores (bump it when a change alters the scores)."""
 
     name: str
     higher_is_better: bool
     config: type
     description: str
+    version: int = 1
 
 
 METRICS: dict[str, MetricInfo] = {info.name: info for info in (

@@ -40,6 +40,8 @@ from amx.metrics.boxes import box_iou
 from amx.metrics.inputs import check_boxes, check_maps
 
 _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
+_SLICEWISE = np.zeros((3, 3, 3), dtype=bool)  # 8-connected within a slice of a [L, H, W] stack
+_SLICEWISE[1] = True
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,29 @@ def estimated_boxes(quantised: np.ndarray, tau: float, multi_contour: bool = Fal
                      for rows, cols in regions], dtype=np.int64)
 
 
+def largest_region_boxes(quantised: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """``estimated_boxes`` of the foregrounds ``q > level`` for every level at once: ``[L, 4]``.
+
+    The L foregrounds are stacked into one volume and labelled in one call, 8-connected within
+    a slice and never across slices, so each slice's labels come in the order ``estimated_boxes``
+    sees them and the first largest region wins ties in the same way.
+    """
+    height, width = quantised.shape
+    boxes = np.zeros((len(levels), 4), dtype=np.int64)
+    labels, n = ndimage.label(quantised[None] > levels[:, None, None], structure=_SLICEWISE)
+    if n == 0:
+        return boxes
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+    regions = ndimage.find_objects(labels)
+    level = np.array([r[0].start for r in regions])
+    order = np.lexsort((np.arange(n), -sizes, level))  # by level, then largest, then first
+    firsts = order[np.unique(level[order], return_index=True)[1]]
+    for i in firsts:
+        _, rows, cols = regions[i]
+        boxes[level[i]] = (cols.start, rows.start, min(cols.stop, width - 1), min(rows.stop, height - 1))
+    return boxes
+
+
 def box_iou_curves(maps: torch.Tensor, boxes: Sequence[torch.Tensor],
                    config: WSLConfig = WSLConfig()) -> torch.Tensor:
     """Per image, the best IoU with a GT box at every threshold: float64 ``[B, len(thresholds)]``."""
@@ -115,14 +140,15 @@ def box_iou_curves(maps: torch.Tensor, boxes: Sequence[torch.Tensor],
     curves = torch.zeros(batch, len(taus), dtype=torch.float64)
     for i, score_map in enumerate(maps.detach().cpu().numpy()):
         q = quantise(score_map)
-        peak = q.max()
-        found: dict[int, float] = {}  # foreground threshold -> IoU; many taus share one
-        for t, tau in enumerate(taus):
-            level = int(tau * peak)
-            if level not in found:
-                estimate = torch.from_numpy(estimated_boxes(q, tau, config.multi_contour))
-                found[level] = box_iou(estimate, boxes[i]).max().item()
-            curves[i, t] = found[level]
+        levels = np.array([int(tau * q.max()) for tau in taus])  # many taus share one level
+        distinct, which = np.unique(levels, return_inverse=True)
+        if config.multi_contour:
+            ious = [box_iou(torch.from_numpy(estimated_boxes(q, tau, True)), boxes[i]).max().item()
+                    for tau in taus[np.unique(which, return_index=True)[1]]]
+        else:
+            estimates = torch.from_numpy(largest_region_boxes(q, distinct))
+            ious = box_iou(estimates, boxes[i]).amax(dim=1).tolist()
+        curves[i] = torch.tensor(ious, dtype=torch.float64)[torch.from_numpy(which)]
     return curves
 
 

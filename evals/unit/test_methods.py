@@ -99,9 +99,10 @@ def test_every_method_has_both_presets_for_every_zoo_model(preset):
 def test_presets_follow_table_a1_and_scale_for_the_mini_world():
     assert methods.get("rise", preset="paper", model="ResNet-R").config.n_masks == 7000
     assert methods.get("rise", preset="paper", model="ResNet-R").config.cells == 4
-    assert methods.get("rise", preset="mini", model="ResNet-R").config.n_masks == 875
+    assert methods.get("rise", preset="mini", model="ResNet-R").config.n_masks == 7000 // 32
     assert methods.get("mp", preset="paper", model="MobileNet").config.iterations == 400
     assert methods.get("mp", preset="mini", model="ResNet-R").config.iterations == 10
+    assert methods.get("mp", preset="mini", model="ResNet").config.iterations == 40  # 500, capped
     assert methods.get("ep", preset="paper", model="AlexNet-R").config.areas == (
         0.015, 0.03, 0.05, 0.1, 0.25, 0.5)
     assert methods.get("lime", preset="paper", model="DenseNet-R").config.n_superpixels == 50

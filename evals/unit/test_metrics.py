@@ -257,3 +257,25 @@ def test_bad_causal_input_names_the_argument():
         CausalConfig(substrate="noise")
     with pytest.raises(ValueError, match=r"n_steps=112 exceeds the 64 pixels"):
         insertion(model, images[..., :8, :8], maps[..., :8, :8], targets)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_wsl_stacked_labelling_equals_the_per_threshold_loop(seed):
+    """box_iou_curves labels all thresholds at once; the reference is estimated_boxes per tau."""
+    gen = torch.Generator().manual_seed(seed)
+    kind = seed % 3
+    maps = torch.rand(4, 24, 20, generator=gen)
+    if kind == 1:  # few levels: ties between regions of equal size
+        maps = (maps * 4).floor()
+    if kind == 2:  # smooth blobs
+        maps = torch.nn.functional.avg_pool2d(maps[:, None], 5, 1, 2)[:, 0]
+    boxes = [torch.tensor([[2, 3, 12, 15]]), torch.tensor([[0, 0, 19, 23]]),
+             torch.tensor([[5, 5, 6, 6], [10, 1, 18, 9]]), torch.tensor([[8, 8, 16, 20]])]
+    config = WSLConfig()
+    expected = torch.zeros(4, len(config.thresholds), dtype=torch.float64)
+    for i in range(4):
+        q = quantise(maps[i].numpy())
+        for t, tau in enumerate(config.thresholds):
+            estimate = torch.from_numpy(estimated_boxes(q, tau))
+            expected[i, t] = box_iou(estimate, boxes[i]).max()
+    assert torch.equal(box_iou_curves(maps, boxes, config), expected)

@@ -1,0 +1,104 @@
+"""The content-addressed cache of a claims run: one SQLite file, ``<cache>/store.sqlite``.
+
+A key is the SHA-256 of the canonical JSON of everything a value depends on (``content_key``):
+the world and image id, the model's weight fingerprint, the method's or metric's name, version
+and config. Values are never pickled:
+
+* ``maps``: one attribution map per key, stored as float16 bytes of ``map / scale`` with its
+  float32 ``scale`` = max |map| (so float16 neither overflows nor loses the map's relative
+  precision), and the seconds per image the method took when it computed it;
+* ``records``: a JSON document per key (metric scores, a model's predictions).
+
+Each ``put_*`` call is one SQLite transaction: a killed run keeps every finished call and never
+leaves a half-written entry. The pipeline reads maps back through the store, so a cold and a
+warm run score exactly the same (float16-rounded) maps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS maps (key TEXT PRIMARY KEY, height INTEGER, width INTEGER,
+                                 scale REAL, data BLOB, seconds REAL);
+CREATE TABLE IF NOT EXISTS records (key TEXT PRIMARY KEY, value TEXT);
+"""
+
+
+def content_key(**parts) -> str:
+    """SHA-256 of the canonical JSON of ``parts`` (sorted keys; tuples as lists).
+
+    >>> content_key(a=1, b=(2, 3)) == content_key(b=[2, 3], a=1)
+    True
+    """
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def encode_map(score_map: np.ndarray) -> tuple[float, bytes]:
+    """(scale, float16 bytes of map / scale); an all-zero map has scale 1."""
+    m = np.asarray(score_map, dtype=np.float32)
+    if not np.isfinite(m).all():
+        raise ValueError("encode_map: the map has NaN or inf values")
+    scale = float(np.abs(m).max()) or 1.0
+    return scale, (m / scale).astype(np.float16).tobytes()
+
+
+def decode_map(height: int, width: int, scale: float, data: bytes) -> np.ndarray:
+    return np.frombuffer(data, dtype=np.float16).reshape(height, width).astype(np.float32) * np.float32(scale)
+
+
+class Store:
+    """The cache at ``<root>/store.sqlite``; ``root`` is created on first use."""
+
+    def __init__(self, root: Path | str):
+        self.path = Path(root) / "store.sqlite"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(self.path)
+            self._db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as err:
+            raise RuntimeError(f"cache {self.path}: not a readable amx store ({err}); "
+                               "move it away or point --cache-dir elsewhere") from None
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _select(self, table: str, columns: str, keys: list[str]) -> list[tuple]:
+        rows = []
+        for first in range(0, len(keys), 500):  # SQLite's bound-parameter limit
+            chunk = keys[first:first + 500]
+            marks = ",".join("?" * len(chunk))
+            rows += self._db.execute(f"SELECT key, {columns} FROM {table} WHERE key IN ({marks})",
+                                     chunk).fetchall()
+        return rows
+
+    def get_maps(self, keys: list[str]) -> dict[str, tuple[np.ndarray, float]]:
+        """``{key: (map float32 [H, W], seconds per image)}`` for the keys present."""
+        rows = self._select("maps", "height, width, scale, data, seconds", keys)
+        return {k: (decode_map(h, w, s, d), sec) for k, h, w, s, d, sec in rows}
+
+    def put_maps(self, items: Iterable[tuple[str, np.ndarray, float]]) -> None:
+        """Store ``(key, map [H, W], seconds per image)`` items in one transaction."""
+        rows = []
+        for key, score_map, seconds in items:
+            scale, data = encode_map(score_map)
+            rows.append((key, *score_map.shape, scale, data, float(seconds)))
+        with self._db:
+            self._db.executemany("INSERT OR REPLACE INTO maps VALUES (?, ?, ?, ?, ?, ?)", rows)
+
+    def get_records(self, keys: list[str]) -> dict[str, dict]:
+        return {k: json.loads(v) for k, v in self._select("records", "value", keys)}
+
+    def put_records(self, items: Iterable[tuple[str, dict]]) -> None:
+        with self._db:
+            self._db.executemany("INSERT OR REPLACE INTO records VALUES (?, ?)",
+                                 [(k, json.dumps(v)) for k, v in items])
+
+    def counts(self) -> dict[str, int]:
+        return {t: self._db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("maps", "records")}
