@@ -1,4 +1,5 @@
-"""``amx`` command line: ``amx zoo list | train | eval`` and ``amx bench metrics | methods``."""
+"""``amx`` command line: ``amx run``, ``amx report``, ``amx zoo list | train | eval`` and
+``amx bench metrics | methods``."""
 
 from __future__ import annotations
 
@@ -83,10 +84,58 @@ def _bench_methods(args) -> int:
           f"{write_result(args.out, result)}")
     return 0
 
+def _run(args) -> int:
+    import time
+
+    from amx.pipeline import PAPER_METHODS, PAPER_METRICS, RunConfig, run, save_table
+
+    config = RunConfig(world=args.world, models=tuple(args.models or ()),
+                       methods=tuple(args.methods or PAPER_METHODS),
+                       metrics=tuple(args.metrics or PAPER_METRICS), subset=args.subset,
+                       n_images=args.n_images, preset=args.preset, seed=args.seed, device=args.device)
+    start = time.perf_counter()
+    table = run(config, cache=args.cache_dir)
+    out = Path(args.out)
+    path = save_table(table, out / "scores.csv")
+    ok = table[table["status"] == "ok"]
+    summary = ok.groupby(["model", "method"])[["pointing_game", "wsl", "insertion", "deletion"]].mean()
+    print(summary.round(3).to_string())
+    n_na = int((table["status"] == "n/a").sum())
+    print(f"{len(table)} rows ({n_na} N/A) in {time.perf_counter() - start:.1f}s; "
+          f"written to {path} (+ {path.name}.meta.json)")
+    return 0
+
+
+def _report(args) -> int:
+    from amx.report import load_results, write_html
+
+    results = load_results(args.results)
+    print(f"written {write_html(results, args.out)} from {args.results}")
+    return 0
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="amx", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("run", help="the ScoreTable of models x methods x metrics x images (cached)")
+    p.add_argument("--world", default=DEFAULT_WORLD)
+    p.add_argument("--models", nargs="+", help="zoo models (default: the whole zoo)")
+    p.add_argument("--methods", nargs="+", help="methods (default: the paper's nine)")
+    p.add_argument("--metrics", nargs="+", help="metrics (default: pointing_game wsl insertion deletion)")
+    p.add_argument("--subset", default="cl", choices=("cl", "random"), help="image subset (default cl)")
+    p.add_argument("--n-images", type=int, default=100, help="images per architecture (default 100)")
+    p.add_argument("--preset", default="mini", choices=("mini", "paper"), help="hyperparameters")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--cache-dir", default=None, help="cache directory (default $AMX_CACHE or .amx-cache)")
+    p.add_argument("--out", default="reports/run", help="output directory for scores.csv")
+    p.set_defaults(func=_run)
+
+    p = sub.add_parser("report", help="re-render claims.html from results.json, without recomputing")
+    p.add_argument("--results", default="reports/results.json")
+    p.add_argument("--out", default="reports/claims.html")
+    p.set_defaults(func=_report)
+
     zoo = sub.add_parser("zoo", help="the model zoo").add_subparsers(dest="zoo_command", required=True)
 
     p = zoo.add_parser("list", help="list the zoo's models")

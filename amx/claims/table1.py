@@ -44,10 +44,6 @@ P11 = Claim(
     choices=__doc__.split("Choices amx makes (shown in the report):")[1].strip(),
 )
 
-# Cases the shipped embedded zoo is known to fail, with the reason; the tests mark them as strict
-# expected failures, so they stay visible in every run and a fix shows up as XPASS.
-KNOWN_FAILURES: dict[str, str] = {}
-
 MIN_CONFIDENCE_RATIO = 1.25
 MIN_PGD_GAIN = 15.0
 ADVPROP_MAX_TOP1_GAP = 3.0

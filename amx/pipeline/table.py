@@ -39,7 +39,7 @@ def save_table(table: pd.DataFrame, path: str | Path) -> Path:
 def load_table(path: str | Path) -> pd.DataFrame:
     """A table written by ``save_table``; a file without amx's columns is an error naming it."""
     path = Path(path)
-    table = pd.read_csv(path, keep_default_na=True)
+    table = pd.read_csv(path, dtype={"note": str}, keep_default_na=True)
     missing = [c for c in COLUMNS if c not in table.columns]
     if missing:
         raise ValueError(f"{path}: not an amx ScoreTable, missing columns {missing}")

@@ -39,7 +39,17 @@ def test_spearman_by_hand():
     # d = (0, 1, 1, 0): rho = 1 - 6 * 2 / (4 * 15)
     r = stats.spearman([1, 2, 3, 4], [1, 3, 2, 4])
     assert r.effect == pytest.approx(0.8)
-    assert stats.spearman([1, 2, 3], [3, 2, 1]).effect == pytest.approx(-1.0)
+    assert stats.spearman([1, 2, 3, 4], [4, 3, 2, 1]).effect == pytest.approx(-1.0)
+
+
+def test_spearman_ci_is_fisher_z_with_bonett_wright_error():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=200)
+    r = stats.spearman(x, x + rng.normal(size=200))
+    se = math.sqrt((1 + r.effect ** 2 / 2) / 197)
+    assert r.ci_low == pytest.approx(math.tanh(math.atanh(r.effect) - 1.96 * se))
+    assert r.ci_high == pytest.approx(math.tanh(math.atanh(r.effect) + 1.96 * se))
+    assert stats.spearman(np.ones(5), np.arange(5)).effect == 0.0
 
 
 def test_bootstrap_is_seeded_and_brackets_the_estimate():
@@ -64,7 +74,7 @@ def test_average_ranks_with_ties_and_directions():
     (lambda: stats.mann_whitney([1, float("nan")], [1, 2]), "a: contains NaN"),
     (lambda: stats.mann_whitney([1, 2], [1, 2], "bigger"), "alternative: unknown 'bigger'"),
     (lambda: stats.mann_whitney([], [1, 2]), "non-empty"),
-    (lambda: stats.spearman([1, 2], [1, 2]), ">= 3 pairs"),
+    (lambda: stats.spearman([1, 2, 3], [1, 2, 3]), ">= 4 pairs"),
     (lambda: stats.average_ranks(pd.DataFrame({"a": [1.0]}), {}), "no direction for column"),
 ])
 def test_bad_input_names_the_problem(call, message):

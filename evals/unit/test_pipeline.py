@@ -1,0 +1,147 @@
+"""The claims pipeline: cache, subsets, ScoreTable, and run() computing only what is missing."""
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from amx.pipeline import RunConfig, load_table, run, save_table, subsets
+from amx.pipeline.store import Store, content_key, decode_map, encode_map
+from amx.zoo import registry
+
+CHEAP = dict(methods=("gradient", "cam", "gradcam"), n_images=4, chunk_images=2)
+
+
+def _computed(table, stage="attribute"):
+    return {(s["model"], s.get("method")): s["images"] for s in table.attrs["stages"] if s["stage"] == stage}
+
+
+def test_maps_round_trip_through_float16_with_their_scale(tmp_path):
+    rng = np.random.default_rng(0)
+    big = rng.normal(0, 1e6, (8, 8)).astype(np.float32)  # would overflow a plain float16
+    scale, data = encode_map(big)
+    back = decode_map(8, 8, scale, data)
+    np.testing.assert_allclose(back, big, rtol=1e-3, atol=1e-3 * np.abs(big).max())
+    store = Store(tmp_path)
+    store.put_maps([("k", big, 0.5), ("zero", np.zeros((8, 8), np.float32), 0.1)])
+    maps = store.get_maps(["k", "zero", "absent"])
+    assert set(maps) == {"k", "zero"} and maps["k"][1] == 0.5
+    assert not maps["zero"][0].any()
+
+
+def test_a_failing_write_stores_nothing_of_its_batch(tmp_path):
+    store = Store(tmp_path)
+    bad = np.full((4, 4), np.nan, np.float32)
+    with pytest.raises(ValueError, match="NaN"):
+        store.put_maps([("good", np.ones((4, 4), np.float32), 0.0), ("bad", bad, 0.0)])
+    assert store.counts()["maps"] == 0
+
+
+def test_a_corrupt_cache_file_is_named(tmp_path):
+    (tmp_path / "store.sqlite").write_bytes(b"not a database" * 100)
+    with pytest.raises(RuntimeError, match="store.sqlite: not a readable amx store"):
+        Store(tmp_path)
+
+
+def test_content_keys_depend_on_every_part():
+    base = dict(model="abc", method="rise", config={"n_masks": 10}, image=3)
+    assert content_key(**base) == content_key(**dict(reversed(list(base.items()))))
+    for part, other in [("model", "abd"), ("config", {"n_masks": 11}), ("image", 4)]:
+        assert content_key(**{**base, part: other}) != content_key(**base)
+
+
+def test_subsets_filter_and_draw_reproducibly():
+    boxes = np.array([[0, 0, 9, 9], [0, 0, 63, 63], [5, 5, 40, 40], [1, 1, 2, 2]])
+    assert subsets.eligible(boxes, 64).tolist() == [True, False, True, True]
+    both = np.array([True, True, True, False])
+    chosen = subsets.cl_images(both, np.array([True, True, False, True]), np.ones(4, bool), 1, 0, "x")
+    assert chosen.tolist() in ([0], [1])
+    drawn = subsets.draw(np.arange(100), 5, 3, "x")
+    assert drawn.tolist() == subsets.draw(np.arange(100), 5, 3, "x").tolist()
+    with pytest.raises(ValueError, match="CL subset of resnet: only 1 candidate images for n=2"):
+        subsets.cl_images(both, np.array([True, False, False, False]), np.ones(4, bool), 2, 0, "resnet")
+
+
+def test_run_builds_the_score_table_then_computes_nothing_again(tmp_path):
+    config = RunConfig(models=("resnet-mini", "alexnet-mini"), **CHEAP)
+    table = run(config, cache=tmp_path, progress=False)
+    assert len(table) == 2 * 3 * 4
+    cam_on_alexnet = table[(table["model"] == "alexnet-mini") & (table["method"] == "cam")]
+    assert (cam_on_alexnet["status"] == "n/a").all() and cam_on_alexnet["pointing_game"].isna().all()
+    assert "not global-average-pooling" in cam_on_alexnet["note"].iloc[0]
+    ok = table[table["status"] == "ok"]
+    assert ok[["pointing_game", "wsl", "insertion", "deletion", "runtime_s"]].notna().all().all()
+    assert ok["correct"].all()  # CL images: both twins classify them correctly
+    assert set(ok["wsl"]) <= {0.0, 1.0} and ok["wsl_iou"].between(0, 1).all()
+    assert _computed(table) == {(m, k): 4 for m in ("resnet-mini", "alexnet-mini")
+                                for k in ("gradient", "cam", "gradcam") if (m, k) != ("alexnet-mini", "cam")}
+    again = run(config, cache=tmp_path, progress=False)
+    assert again.attrs["stages"] == []
+    pd.testing.assert_frame_equal(again, table)
+
+
+def test_a_changed_model_recomputes_only_its_rows(tmp_path, monkeypatch):
+    config = RunConfig(models=("resnet-mini", "resnet-mini-R"), **CHEAP)
+    first = run(config, cache=tmp_path, progress=False)
+    original = registry.specs
+
+    def retrained(world="mini"):
+        return {n: dataclasses.replace(s, sha256="0" * 64) if n == "resnet-mini-R" else s
+                for n, s in original(world).items()}
+
+    monkeypatch.setattr(registry, "specs", retrained)
+    second = run(config, cache=tmp_path, progress=False)
+    assert {m for m, _ in _computed(second)} == {"resnet-mini-R"}
+    assert {s["model"] for s in second.attrs["stages"]} == {"resnet-mini-R"}
+    mine = second["model"] == "resnet-mini"
+    pd.testing.assert_frame_equal(second[mine], first[first["model"] == "resnet-mini"])
+
+
+def test_a_killed_run_resumes_without_losing_finished_chunks(tmp_path, monkeypatch):
+    from amx.methods.gradient import Gradient
+
+    config = RunConfig(models=("resnet-mini",), **{**CHEAP, "methods": ("gradient",)})
+    calls = {"n": 0}
+    real = Gradient.__call__
+
+    def dies_on_second_chunk(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Gradient, "__call__", dies_on_second_chunk)
+    with pytest.raises(KeyboardInterrupt):
+        run(config, cache=tmp_path, progress=False)
+    monkeypatch.setattr(Gradient, "__call__", real)
+    resumed = run(config, cache=tmp_path, progress=False)
+    assert _computed(resumed) == {("resnet-mini", "gradient"): 2}  # the first chunk was kept
+    fresh = run(config, cache=tmp_path / "fresh", progress=False)
+    pd.testing.assert_frame_equal(resumed.drop(columns="runtime_s"), fresh.drop(columns="runtime_s"))
+
+
+def test_score_table_round_trips_and_bad_files_are_named(tmp_path):
+    table = run(RunConfig(models=("resnet-mini",), **{**CHEAP, "methods": ("gradient",)}),
+                cache=tmp_path / "cache", progress=False)
+    path = save_table(table, tmp_path / "scores.csv")
+    back = load_table(path)
+    pd.testing.assert_frame_equal(back, table, check_dtype=False)
+    assert back.attrs["config"]["n_images"] == 4
+    (tmp_path / "other.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="other.csv: not an amx ScoreTable, missing columns"):
+        load_table(tmp_path / "other.csv")
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"subset": "all"}, "subset: unknown 'all'"), ({"metrics": ("auc",)}, "metric: unknown 'auc'"),
+    ({"methods": ("saliency",)}, "method: unknown 'saliency'"), ({"n_images": 0}, "must be >= 1"),
+])
+def test_bad_run_configs_name_the_parameter(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        RunConfig(**kwargs)
+
+
+def test_unknown_model_lists_the_valid_ones(tmp_path):
+    with pytest.raises(KeyError, match="resnet-mini"):
+        run(RunConfig(models=("resnet-huge",), **CHEAP), cache=tmp_path, progress=False)
