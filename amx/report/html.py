@@ -33,6 +33,7 @@ img{max-width:100%} code{font-size:12px} .small{font-size:12px;color:#57606a}
 
 
 def _png(fig) -> str:
+    fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
     plt.close(fig)
