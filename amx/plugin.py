@@ -234,7 +234,8 @@ def _provenance(s: AmxSession, provenance) -> dict:
         passes = {"forwards": sum(x["forwards"] for x in stages),
                   "forward_backwards": sum(x["forward_backwards"] for x in stages),
                   "compute_seconds": round(sum(x["seconds"] for x in stages), 1),
-                  "stages": stages}
+                  **s.table.attrs.get("efficiency", {}),
+                  "throughput_s_per_image": s.table.attrs.get("throughput", {}), "stages": stages}
         run_config = {**(run_config or {}), "metric_configs": s.table.attrs.get("metric_configs")}
     return provenance(s.world, s.device, run_config, fingerprints, dict(s.stage_seconds), passes)
 

@@ -18,6 +18,7 @@ import torch
 from tqdm.auto import tqdm
 
 from amx import methods as method_registry
+from amx.bench import pass_seconds
 from amx.data.arrays import cache_dir, load_split
 from amx.data.worlds import World, get_world
 from amx.metrics import METRICS, box_iou_curves, deletion, insertion, pointing_game, select_threshold
@@ -75,6 +76,7 @@ class _Context:
     labels: np.ndarray
     boxes: np.ndarray
     stages: list = field(default_factory=list)
+    throughput: dict = field(default_factory=dict)
 
 
 def run(config: RunConfig, cache: str | None = None, progress: bool = True) -> pd.DataFrame:
@@ -95,7 +97,8 @@ def run(config: RunConfig, cache: str | None = None, progress: bool = True) -> p
     finally:
         ctx.store.close()
     table = pd.concat(frames, ignore_index=True)[COLUMNS]
-    table.attrs.update(stages=ctx.stages, config=asdict(config),
+    table.attrs.update(stages=ctx.stages, throughput=ctx.throughput, efficiency=efficiency(ctx),
+                       config=asdict(config),
                        subsets={k: v.tolist() for k, v in image_sets.items()},
                        metric_configs={k: asdict(v) for k, v in metric_configs(config.preset,
                                                                               world.image_size).items()})
@@ -198,7 +201,25 @@ def _model_rows(ctx: _Context, name: str, index: np.ndarray, predictions: dict,
         maps = ctx.store.get_maps(keys)
         rows = rows.assign(status="ok", note="", runtime_s=[maps[k][1] for k in keys], **scores)
         frames.append(rows)
+    if any(stage["model"] == name for stage in ctx.stages):
+        ctx.throughput[name] = {  # seconds per image of a plain batched pass, for the efficiency
+            "forward": pass_seconds(model, ctx.images[:64], 256, repeats=3),
+            "forward_backward": pass_seconds(model, ctx.images[:64], 64, backward=True, repeats=3)}
     return pd.concat(frames, ignore_index=True)
+
+
+def efficiency(ctx: _Context) -> dict:
+    """The run's passes against its models' plain batched throughput: ``floor_seconds`` (what
+    the passes would take at that throughput) / the seconds the stages took."""
+    floor = seconds = 0.0
+    for stage in ctx.stages:
+        rate = ctx.throughput.get(stage["model"])
+        if rate is None:
+            continue
+        floor += stage["forwards"] * rate["forward"] + stage["forward_backwards"] * rate["forward_backward"]
+        seconds += stage["seconds"]
+    return {"floor_seconds": round(floor, 1), "stage_seconds": round(seconds, 1),
+            "efficiency": round(floor / seconds, 3) if seconds else None}
 
 
 def _chunks(todo: list[int], size: int):

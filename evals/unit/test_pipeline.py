@@ -76,8 +76,10 @@ def test_run_builds_the_score_table_then_computes_nothing_again(tmp_path):
     assert set(ok["wsl"]) <= {0.0, 1.0} and ok["wsl_iou"].between(0, 1).all()
     assert _computed(table) == {(m, k): 4 for m in ("resnet-mini", "alexnet-mini")
                                 for k in ("gradient", "cam", "gradcam") if (m, k) != ("alexnet-mini", "cam")}
+    assert set(table.attrs["throughput"]) == {"resnet-mini", "alexnet-mini"}
+    assert 0 < table.attrs["efficiency"]["floor_seconds"] and table.attrs["efficiency"]["efficiency"] > 0
     again = run(config, cache=tmp_path, progress=False)
-    assert again.attrs["stages"] == []
+    assert again.attrs["stages"] == [] and again.attrs["efficiency"]["efficiency"] is None
     pd.testing.assert_frame_equal(again, table)
 
 
