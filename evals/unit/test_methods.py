@@ -387,6 +387,26 @@ def test_bad_input_is_a_specific_error(model, batch):
         gradient(model, images, targets[:2])
 
 
+@pytest.mark.parametrize("name", ["resnet-mini", "densenet-mini-R", "alexnet-mini"])
+def test_gradcam_equals_pytorch_grad_cam_up_to_its_min_max_scaling(name, batch):
+    """jacobgil's pytorch-grad-cam (the paper's GradCAM) min-max scales each map to [0, 1] and
+    resizes it with OpenCV's bilinear filter; amx keeps the raw values (no metric sees the
+    difference), so amx's maps are compared after the same scaling."""
+    from pytorch_grad_cam import GradCAM as ReferenceGradCAM
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    model = registry.load(name)
+    images, targets = batch
+    ours = methods.get("gradcam")(model, images, targets)
+    layer = model.get_submodule(model.cam_layer)
+    with ReferenceGradCAM(model=model, target_layers=[layer]) as reference:
+        theirs = reference(input_tensor=images.clone(),
+                           targets=[ClassifierOutputTarget(int(t)) for t in targets])
+    low = ours.amin((1, 2), keepdim=True)
+    scaled = (ours - low) / ((ours.amax((1, 2), keepdim=True) - low) + 1e-7)
+    torch.testing.assert_close(scaled, torch.from_numpy(theirs), rtol=0, atol=1e-4)
+
+
 def test_cam_on_a_model_without_gap_head_is_not_applicable(batch):
     images, targets = batch
     with pytest.raises(NotApplicableError, match="cam does not apply to model 'alexnet-mini'"):
