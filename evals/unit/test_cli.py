@@ -49,3 +49,15 @@ def test_bench_methods_writes_floor_efficiency_and_reference_per_method(tmp_path
     assert rows["gradient"]["reference_ms_per_image"] > 0  # TorchRay's gradient
     assert rows["cam"]["reference_ms_per_image"] is None   # no library reference for CAM
     assert all(r["efficiency"] > 0 for r in rows.values())
+
+
+def test_the_224_px_bench_gives_shap_a_background_of_its_size():
+    import torch
+
+    import amx.methods.shap
+    from amx.bench.methods import _background_for
+
+    images = torch.rand(2, 3, 224, 224)
+    with _background_for("resnet50-random", images):
+        assert amx.methods.shap.background_images("mini", 4).shape == (4, 3, 224, 224)
+    assert amx.methods.shap.background_images("mini", 4).shape == (4, 3, 64, 64)
