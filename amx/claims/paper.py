@@ -119,16 +119,19 @@ def _pair_samples(ev: Evidence, methods, metric, architecture=None):
     return robust.to_numpy(), vanilla.to_numpy()
 
 
+def _one_sided(cid: str, what: str, t, alpha: float, robust, vanilla) -> Verdict:
+    """The verdict of a one-sided Mann-Whitney test ``t`` of ``what`` at level ``alpha``."""
+    msg = (f"{cid}: {what}, one-sided MWU p = {t.p_value:.3g} (needs < {alpha}); rank-biserial "
+           f"r = {t.effect:.3f} [{t.ci_low:.3f}, {t.ci_high:.3f}]; means robust {robust.mean():.3f} "
+           f"vs vanilla {vanilla.mean():.3f}, n = {t.n}")
+    return _verdict(cid, t.p_value < alpha, t.p_value, f"p < {alpha}", alpha, msg, t, effect=t.effect)
+
+
 def _p1(method, metric, pair):
     def check(ev):
         robust, vanilla = _pair_samples(ev, [method], metric, None if pair == "pooled" else pair)
         t = stats.mann_whitney(robust, vanilla, "greater")
-        cid = f"P1[{method}-{metric}-{pair}]"
-        msg = (f"{cid}: robust > vanilla, one-sided MWU p = {t.p_value:.3g} (needs < {P1_ALPHA}); "
-               f"rank-biserial r = {t.effect:.3f} [{t.ci_low:.3f}, {t.ci_high:.3f}]; "
-               f"means robust {robust.mean():.3f} vs vanilla {vanilla.mean():.3f}, n = {t.n}")
-        return _verdict(cid, t.p_value < P1_ALPHA, t.p_value, f"p < {P1_ALPHA}", P1_ALPHA, msg, t,
-                        effect=t.effect)
+        return _one_sided(f"P1[{method}-{metric}-{pair}]", "robust > vanilla", t, P1_ALPHA, robust, vanilla)
     return Case("P1", f"{method}-{metric}-{pair}", check)
 
 
@@ -153,12 +156,7 @@ def _p3(family, metric):
             t, what = stats.mann_whitney(vanilla, robust, "greater"), "vanilla > robust"
         else:  # robust better = lower
             t, what = stats.mann_whitney(robust, vanilla, "less"), "robust < vanilla"
-        cid = f"P3[{family}-{metric}]"
-        msg = (f"{cid}: {metric} {what}, one-sided MWU p = {t.p_value:.3g} (needs < {P3_ALPHA}); "
-               f"r = {t.effect:.3f} [{t.ci_low:.3f}, {t.ci_high:.3f}]; means robust {robust.mean():.3f} "
-               f"vs vanilla {vanilla.mean():.3f}, n = {t.n}")
-        return _verdict(cid, t.p_value < P3_ALPHA, t.p_value, f"p < {P3_ALPHA}", P3_ALPHA, msg, t,
-                        effect=t.effect)
+        return _one_sided(f"P3[{family}-{metric}]", f"{metric} {what}", t, P3_ALPHA, robust, vanilla)
     return Case("P3", f"{family}-{metric}", check)
 
 
