@@ -105,14 +105,17 @@ def run(config: RunConfig, cache: str | None = None, progress: bool = True) -> p
     return table
 
 
+def _twins(specs: dict[str, ModelSpec], architecture: str) -> dict[str, str]:
+    """``{regime: model}`` of the vanilla and robust models of ``architecture``."""
+    return {s.regime: n for n, s in specs.items()
+            if s.architecture == architecture and s.regime in ("vanilla", "pgd")}
+
+
 def _with_twins(names: list[str], specs: dict[str, ModelSpec]) -> list[str]:
     """``names`` plus the vanilla and robust models their CL sets need."""
     needed = list(names)
     for name in names:
-        for other, spec in specs.items():
-            if spec.architecture == specs[name].architecture and spec.regime in ("vanilla", "pgd"):
-                if other not in needed:
-                    needed.append(other)
+        needed += [t for t in _twins(specs, specs[name].architecture).values() if t not in needed]
     return needed
 
 
@@ -146,8 +149,7 @@ def _image_sets(ctx: _Context, names: list[str], predictions: dict) -> dict[str,
     for name in names:
         arch = ctx.specs[name].architecture
         if arch not in by_architecture:
-            twins = {s.regime: n for n, s in ctx.specs.items()
-                     if s.architecture == arch and s.regime in ("vanilla", "pgd")}
+            twins = _twins(ctx.specs, arch)
             if set(twins) != {"vanilla", "pgd"}:
                 raise ValueError(f"CL subset of {arch}: needs a vanilla and a robust model, "
                                  f"the zoo has {sorted(twins)}")
@@ -195,11 +197,10 @@ def _model_rows(ctx: _Context, name: str, index: np.ndarray, predictions: dict,
         # The bar counts (image, stage) pairs: its map, then its scores.
         bar = tqdm(total=2 * len(index), desc=f"{name} {method_name}", unit="img", disable=not progress,
                    leave=False)
-        _attribute_missing(ctx, model, name, method, index, keys, bar)
+        runtime = _attribute_missing(ctx, model, name, method, index, keys, bar)
         scores = _score_missing(ctx, model, name, index, keys, configs, bar)
         bar.close()
-        maps = ctx.store.get_maps(keys)
-        rows = rows.assign(status="ok", note="", runtime_s=[maps[k][1] for k in keys], **scores)
+        rows = rows.assign(status="ok", note="", runtime_s=[runtime[k] for k in keys], **scores)
         frames.append(rows)
     if any(stage["model"] == name for stage in ctx.stages):
         ctx.throughput[name] = {  # seconds per image of a plain batched pass, for the efficiency
@@ -227,13 +228,14 @@ def _chunks(todo: list[int], size: int):
         yield todo[first:first + size]
 
 
-def _attribute_missing(ctx, model, name, method, index, keys, bar) -> None:
-    cached = ctx.store.get_maps(keys)
-    todo = [j for j, k in enumerate(keys) if k not in cached]
+def _attribute_missing(ctx, model, name, method, index, keys, bar) -> dict[str, float]:
+    """Compute and store the maps not cached; ``{key: seconds per image}`` of every map."""
+    runtime = {k: seconds for k, (_, seconds) in ctx.store.get_maps(keys).items()}
+    todo = [j for j, k in enumerate(keys) if k not in runtime]
     bar.set_postfix_str("maps")
     bar.update(len(keys) - len(todo))
     if not todo:
-        return
+        return runtime
     start, cfg = time.perf_counter(), ctx.config
     for part in _chunks(todo, cfg.chunk_images):
         rows = index[part]
@@ -243,11 +245,13 @@ def _attribute_missing(ctx, model, name, method, index, keys, bar) -> None:
         maps = method(model, images, targets, seed=cfg.seed).cpu().numpy()
         per_image = (time.perf_counter() - t0) / len(part)
         ctx.store.put_maps([(keys[j], m, per_image) for j, m in zip(part, maps, strict=True)])
+        runtime.update((keys[j], per_image) for j in part)
         bar.update(len(part))
     fwd, fwd_bwd = method.passes((ctx.world.image_size,) * 2)
     ctx.stages.append({"stage": "attribute", "model": name, "method": method.name, "images": len(todo),
                        "seconds": time.perf_counter() - start, "forwards": fwd * len(todo),
                        "forward_backwards": fwd_bwd * len(todo)})
+    return runtime
 
 
 def _score_missing(ctx, model, name, index, keys, configs, bar) -> dict[str, list]:
