@@ -264,8 +264,8 @@ def _heatmaps(s: AmxSession) -> dict:
 
     maps = {}
     for model in models:
-        for method in methods:
-            for image, m in cached_maps(s.run_config, model, method, images, s.cache_dir).items():
+        for method, found in cached_maps(s.run_config, model, methods, images, s.cache_dir).items():
+            for image, m in found.items():
                 m = m - m.min()
                 m = m / m.max() if m.max() > 0 else m
                 maps.setdefault(model, {}).setdefault(method, {})[str(image)] = encode(255 * m)

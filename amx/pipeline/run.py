@@ -320,18 +320,22 @@ def _columns(metrics, wanted, records, configs) -> dict[str, list]:
     return out
 
 
-def cached_maps(config: RunConfig, model: str, method: str, images, cache: str | None = None) -> dict:
-    """``{image: map}`` of ``images`` that a run of ``config`` stored (missing ones are left out)."""
+def cached_maps(config: RunConfig, model: str, methods, images, cache: str | None = None) -> dict:
+    """``{method: {image: map}}`` of ``images`` that a run of ``config`` stored for ``model``
+    (missing ones are left out)."""
     world = get_world(config.world)
     spec = registry.get_spec(model, world.name)
     pool = load_split(world, "eval", subsets.pool_size(config.n_images))
     ctx = _Context(config, world, Store(cache or cache_dir()), {model: spec}, torch.empty(0),
                    pool.labels, pool.boxes)
-    attributor = method_registry.get(method, preset=config.preset,
-                                     model=paper_model_name(spec.architecture, spec.regime))
+    out = {}
     try:
-        keys = {int(i): _map_key(ctx, spec, attributor, int(i)) for i in images}
-        found = ctx.store.get_maps(list(keys.values()))
+        for method in methods:
+            attributor = method_registry.get(method, preset=config.preset,
+                                             model=paper_model_name(spec.architecture, spec.regime))
+            keys = {int(i): _map_key(ctx, spec, attributor, int(i)) for i in images}
+            found = ctx.store.get_maps(list(keys.values()))
+            out[method] = {i: found[k][0] for i, k in keys.items() if k in found}
     finally:
         ctx.store.close()
-    return {i: found[k][0] for i, k in keys.items() if k in found}
+    return out
