@@ -198,8 +198,8 @@ def method_average_ranks(ev: Evidence, exclude=("cam",)) -> pd.Series:
     """Average over (CNN, metric) of each method's rank of its mean score on that CNN (1 = best)."""
     rows = ev.ten[~ev.ten["method"].isin(exclude)]
     ranks = []
-    for _, per_model in rows.groupby("model"):
-        means = per_model.groupby("method")[list(SCORE + LOCALISATION)].mean()
+    for _, model_rows in rows.groupby("model"):
+        means = model_rows.groupby("method")[list(SCORE + LOCALISATION)].mean()
         ranks.append(means.rank(ascending=False).assign(
             deletion=means["deletion"].rank(ascending=True)).mean(axis=1))
     return pd.concat(ranks, axis=1).mean(axis=1).sort_values()
@@ -270,10 +270,10 @@ def _p7(what):
 
 # --- P8-P10, P12: across CNNs and metrics ------------------------------------------------------
 
-def _per_model(ev: Evidence, column: str, rows=None) -> pd.Series:
-    """Per CNN: mean over methods of the per-method mean of ``column``."""
-    rows = ev.ten if rows is None else rows
-    return rows.groupby(["model", "method"])[column].mean().groupby("model").mean()
+def per_model(ev: Evidence, columns):
+    """Per CNN of the 10: the mean over methods of each method's mean of ``columns`` (a column
+    name gives a Series, a list a DataFrame)."""
+    return ev.ten.groupby(["model", "method"])[columns].mean().groupby("model").mean()
 
 
 def _p8(what):
@@ -281,13 +281,13 @@ def _p8(what):
         top1 = ev.top1()
         cid = f"P8[{what}]"
         if what == "insertion-vs-top1":
-            ins = _per_model(ev, "insertion")
+            ins = per_model(ev, "insertion")
             t = stats.spearman(top1[ins.index], ins)
             msg = (f"{cid}: Spearman(top-1, mean Insertion) over {t.n} CNNs = {t.effect:.3f} "
                    f"[{t.ci_low:.3f}, {t.ci_high:.3f}] (needs > 0.5)")
             return _verdict(cid, t.effect > 0.5, t.effect, "> 0.5", None, msg, t)
         metric = what.split("-")[1]
-        expl = _per_model(ev, metric)
+        expl = per_model(ev, metric)
         best_acc, best_expl = top1[expl.index].idxmax(), expl.idxmax()
         msg = (f"{cid}: most accurate {best_acc} (top-1 {top1[best_acc]:.1f}); best {metric} "
                f"{best_expl} ({100 * expl[best_expl]:.1f} points; {best_acc}: {100 * expl[best_acc]:.1f})")
@@ -301,7 +301,7 @@ def _p9(level):
         cid = f"P9[{level}]"
         if level == "network":
             conf = ev.ten.groupby("model")["confidence"].mean()
-            t = stats.spearman(conf, _per_model(ev, "deletion")[conf.index])
+            t = stats.spearman(conf, per_model(ev, "deletion")[conf.index])
             paper = 0.88
         else:
             t = stats.spearman(ev.ten["confidence"], ev.ten["deletion"])

@@ -86,8 +86,9 @@ def figure_data(table: pd.DataFrame | None, zoo: list[dict] | None) -> dict:
     fig3 = [{"model": m, "regime": r["regime"].iloc[0],
              **{k: float(r.groupby("method")[k].mean().mean()) for k in SCORES}}
             for m, r in resnet.groupby("model")]
-    ranks = paper.method_average_ranks(paper.Evidence(table, zoo or []))
-    per_model = ten.groupby(["model", "method"])[list(SCORES) + ["confidence"]].mean().groupby("model").mean()
+    evidence = paper.Evidence(table, zoo or [])
+    ranks = paper.method_average_ranks(evidence)
+    per_model = paper.per_model(evidence, list(SCORES) + ["confidence"])
     top1 = {r["model"]: r["top1"] for r in (zoo or [])}
     fig5 = [{"model": m, "top1": top1.get(m), **{k: float(v) for k, v in row.items()}}
             for m, row in per_model.iterrows()]
