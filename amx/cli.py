@@ -178,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="a zoo model, or resnet50-random (torchvision ResNet-50, 224 px, paper preset)")
     p.add_argument("--method", action="append", help="only this method (repeatable)")
     p.add_argument("--n-images", type=int, default=16, help="images per method (default 16)")
-    p.add_argument("--batch-size", type=int, default=64, help="model inputs per pass (default 64)")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="model inputs per pass (default: by image size, 64 at 64 px, 10 at 224 px)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", default="reports/bench/methods.json", help="result JSON path")
     p.set_defaults(func=_bench_methods)

@@ -42,10 +42,11 @@ def names() -> list[str]:
     return sorted(METHODS)
 
 
-def get(name: str, preset: str | None = None, model: str = "Default", batch_size: int = 64,
+def get(name: str, preset: str | None = None, model: str = "Default", batch_size: int | None = None,
         **overrides) -> AttributionMethod:
     """The method ``name``: paper defaults, then ``preset`` for Table A1 row ``model``, then
-    ``overrides`` of its config fields."""
+    ``overrides`` of its config fields. ``batch_size``: model inputs per pass (default: by image
+    size and device, ``amx.methods.base.default_inputs_per_pass``)."""
     if name not in METHODS:
         raise unknown_name("method", name, METHODS)
     cls = METHODS[name]

@@ -18,7 +18,7 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 
-from amx.scoring import target_scores
+from amx.scoring import balanced_chunks, target_scores
 
 FAMILIES = ("gradient", "cam", "perturbation")
 REDUCTIONS = ("max_abs", "abs_sum")
@@ -47,6 +47,22 @@ def upsample(coarse: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(coarse[:, None], size=size, mode="bilinear", align_corners=False)[:, 0]
 
 
+PIXELS_PER_PASS = 2 ** 19
+MAX_INPUTS_PER_PASS = 64
+
+
+def default_inputs_per_pass(images: torch.Tensor) -> int:
+    """Model inputs per pass when ``batch_size`` is not given: ``PIXELS_PER_PASS`` / (H W), at
+    most 64 (64 at 64 px, 41 at 112 px, 10 at 224 px).
+
+    Measured on a 2-core CPU (``pass_seconds``): the 64-px zoo models pass as fast per image in
+    batches of 16 to 256, but a 224-px ResNet-50's forward + backward costs 73-86 ms per image
+    in batches of 4 to 16 and 207 ms in batches of 64, once activations outgrow the caches. Not
+    tuned for GPUs, where larger batches pay: pass ``batch_size`` there.
+    """
+    return max(1, min(MAX_INPUTS_PER_PASS, PIXELS_PER_PASS // (images.shape[-2] * images.shape[-1])))
+
+
 class AttributionMethod:
     """One attribution method: a frozen ``Config`` with the paper's defaults, capabilities as
     class attributes, and ``attribute`` doing the work on checked inputs."""
@@ -60,13 +76,16 @@ class AttributionMethod:
     version: ClassVar[int] = 1
     Config: ClassVar[type]
 
-    def __init__(self, config=None, batch_size: int = 64):
+    def __init__(self, config=None, batch_size: int | None = None):
         self.config = self.Config() if config is None else config
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        # Model inputs per pass (the memory budget). 64 is the fastest on a 2-core CPU (256 was
-        # 10-40% slower per image for most methods in `amx bench methods`); raise it on a GPU.
+        if batch_size is not None and batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1 (or None: by image size), got {batch_size}")
         self.batch_size = batch_size
+
+    def inputs_per_pass(self, images: torch.Tensor) -> int:
+        """Model inputs per pass (the memory budget): ``batch_size`` if given, else
+        ``default_inputs_per_pass`` for these images."""
+        return self.batch_size or default_inputs_per_pass(images)
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={v!r}" for k, v in asdict(self.config).items())
@@ -115,11 +134,10 @@ class AttributionMethod:
 
 
 def input_gradients(model, images: torch.Tensor, targets: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """d logit_target / d image for every image, ``batch_size`` images per backward pass."""
+    """d logit_target / d image for every image, at most ``batch_size`` images per backward pass."""
     out = torch.empty_like(images)
-    for start in range(0, len(images), batch_size):
-        x = images[start:start + batch_size].detach().requires_grad_(True)
+    for chunk in balanced_chunks(len(images), batch_size):
+        x = images[chunk].detach().requires_grad_(True)
         with torch.enable_grad():
-            score = target_scores(model(x), targets[start:start + batch_size]).sum()
-            out[start:start + batch_size] = torch.autograd.grad(score, x)[0]
+            out[chunk] = torch.autograd.grad(target_scores(model(x), targets[chunk]).sum(), x)[0]
     return out

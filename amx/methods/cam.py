@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from amx.methods.base import AttributionMethod, NotApplicableError, model_name, upsample
-from amx.scoring import target_scores
+from amx.scoring import balanced_chunks, target_scores
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,8 @@ class CAM(AttributionMethod):
         linear = [m for m in model.modules() if isinstance(m, nn.Linear)][-1:]
         maps = []
         with torch.no_grad():
-            for start in range(0, len(images), self.batch_size):
-                x, t = images[start:start + self.batch_size], targets[start:start + self.batch_size]
+            for chunk in balanced_chunks(len(images), self.inputs_per_pass(images)):
+                x, t = images[chunk], targets[chunk]
                 logits, features = layer_activations(model, model.cam_layer, x)
                 target_scores(logits, t)
                 if not linear or linear[0].in_features != features.shape[1]:

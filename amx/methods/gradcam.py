@@ -14,7 +14,7 @@ import torch
 
 from amx.methods.base import AttributionMethod, upsample
 from amx.methods.cam import layer_activations
-from amx.scoring import target_scores
+from amx.scoring import balanced_chunks, target_scores
 
 
 @dataclass(frozen=True)
@@ -35,8 +35,8 @@ class GradCAM(AttributionMethod):
 
     def attribute(self, model, images, targets, generator):
         maps = []
-        for start in range(0, len(images), self.batch_size):
-            x, t = images[start:start + self.batch_size], targets[start:start + self.batch_size]
+        for chunk in balanced_chunks(len(images), self.inputs_per_pass(images)):
+            x, t = images[chunk], targets[chunk]
             with torch.enable_grad():
                 logits, features = layer_activations(model, model.cam_layer, x.detach().requires_grad_())
                 grads = torch.autograd.grad(target_scores(logits, t).sum(), features)[0]

@@ -32,5 +32,5 @@ class Gradient(AttributionMethod):
         return (0, 1)
 
     def attribute(self, model, images, targets, generator):
-        grads = input_gradients(model, images, targets, self.batch_size)
+        grads = input_gradients(model, images, targets, self.inputs_per_pass(images))
         return reduce_channels(grads, self.config.reduction)

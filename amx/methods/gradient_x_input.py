@@ -29,5 +29,5 @@ class GradientXInput(AttributionMethod):
         return (0, 1)
 
     def attribute(self, model, images, targets, generator):
-        grads = input_gradients(model, images, targets, self.batch_size)
+        grads = input_gradients(model, images, targets, self.inputs_per_pass(images))
         return reduce_channels(grads * images, self.config.reduction)

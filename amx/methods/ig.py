@@ -63,7 +63,7 @@ class IntegratedGradients(AttributionMethod):
             return CaptumIG(model).attribute(
                 images, baselines=baseline_image(images, self.config.baseline), target=targets,
                 n_steps=self.config.n_steps, method=self.config.integration,
-                internal_batch_size=self.batch_size)
+                internal_batch_size=self.inputs_per_pass(images))
 
     def attribute(self, model, images, targets, generator):
         return reduce_channels(self.raw(model, images, targets), self.config.reduction)

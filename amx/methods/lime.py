@@ -103,5 +103,5 @@ class LIME(AttributionMethod):
             visible = keep[image, sample].gather(1, segment_ids[image]).view(-1, 1, *images.shape[2:])
             return torch.where(visible, images[image], self.config.hide_color)
 
-        probs = variant_probabilities(model, targets, n, render, self.batch_size)
+        probs = variant_probabilities(model, targets, n, render, self.inputs_per_pass(images))
         return probs.double().cpu().numpy()

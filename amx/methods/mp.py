@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from scipy.ndimage import median_filter
 
 from amx.methods.base import AttributionMethod
-from amx.scoring import target_probabilities
+from amx.scoring import balanced_chunks, target_probabilities
 
 
 @dataclass(frozen=True)
@@ -92,8 +92,8 @@ class MeaningfulPerturbation(AttributionMethod):
         return (0, self.config.iterations)
 
     def attribute(self, model, images, targets, generator):
-        return torch.cat([self._masks(model, images[i:i + self.batch_size], targets[i:i + self.batch_size])
-                          for i in range(0, len(images), self.batch_size)])
+        return torch.cat([self._masks(model, images[chunk], targets[chunk])
+                          for chunk in balanced_chunks(len(images), self.inputs_per_pass(images))])
 
     def _masks(self, model, images, targets) -> torch.Tensor:
         cfg, size = self.config, images.shape[2:]

@@ -91,5 +91,5 @@ class RISE(AttributionMethod):
         go through the model ``batch_size`` at a time."""
         probs = variant_probabilities(model, targets, len(masks),
                                       lambda image, mask: images[image] * masks[mask][:, None],
-                                      self.batch_size)
+                                      self.inputs_per_pass(images))
         return probs @ masks.flatten(1)

@@ -75,5 +75,5 @@ class SHAP(AttributionMethod):
         choice = torch.randint(0, len(background), (self.config.n_samples,), generator=generator)
         t = torch.rand(self.config.n_samples, generator=generator)
         raw = expected_gradients(model, images, targets, background.to(images.device),
-                                 choice.to(images.device), t.to(images.device), self.batch_size)
+                                 choice.to(images.device), t.to(images.device), self.inputs_per_pass(images))
         return reduce_channels(raw, self.config.reduction)

@@ -64,7 +64,7 @@ class SlidingPatch(AttributionMethod):
         occluded = variant_probabilities(
             model, targets, len(starts),
             lambda image, window: torch.where(windows[window][:, None], self.config.fill, images[image]),
-            self.batch_size)
+            self.inputs_per_pass(images))
         drops = base[:, None] - occluded
         cover = windows.flatten(1).float()
         return ((drops @ cover) / cover.sum(0)).view(batch, height, width)

@@ -46,5 +46,5 @@ class SmoothGrad(AttributionMethod):
         span = (images.flatten(1).amax(1) - images.flatten(1).amin(1)).view(-1, 1, 1, 1)
         noise = torch.randn((n, 1, *images.shape[1:]), generator=generator).to(images.device)
         noisy = (images[None] + noise * (self.config.noise * span)[None]).flatten(0, 1)
-        grads = input_gradients(model, noisy, targets.repeat(n), self.batch_size)
+        grads = input_gradients(model, noisy, targets.repeat(n), self.inputs_per_pass(images))
         return reduce_channels(grads.view(n, *images.shape).mean(0), self.config.reduction)

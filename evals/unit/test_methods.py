@@ -281,15 +281,18 @@ def test_lime_equals_lime_image_with_the_same_segments_and_seed(model, batch):
         np.testing.assert_allclose(ours[j].numpy(), theirs, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize("kernels", ["compiled", "eager"])
 @pytest.mark.parametrize("shape, step, sigma",
                          [((64, 64), 2, 6.0), ((48, 80), 3, 9.0), ((224, 224), 7, 21.0)])
-def test_ep_mask_generator_equals_torchray(shape, step, sigma, monkeypatch):
-    """Same masks and parameter gradients as TorchRay's MaskGenerator, also when the pooling
-    splits a mask into several cache-sized pieces."""
+def test_ep_mask_generator_equals_torchray(shape, step, sigma, kernels, monkeypatch):
+    """Same masks and parameter gradients as TorchRay's MaskGenerator, with the compiled and
+    the eager pooling kernels, and when the pooling takes one mask at a time."""
     from torchray.attribution.extremal_perturbation import MaskGenerator
 
-    from amx.methods.ep import SmoothMaskGenerator, SoftmaxPooling
+    from amx.methods.ep import SmoothMaskGenerator, SoftmaxPooling, _Kernels
 
+    if kernels == "eager":
+        monkeypatch.setattr(_Kernels, "compiled", False)
     monkeypatch.setattr(SoftmaxPooling, "piece_elements", 50_000)
     theirs, ours = MaskGenerator(shape, step, sigma), SmoothMaskGenerator(shape, step, sigma)
     params = torch.rand(3, 1, *theirs.shape_in, generator=torch.Generator().manual_seed(0))
@@ -304,13 +307,37 @@ def test_ep_mask_generator_equals_torchray(shape, step, sigma, monkeypatch):
     for mine, reference in zip(results[1], results[0], strict=True):
         assert mine.shape == reference.shape
         torch.testing.assert_close(mine, reference, rtol=1e-5, atol=5e-5 * reference.abs().max().item())
+    if kernels == "compiled" and not _Kernels.compiled:
+        pytest.skip("torch.compile is not available here (no C++ compiler?): only eager was tested")
+
+
+def test_ep_mask_generator_falls_back_to_eager_with_a_warning(monkeypatch):
+    """Where torch.compile fails, the generator warns once and gives the eager kernels' values."""
+    from amx.methods.ep import SmoothMaskGenerator, _Kernels
+
+    def no_compiler(kernel):
+        def fail(*args):
+            raise RuntimeError("no C++ compiler")
+        return fail
+
+    generator = SmoothMaskGenerator((32, 32), 2, 6.0)
+    params = torch.rand(2, 1, *generator.shape_in, generator=torch.Generator().manual_seed(0))
+    monkeypatch.setattr(_Kernels, "compiled", False)
+    eager, _ = generator.generate(params)
+    monkeypatch.setattr(_Kernels, "compiled", None)
+    monkeypatch.setattr(_Kernels, "_compiled", staticmethod(no_compiler))
+    with pytest.warns(UserWarning, match="torch.compile failed .*no C\\+\\+ compiler"):
+        fallback, _ = generator.generate(params)
+    assert _Kernels.compiled is False
+    torch.testing.assert_close(fallback, eager, rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("generator", ["torchray", "amx"])
 def test_ep_equals_torchray_extremal_perturbation(batch, generator, monkeypatch):
     """With TorchRay's own mask generator injected, amx's batched optimisation gives TorchRay's
     masks to 1e-4. With amx's generator (equal to float rounding, above) the rounding decides a
-    few pixels at the mask's clamp edge, and SGD carries that on: the masks agree to 0.02."""
+    few pixels at the mask's clamp edge, and SGD carries that on: the masks agree to 0.01 at 99%
+    of the pixels and to 0.05 at all."""
     from torchray.attribution.extremal_perturbation import MaskGenerator, extremal_perturbation
 
     import amx.methods.ep
@@ -325,9 +352,12 @@ def test_ep_equals_torchray_extremal_perturbation(batch, generator, monkeypatch)
     for j in range(len(images)):
         theirs, _ = extremal_perturbation(reference_model, images[j:j + 1], int(targets[j]),
                                           areas=list(areas), step=2, sigma=6.0, max_iter=25)
-        tolerance = 1e-4 if generator == "torchray" else 0.02
-        torch.testing.assert_close(ours[j], theirs[:, 0], rtol=0, atol=tolerance)
-        assert (ours[j] - theirs[:, 0]).abs().mean() < tolerance / 10
+        difference = (ours[j] - theirs[:, 0]).abs()
+        if generator == "torchray":
+            assert difference.max() < 1e-4
+        else:
+            assert difference.max() < 0.05 and difference.mean() < 2e-3
+            assert (difference > 0.01).float().mean() < 0.01
 
 
 def test_mp_equals_the_reference_loop_one_image_at_a_time(model, batch):
@@ -370,6 +400,17 @@ def test_mp_blur_matches_opencv_conventions():
     step = torch.zeros(1, 1, 15, 15)
     step[..., 8:] = 1.0
     assert torch.equal(median_blur(step, 11), step)  # a median keeps a straight edge
+
+
+def test_model_inputs_per_pass_follow_the_image_size_unless_given():
+    from amx.methods.base import default_inputs_per_pass
+
+    sizes = {64: 64, 112: 41, 224: 10, 2048: 1}
+    for size, expected in sizes.items():
+        assert default_inputs_per_pass(torch.zeros(1, 3, size, size)) == expected
+    assert methods.get("rise", batch_size=7).inputs_per_pass(torch.zeros(1, 3, 224, 224)) == 7
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+        methods.get("rise", batch_size=0)
 
 
 # --- bad input ----------------------------------------------------------------------------------
