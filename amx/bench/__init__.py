@@ -62,3 +62,10 @@ def pass_seconds(model, images: torch.Tensor, batch_size: int, backward: bool = 
     run = forward_backward if backward else forward
     run()  # warm-up
     return min(timed(run, x.device) for _ in range(repeats)) / batch_size
+
+
+def fastest(run: Callable[[], object], device: torch.device, short_s: float = 2.0) -> float:
+    """Seconds of ``run()``; a run shorter than ``short_s`` is repeated twice more and the
+    fastest of the three kept, so that a scheduler hiccup does not decide a comparison."""
+    first = timed(run, device)
+    return first if first >= short_s else min(first, *(timed(run, device) for _ in range(2)))
