@@ -87,19 +87,21 @@ def _pool_backward(cols, weight, out, z, grad, coldness: float) -> torch.Tensor:
             * (grad / z)[..., None] * weight).sum(-2)
 
 
+_KERNELS = {"pool": _pool, "backward": _pool_backward}
+
+
 class _Kernels:
     """The two pooling kernels, compiled by ``torch.compile`` into fused CPU loops (about 4x
     faster than eager PyTorch, which writes every ``[n, X, S, K]`` intermediate to memory).
-    Where compiling is not possible (no C++ compiler) or the tensors are not on the CPU, the
-    same functions run eagerly, after one warning; the values agree to float rounding."""
+    Off the CPU, and where compiling fails (no C++ compiler: one warning), the same functions
+    run eagerly; the values agree to float rounding."""
 
     compiled: bool | None = None  # None: not tried yet
 
     @classmethod
     def call(cls, kernel: str, *args):
-        eager = {"pool": _pool, "backward": _pool_backward}[kernel]
         if args[0].device.type != "cpu" or cls.compiled is False:
-            return eager(*args)
+            return _KERNELS[kernel](*args)
         try:
             result = cls._compiled(kernel)(*args)
             cls.compiled = True
@@ -109,13 +111,14 @@ class _Kernels:
                 raise
             cls.compiled = False
             warnings.warn(f"ep: torch.compile failed ({type(error).__name__}: {error}); the mask "
-                          "generator runs eagerly (same values, about 4x slower)", stacklevel=4)
-            return eager(*args)
+                          "generator runs eagerly (same values to float rounding; EP about 1.5x "
+                          "slower)", stacklevel=4)
+            return _KERNELS[kernel](*args)
 
     @staticmethod
     @functools.cache
     def _compiled(kernel: str):
-        return torch.compile({"pool": _pool, "backward": _pool_backward}[kernel], dynamic=True)
+        return torch.compile(_KERNELS[kernel], dynamic=True)
 
 
 class SoftmaxPooling(torch.autograd.Function):
