@@ -46,7 +46,7 @@ def get(name: str, preset: str | None = None, model: str = "Default", batch_size
         **overrides) -> AttributionMethod:
     """The method ``name``: paper defaults, then ``preset`` for Table A1 row ``model``, then
     ``overrides`` of its config fields. ``batch_size``: model inputs per pass (default: by image
-    size and device, ``amx.methods.base.default_inputs_per_pass``)."""
+    size, ``amx.methods.base.default_inputs_per_pass``)."""
     if name not in METHODS:
         raise unknown_name("method", name, METHODS)
     cls = METHODS[name]

@@ -56,9 +56,9 @@ def default_inputs_per_pass(images: torch.Tensor) -> int:
     most 64 (64 at 64 px, 41 at 112 px, 10 at 224 px).
 
     Measured on a 2-core CPU (``pass_seconds``): the 64-px zoo models pass as fast per image in
-    batches of 16 to 256, but a 224-px ResNet-50's forward + backward costs 73-86 ms per image
-    in batches of 4 to 16 and 207 ms in batches of 64, once activations outgrow the caches. Not
-    tuned for GPUs, where larger batches pay: pass ``batch_size`` there.
+    batches of 16 to 128, but a channels-last 224-px ResNet-50's forward + backward costs 58-66
+    ms per image in batches of 4 to 16 and 120 ms in batches of 64, once activations outgrow the
+    caches. Not tuned for GPUs, where larger batches pay: pass ``batch_size`` there.
     """
     return max(1, min(MAX_INPUTS_PER_PASS, PIXELS_PER_PASS // (images.shape[-2] * images.shape[-1])))
 
