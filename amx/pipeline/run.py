@@ -26,7 +26,7 @@ from amx.metrics.presets import metric_configs
 from amx.pipeline import subsets
 from amx.pipeline.store import Store, content_key
 from amx.pipeline.table import COLUMNS
-from amx.scoring import target_probabilities
+from amx.scoring import balanced_chunks, target_probabilities
 from amx.zoo import registry
 from amx.zoo.spec import ModelSpec, paper_model_name
 
@@ -223,9 +223,9 @@ def efficiency(ctx: _Context) -> dict:
             "efficiency": round(floor / seconds, 3) if seconds else None}
 
 
-def _chunks(todo: list[int], size: int):
-    for first in range(0, len(todo), size):
-        yield todo[first:first + size]
+def _chunks(todo: list[int], size: int) -> list[list[int]]:
+    """``todo`` in the fewest parts of at most ``size``, of equal sizes (``balanced_chunks``)."""
+    return [todo[chunk] for chunk in balanced_chunks(len(todo), size)]
 
 
 def _attribute_missing(ctx, model, name, method, index, keys, bar) -> dict[str, float]:
