@@ -6,8 +6,8 @@ Each step ascends the cross-entropy: ``x <- Proj_{B(x0, eps)}(x + alpha * g / ||
 confident CNN's float32 softmax rounds to exactly 1, its cross-entropy gradient to exactly 0,
 and the attack would stall (gradient masking that overstates robustness). The paper (001,
 footnote 2) uses L2, ``eps = 3``, 7 steps of 0.5 at 224 px, following MadryLab's ``robustness``
-library. L2 eps grows with sqrt(#pixels), so 3 at 224 px is 0.86 at 64 px; the embedded world's
-zoo uses ``amx.zoo.mini.ATTACK_EPS`` and says why there.
+library. L2 eps grows with sqrt(#pixels), so 3 at 224 px is 0.86 at 64 px; each world states
+its Table 1 attack (``World.attack``) and its zoo module says why.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from amx.data.worlds import DEFAULT_WORLD, get_world
+from amx.methods.presets import PRESETS
 
 
 def _zoo_list(args) -> int:
@@ -25,12 +26,17 @@ def _zoo_list(args) -> int:
     return 0
 
 
-def _zoo_train(args) -> int:
-    from amx.zoo import mini
+def _trainable_zoo(world):
+    if not hasattr(world.zoo, "train"):
+        raise ValueError(f"world {world.name!r}: its zoo is not trained by amx (its weights come from "
+                         "elsewhere; see the world's description)")
+    return world.zoo
 
-    get_world(args.world)
-    mini.train_zoo(only=args.model or None, force=args.force, workers=args.workers,
-                   log=lambda msg: print(msg, flush=True))
+
+def _zoo_train(args) -> int:
+    world = get_world(args.world)
+    _trainable_zoo(world).train(world, only=args.model or None, force=args.force, workers=args.workers,
+                                log=lambda msg: print(msg, flush=True))
     return 0
 
 
@@ -38,29 +44,38 @@ def _zoo_eval(args) -> int:
     from amx.zoo.evaluate import evaluate_zoo, format_table
     from amx.zoo.targets import check_targets, format_targets
 
-    table = evaluate_zoo(get_world(args.world), n_images=args.n_images, models=args.model or None,
+    world = get_world(args.world)
+    if args.record and args.model:
+        raise ValueError("--record stores the whole zoo's table; use it without --model")
+    zoo = _trainable_zoo(world) if args.record else None
+    table = evaluate_zoo(world, n_images=args.n_images or world.table1_images, models=args.model or None,
                          device=args.device, log=lambda msg: print(msg, file=sys.stderr, flush=True))
     print(format_table(table))
     if not args.model:
         print(format_targets(check_targets(table)))
-    if args.record:
-        from amx.zoo import mini
-
-        if args.world != "mini" or args.model:
-            raise ValueError("--record stores the whole mini zoo's table; use it with --world mini "
-                             "and without --model")
-        mini.record_table1(table)
+    if zoo is not None:
+        zoo.record_table1(table)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(table, indent=2) + "\n")
     return 0
 
 
+def _bench_model(world: str) -> str:
+    """The model benchmarks default to: the world's first vanilla ResNet, else its first model."""
+    from amx.zoo.registry import specs
+
+    found = specs(world)
+    return next((n for n, s in found.items() if (s.architecture, s.regime) == ("resnet", "vanilla")),
+                next(iter(found)))
+
+
 def _bench_metrics(args) -> int:
     from amx.bench import machine, write_result
     from amx.bench.metrics import bench_metrics
 
-    result = bench_metrics(world=args.world, model_name=args.model, n_images=args.n_images,
+    result = bench_metrics(world=args.world, model_name=args.model or _bench_model(args.world),
+                           n_images=args.n_images,
                            reference_images=args.reference_images, batch_size=args.batch_size,
                            device=args.device, log=lambda msg: print(msg, flush=True))
     result["machine"] = machine(args.device)
@@ -76,7 +91,8 @@ def _bench_methods(args) -> int:
     from amx.bench import machine, write_result
     from amx.bench.methods import bench_methods
 
-    result = bench_methods(model_name=args.model, world=args.world, n_images=args.n_images,
+    result = bench_methods(model_name=args.model or _bench_model(args.world), world=args.world,
+                           n_images=args.n_images,
                            names=args.method or None, batch_size=args.batch_size, device=args.device,
                            log=lambda msg: print(msg, flush=True))
     result["machine"] = machine(args.device)
@@ -87,18 +103,23 @@ def _bench_methods(args) -> int:
 def _run(args) -> int:
     import time
 
-    from amx.pipeline import PAPER_METHODS, PAPER_METRICS, RunConfig, run, save_table
+    from amx.claims import active
+    from amx.metrics import METRICS
+    from amx.pipeline import RunConfig, run, save_table
 
+    world = get_world(args.world)
+    needed = active(world)  # by default: what the world's claim sets need
     config = RunConfig(world=args.world, models=tuple(args.models or ()),
-                       methods=tuple(args.methods or PAPER_METHODS),
-                       metrics=tuple(args.metrics or PAPER_METRICS), subset=args.subset,
-                       n_images=args.n_images, preset=args.preset, seed=args.seed, device=args.device)
+                       methods=tuple(args.methods or dict.fromkeys(m for cs in needed for m in cs.methods)),
+                       metrics=tuple(args.metrics or dict.fromkeys(m for cs in needed for m in cs.metrics)),
+                       subset=args.subset, n_images=args.n_images, preset=args.preset, seed=args.seed,
+                       device=args.device)
     start = time.perf_counter()
-    table = run(config, cache=args.cache_dir)
-    out = Path(args.out)
-    path = save_table(table, out / "scores.csv")
+    result = run(config, cache=args.cache_dir)
+    table = result.table
+    path = save_table(result, Path(args.out) / "scores.csv")
     ok = table[table["status"] == "ok"]
-    summary = ok.groupby(["model", "method"])[["pointing_game", "wsl", "insertion", "deletion"]].mean()
+    summary = ok.groupby(["model", "method"])[[METRICS.get(m).column for m in config.metrics]].mean()
     print(summary.round(3).to_string())
     n_na = int((table["status"] == "n/a").sum())
     print(f"{len(table)} rows ({n_na} N/A) in {time.perf_counter() - start:.1f}s; "
@@ -120,11 +141,12 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("run", help="the ScoreTable of models x methods x metrics x images (cached)")
     p.add_argument("--world", default=DEFAULT_WORLD)
     p.add_argument("--models", nargs="+", help="zoo models (default: the whole zoo)")
-    p.add_argument("--methods", nargs="+", help="methods (default: the paper's nine)")
-    p.add_argument("--metrics", nargs="+", help="metrics (default: pointing_game wsl insertion deletion)")
+    p.add_argument("--methods", nargs="+", help="methods (default: those the world's claim sets need)")
+    p.add_argument("--metrics", nargs="+", help="metrics (default: those the world's claim sets need)")
     p.add_argument("--subset", default="cl", choices=("cl", "random"), help="image subset (default cl)")
     p.add_argument("--n-images", type=int, default=100, help="images per architecture (default 100)")
-    p.add_argument("--preset", default="mini", choices=("mini", "paper"), help="hyperparameters")
+    p.add_argument("--preset", default=None, choices=PRESETS,
+                   help="method and metric hyperparameters (default: the world's presets)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
     p.add_argument("--cache-dir", default=None, help="cache directory (default $AMX_CACHE or .amx-cache)")
@@ -142,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--world", default=DEFAULT_WORLD)
     p.set_defaults(func=_zoo_list)
 
-    p = zoo.add_parser("train", help="train the embedded world's zoo (resumes per model)")
+    p = zoo.add_parser("train", help="train a world's zoo, where amx trains it (resumes per model)")
     p.add_argument("--world", default=DEFAULT_WORLD)
     p.add_argument("--model", action="append", help="train only this model (repeatable)")
     p.add_argument("--force", action="store_true", help="retrain models already in the manifest")
@@ -152,18 +174,19 @@ def main(argv: list[str] | None = None) -> int:
     p = zoo.add_parser("eval", help="regenerate the paper's Table 1 for the world")
     p.add_argument("--world", default=DEFAULT_WORLD)
     p.add_argument("--model", action="append", help="evaluate only this model (repeatable)")
-    p.add_argument("--n-images", type=int, default=1000, help="eval-split images (default 1000)")
+    p.add_argument("--n-images", type=int, default=None,
+                   help="eval-split images (default: the world's Table 1 images, 1000 on the embedded world)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--json", help="also write the table as JSON to this path")
     p.add_argument("--record", action="store_true",
-                   help="store the table in fixtures/zoo/mini/manifest.json (zoo maintainers)")
+                   help="store the table in the zoo's manifest beside its weights (zoo maintainers)")
     p.set_defaults(func=_zoo_eval)
 
     bench = sub.add_parser("bench", help="benchmarks, written to JSON").add_subparsers(
         dest="bench_command", required=True)
     p = bench.add_parser("metrics", help="Insertion + Deletion speed vs the pass floor and RISE's loop")
     p.add_argument("--world", default=DEFAULT_WORLD)
-    p.add_argument("--model", default="resnet-mini")
+    p.add_argument("--model", default=None, help="a zoo model (default: the world's vanilla ResNet)")
     p.add_argument("--n-images", type=int, default=64, help="images to score (default 64)")
     p.add_argument("--reference-images", type=int, default=4,
                    help="images also run through the RISE-style loop (default 4)")
@@ -174,8 +197,9 @@ def main(argv: list[str] | None = None) -> int:
 
     p = bench.add_parser("methods", help="every method's ms/image vs its pass floor and reference library")
     p.add_argument("--world", default=DEFAULT_WORLD)
-    p.add_argument("--model", default="resnet-mini",
-                   help="a zoo model, or resnet50-random (torchvision ResNet-50, 224 px, paper preset)")
+    p.add_argument("--model", default=None,
+                   help="a zoo model (default: the world's vanilla ResNet), or resnet50-random "
+                        "(torchvision ResNet-50, 224 px, paper preset)")
     p.add_argument("--method", action="append", help="only this method (repeatable)")
     p.add_argument("--n-images", type=int, default=16, help="images per method (default 16)")
     p.add_argument("--batch-size", type=int, default=None,

@@ -1,18 +1,27 @@
 """The amx pytest plugin (entry point ``pytest11: amx``): options, markers, session fixtures,
-claim judging against a baseline, and the report written at the end of every claims session.
+the claim cases of every registered claim set, judging against a baseline, and the report written
+at the end of every claims session.
 
 A thin layer over one ``AmxSession`` kept in ``config.stash``. Options (group "amx"):
 
 * ``--gpu``: run models on CUDA; a usage error if torch sees no CUDA device;
-* ``--world NAME``: the world to regenerate claims on (default: the embedded world ``mini``);
-* ``--n-images N``: CL images per architecture the claims use (default 100);
+* ``--world NAME``: the world to regenerate claims on (default: the embedded world);
+* ``--n-images N``: images per architecture the claims use (default 100);
+* ``--seed S``: draws the image subsets and seeds stochastic methods (default 0);
 * ``--cache-dir DIR`` (default ``.amx-cache`` or ``$AMX_CACHE``), ``--report-dir DIR`` (default
   ``reports``);
 * ``--baseline PATH``: compare every claim case's verdict with a stored one; ``--update-baseline``
   writes this session's verdicts to PATH instead.
 
+A baseline records the world, its version, n_images, seed, device and amx version. One recorded
+on another world or world version is a usage error (its verdicts are about other data); one
+recorded with another n_images, seed, device or amx version is compared all the same, with an
+``AmxBaselineWarning`` naming each difference (in the warnings summary and the report).
+
 The ``claims`` marker tags tests that regenerate a paper claim; the test suite's ``addopts``
-deselects them (``-m "not claims"``) and ``pytest evals -m claims`` selects them.
+deselects them (``-m "not claims"``) and ``pytest evals -m claims`` selects them. A test that
+takes the ``claim_case`` argument (``amx.claims.suite.test_claim``) is parametrised over the
+cases of every claim set active on the world (``amx.claims.active``).
 """
 
 from __future__ import annotations
@@ -24,12 +33,15 @@ from pathlib import Path
 
 import pytest
 
-from amx.data.worlds import DEFAULT_WORLD, WORLDS, World, get_world
+import amx
+from amx.data.worlds import DEFAULT_WORLD, World, get_world
 from amx.files import write_atomic
 
 DEFAULT_N_IMAGES = 100
-TABLE1_IMAGES = 1000  # Table 1 (P11) is evaluated on the world's first 1,000 eval images
-HEATMAP_IMAGES = 2
+
+
+class AmxBaselineWarning(UserWarning):
+    """The baseline was recorded with another n_images, seed, device or amx version."""
 
 
 @dataclass
@@ -38,19 +50,44 @@ class AmxSession:
 
     world: World
     device: str
+    device_name: str
     n_images: int
+    seed: int = 0
+    claim_sets: list = field(default_factory=list)
     cache_dir: str | None = None
     report_dir: Path = Path("reports")
     baseline_path: Path | None = None
     update_baseline: bool = False
     baseline: dict = field(default_factory=dict)
+    baseline_warnings: list[str] = field(default_factory=list)
     verdicts: list = field(default_factory=list)
     entries: list = field(default_factory=list)
-    table: object = None
+    run: object = None  # the RunResult of the session's ScoreTable
     zoo: list | None = None
-    run_config: object = None
     stage_seconds: dict = field(default_factory=dict)
     summary_line: str = ""
+
+    def run_config(self):
+        """The ScoreTable the active claim sets need (None if none needs one)."""
+        from amx.pipeline import RunConfig
+
+        needing = [cs for cs in self.claim_sets if cs.needs_scores]
+        if not needing:
+            return None
+        subsets = {cs.subset for cs in needing}
+        if len(subsets) > 1:
+            raise ValueError(f"the claim sets {[cs.name for cs in needing]} need different image subsets "
+                             f"({sorted(subsets)}); one ScoreTable serves one subset")
+        return RunConfig(world=self.world.name,
+                         methods=tuple(dict.fromkeys(m for cs in needing for m in cs.methods)),
+                         metrics=tuple(dict.fromkeys(m for cs in needing for m in cs.metrics)),
+                         subset=subsets.pop(), n_images=self.n_images, seed=self.seed, device=self.device)
+
+    def record(self) -> dict:
+        """What a baseline records besides its verdicts."""
+        return {"world": self.world.name, "world_version": self.world.version, "n_images": self.n_images,
+                "seed": self.seed, "device": self.device, "device_name": self.device_name,
+                "amx_version": amx.__version__}
 
     def judge(self, verdict) -> None:
         """Record ``verdict`` and end the test by it: pass, fail, a flip against the baseline
@@ -89,9 +126,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--gpu", action="store_true", default=False,
                     help="run models on CUDA (fails if no CUDA device is available). Default: CPU.")
     group.addoption("--world", default=DEFAULT_WORLD, metavar="NAME",
-                    help=f"world to evaluate on; one of {sorted(WORLDS)} (default: {DEFAULT_WORLD}).")
+                    help=f"world to evaluate on (registered worlds; default: {DEFAULT_WORLD}).")
     group.addoption("--n-images", type=int, default=DEFAULT_N_IMAGES, metavar="N",
                     help=f"CL images per architecture the claims use (default: {DEFAULT_N_IMAGES}).")
+    group.addoption("--seed", type=int, default=0, metavar="S",
+                    help="seed of the image subsets and of stochastic methods (default: 0).")
     group.addoption("--cache-dir", default=None, metavar="DIR",
                     help="content-addressed cache of maps and scores (default: $AMX_CACHE or .amx-cache).")
     group.addoption("--report-dir", default="reports", metavar="DIR",
@@ -102,7 +141,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="write this session's verdicts to the --baseline PATH.")
 
 
-def _load_baseline(path: Path, world: World) -> dict:
+def _load_baseline(path: Path, session: AmxSession) -> tuple[dict, list[str]]:
+    """The baseline's cases, and a warning per recorded setting that differs from this session's."""
     if not path.is_file():
         raise pytest.UsageError(f"--baseline: no file {path}; create it with --update-baseline")
     try:
@@ -110,15 +150,23 @@ def _load_baseline(path: Path, world: World) -> dict:
         cases = data["cases"]
     except (ValueError, KeyError) as err:
         raise pytest.UsageError(f"--baseline: {path} is not an amx baseline ({err})") from None
-    if data.get("world") != world.name:
-        raise pytest.UsageError(f"--baseline: {path} was recorded on world {data.get('world')!r}, "
-                                f"this session runs on {world.name!r}")
-    return cases
+    mine = session.record()
+    for key in ("world", "world_version"):
+        if data.get(key) != mine[key]:
+            raise pytest.UsageError(f"--baseline: {path} was recorded with {key} {data.get(key)!r}, this "
+                                    f"session runs with {mine[key]!r}; its verdicts are about other data")
+    warnings = [f"--baseline {path} was recorded with {key} {data.get(key)!r}, this session has {mine[key]!r}"
+                for key in ("n_images", "seed", "device", "device_name", "amx_version")
+                if data.get(key) != mine[key]]
+    return cases, warnings
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "claims: regenerates a paper claim on the world's zoo (select with -m claims)")
+    from amx.bench import device_name
+    from amx.claims import active
+
     try:
         world = get_world(config.getoption("--world"))
     except KeyError as err:
@@ -139,17 +187,31 @@ def pytest_configure(config: pytest.Config) -> None:
     update = config.getoption("--update-baseline")
     if update and not baseline_path:
         raise pytest.UsageError("--update-baseline needs --baseline PATH (where to write it)")
-    baseline_path = Path(baseline_path) if baseline_path else None
-    baseline = _load_baseline(baseline_path, world) if baseline_path and not update else {}
-    config.stash[session_key] = AmxSession(
-        world=world, device=device, n_images=n_images, cache_dir=config.getoption("--cache-dir"),
-        report_dir=Path(config.getoption("--report-dir")), baseline_path=baseline_path,
-        update_baseline=update, baseline=baseline)
+    session = AmxSession(
+        world=world, device=device, device_name=device_name(device), n_images=n_images,
+        seed=config.getoption("--seed"), claim_sets=active(world), cache_dir=config.getoption("--cache-dir"),
+        report_dir=Path(config.getoption("--report-dir")),
+        baseline_path=Path(baseline_path) if baseline_path else None, update_baseline=update)
+    if session.baseline_path and not update:
+        session.baseline, session.baseline_warnings = _load_baseline(session.baseline_path, session)
+        for warning in session.baseline_warnings:
+            config.issue_config_time_warning(AmxBaselineWarning(warning), stacklevel=2)
+    config.stash[session_key] = session
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrise ``claim_case`` over the cases of the world's active claim sets."""
+    if "claim_case" in metafunc.fixturenames:
+        from amx.claims import cases
+
+        found = cases(metafunc.config.stash[session_key].claim_sets)
+        metafunc.parametrize("claim_case", found, ids=[c.id for c in found])
 
 
 def pytest_report_header(config: pytest.Config) -> str:
     s = config.stash[session_key]
-    return (f"amx: world={s.world.name} device={s.device} n_images={s.n_images}"
+    return (f"amx: world={s.world.name} device={s.device} n_images={s.n_images} seed={s.seed} "
+            f"claim sets={','.join(c.name for c in s.claim_sets)}"
             + (f" baseline={s.baseline_path}" if s.baseline_path else ""))
 
 
@@ -165,34 +227,38 @@ def zoo_table(amx_session: AmxSession) -> list[dict]:
     from amx.zoo.evaluate import evaluate_zoo
 
     start = time.perf_counter()
-    amx_session.zoo = evaluate_zoo(amx_session.world, n_images=TABLE1_IMAGES, device=amx_session.device,
-                                   log=lambda msg: None)
+    amx_session.zoo = evaluate_zoo(amx_session.world, n_images=amx_session.world.table1_images,
+                                   device=amx_session.device, log=lambda msg: None)
     amx_session.stage_seconds["table1"] = round(time.perf_counter() - start, 1)
     return amx_session.zoo
 
 
 @pytest.fixture(scope="session")
-def score_table(amx_session: AmxSession, pytestconfig: pytest.Config):
-    """The ScoreTable of the world's zoo x the paper's methods x metrics on the CL images, from
-    the cache where it can; tqdm bars show progress (pytest's capture is lifted for them)."""
-    from amx.pipeline import RunConfig, run
+def score_run(amx_session: AmxSession, pytestconfig: pytest.Config):
+    """The ``RunResult`` of the ScoreTable the active claim sets need (None if none needs one),
+    from the cache where it can; tqdm bars show progress (pytest's capture is lifted for them)."""
+    from amx.pipeline import run
 
-    amx_session.run_config = RunConfig(world=amx_session.world.name, n_images=amx_session.n_images,
-                                       device=amx_session.device)
+    config = amx_session.run_config()
+    if config is None:
+        return None
     capture = pytestconfig.pluginmanager.getplugin("capturemanager")
     start = time.perf_counter()
     with capture.global_and_fixture_disabled():
-        amx_session.table = run(amx_session.run_config, cache=amx_session.cache_dir)
+        amx_session.run = run(config, cache=amx_session.cache_dir)
     amx_session.stage_seconds["pipeline"] = round(time.perf_counter() - start, 1)
-    return amx_session.table
+    return amx_session.run
 
 
 @pytest.fixture(scope="session")
-def claim_evidence(score_table, zoo_table):
-    """What the paper's claims are checked on: the ScoreTable and Table 1."""
-    from amx.claims.paper import Evidence
+def claim_evidence(amx_session: AmxSession, score_run, request):
+    """What the active claim sets are checked on: the ScoreTable (with the run and world behind
+    it) and, where one needs it, Table 1."""
+    from amx.claims.spec import Evidence
 
-    return Evidence(score_table, zoo_table)
+    zoo = request.getfixturevalue("zoo_table") if any(c.table1 for c in amx_session.claim_sets) else None
+    return Evidence(scores=None if score_run is None else score_run.table, zoo=zoo, run=score_run,
+                    world=amx_session.world)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
@@ -200,20 +266,20 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
     s = session.config.stash.get(session_key, None)
     if s is None or not s.entries:
         return
+    from amx.claims.spec import Evidence
     from amx.report import build_results, write_html, write_results
-    from amx.report.results import provenance
 
     start = time.perf_counter()
-    table = s.table
-    results = build_results(s.entries, table, s.zoo, _provenance(s, provenance), _heatmaps(s))
+    evidence = Evidence(scores=None if s.run is None else s.run.table, zoo=s.zoo, run=s.run, world=s.world)
+    results = build_results(s.entries, s.claim_sets, evidence, _provenance(s))
     results["provenance"]["stage_seconds"]["report"] = round(time.perf_counter() - start, 1)
     json_path = write_results(results, s.report_dir / "results.json")
     html_path = write_html(results, s.report_dir / "claims.html")
     if s.update_baseline:
         _write_baseline(s)
-    holding = sum(x["holds"] for x in results["summary"])
-    s.summary_line = (f"amx: {holding} of {len(results['summary'])} claims hold; report {html_path}, "
-                      f"results {json_path}"
+    judged = [x for x in results["summary"] if x["holds"] is not None]
+    s.summary_line = (f"amx: {sum(x['holds'] for x in judged)} of {len(judged)} claims hold; "
+                      f"report {html_path}, results {json_path}"
                       + (f"; baseline written to {s.baseline_path}" if s.update_baseline else ""))
 
 
@@ -223,58 +289,28 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
         terminalreporter.write_line(s.summary_line)
 
 
-def _provenance(s: AmxSession, provenance) -> dict:
+def _provenance(s: AmxSession) -> dict:
+    from amx.report.results import provenance
     from amx.zoo import registry
 
     fingerprints = {name: spec.sha256 for name, spec in registry.specs(s.world.name).items()}
-    run_config = asdict(s.run_config) if s.run_config is not None else None
-    passes = None
-    if s.table is not None:
-        stages = s.table.attrs.get("stages", [])
+    run_config = passes = None
+    if s.run is not None:
+        stages = [asdict(x) for x in s.run.stages]
         passes = {"forwards": sum(x["forwards"] for x in stages),
                   "forward_backwards": sum(x["forward_backwards"] for x in stages),
-                  "compute_seconds": round(sum(x["seconds"] for x in stages), 1),
-                  **s.table.attrs.get("efficiency", {}),
-                  "throughput_s_per_image": s.table.attrs.get("throughput", {}), "stages": stages}
-        run_config = {**(run_config or {}), "metric_configs": s.table.attrs.get("metric_configs")}
-    return provenance(s.world, s.device, run_config, fingerprints, dict(s.stage_seconds), passes)
-
-
-def _heatmaps(s: AmxSession) -> dict:
-    """Fig 1's data: every method's map for the ResNet variants on the first CL images."""
-    import base64
-
-    import numpy as np
-
-    from amx.data.arrays import load_split
-    from amx.pipeline.run import cached_maps
-    from amx.pipeline.subsets import pool_size
-
-    if s.table is None or s.run_config is None:
-        return {}
-    rows = s.table[s.table["architecture"] == "resnet"]
-    if rows.empty:
-        return {}
-    images = sorted(rows["image"].unique())[:HEATMAP_IMAGES]
-    models, methods = list(dict.fromkeys(rows["model"])), list(dict.fromkeys(rows["method"]))
-    pool = load_split(s.world, "eval", pool_size(s.run_config.n_images))
-
-    def encode(array) -> str:
-        return base64.b64encode(np.ascontiguousarray(array, dtype=np.uint8).tobytes()).decode()
-
-    maps = {}
-    for model in models:
-        for method, found in cached_maps(s.run_config, model, methods, images, s.cache_dir).items():
-            for image, m in found.items():
-                m = m - m.min()
-                m = m / m.max() if m.max() > 0 else m
-                maps.setdefault(model, {}).setdefault(method, {})[str(image)] = encode(255 * m)
-    return {"size": s.world.image_size, "models": models, "methods": methods,
-            "images": {str(i): encode(pool.images[i].transpose(1, 2, 0)) for i in images}, "maps": maps}
+                  "compute_seconds": round(sum(x["seconds"] for x in stages), 1), **s.run.efficiency,
+                  "throughput_s_per_image": s.run.throughput, "stages": stages}
+        run_config = {**asdict(s.run.config), "metric_configs": s.run.metric_configs}
+    prov = provenance(s.world, s.device, s.device_name, s.seed, s.n_images, run_config, fingerprints,
+                      dict(s.stage_seconds), passes)
+    prov["baseline"] = {"path": str(s.baseline_path) if s.baseline_path else None,
+                        "warnings": s.baseline_warnings}
+    return prov
 
 
 def _write_baseline(s: AmxSession) -> None:
-    data = {"world": s.world.name, "n_images": s.n_images, "created": time.strftime("%Y-%m-%d"),
+    data = {**s.record(), "created": time.strftime("%Y-%m-%d"),
             "cases": {v.case_id: {"passed": v.passed, "statistic": v.statistic} for v in s.verdicts}}
     text = json.dumps(data, indent=1, sort_keys=True) + "\n"
     write_atomic(s.baseline_path, lambda f: f.write(text.encode()))

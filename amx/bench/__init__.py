@@ -15,10 +15,25 @@ import torch
 from amx.files import write_atomic
 
 
+def device_name(device: str) -> str:
+    """What timings measured on ``device`` depend on: the GPU's name for CUDA, else the CPU model
+    (``/proc/cpuinfo``'s model name where there is one) and the torch threads used."""
+    if str(device).startswith("cuda"):
+        return torch.cuda.get_device_name(torch.device(device))
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")),
+                         model)
+    except OSError:
+        pass
+    return f"{model} ({torch.get_num_threads()} threads)"
+
+
 def machine(device: str) -> dict:
     """Where a benchmark ran: torch version, device, CPU threads, host."""
-    info = {"torch": torch.__version__, "device": device, "threads": torch.get_num_threads(),
-            "cpus": os.cpu_count(), "platform": platform.platform(),
+    info = {"torch": torch.__version__, "device": device, "device_name": device_name(device),
+            "threads": torch.get_num_threads(), "cpus": os.cpu_count(), "platform": platform.platform(),
             "date": time.strftime("%Y-%m-%d %H:%M:%S")}
     if device.startswith("cuda"):
         info["gpu"] = torch.cuda.get_device_name(torch.device(device))

@@ -31,7 +31,7 @@ import torch
 from amx import methods
 from amx.bench import fastest, pass_seconds
 from amx.data.arrays import load_split
-from amx.data.worlds import get_world
+from amx.data.worlds import DEFAULT_WORLD, get_world
 from amx.methods.base import default_inputs_per_pass
 from amx.zoo import registry
 
@@ -161,7 +161,7 @@ def _bench_one(name, model, images, targets, preset, batch_size, forward, forwar
     return row
 
 
-def bench_methods(model_name: str = "resnet-mini", world: str = "mini", n_images: int = 16,
+def bench_methods(model_name: str, world: str = DEFAULT_WORLD, n_images: int = 16,
                   names: list[str] | None = None, batch_size: int | None = None, device: str = "cpu",
                   log=print) -> dict:
     """Time every method (or ``names``) on ``n_images``, ``batch_size`` model inputs per pass
@@ -173,7 +173,7 @@ def bench_methods(model_name: str = "resnet-mini", world: str = "mini", n_images
         images = torch.rand(n_images, 3, size, size, generator=gen).to(dev)
         targets = torch.randint(0, 1000, (n_images,), generator=gen).to(dev)
     else:
-        model, preset = registry.load(model_name, world=world, device=device), "mini"
+        model, preset = registry.load(model_name, world=world, device=device), get_world(world).method_preset
         images, targets = load_split(get_world(world), "eval", n_images).batch(slice(None), device)
     batch_size = batch_size or default_inputs_per_pass(images)
     forward = min(pass_seconds(model, images, b) for b in FLOOR_BATCHES)

@@ -17,12 +17,12 @@ import torch
 
 from amx.bench import pass_seconds, timed
 from amx.data.arrays import load_split
-from amx.data.worlds import get_world
+from amx.data.worlds import DEFAULT_WORLD, get_world
 from amx.metrics.causal import CausalConfig, deletion, insertion, reference_curve, trapezoid_auc
 from amx.zoo import registry
 
 
-def bench_metrics(world: str = "mini", model_name: str = "resnet-mini", n_images: int = 64,
+def bench_metrics(model_name: str, world: str = DEFAULT_WORLD, n_images: int = 64,
                   reference_images: int = 4, batch_size: int = 256, device: str = "cpu",
                   seed: int = 0, log=print) -> dict:
     """Measure Insertion + Deletion; returns the result dict (see the module docstring)."""

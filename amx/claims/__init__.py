@@ -1,0 +1,52 @@
+"""Claims as data (``amx.claims.spec``) and the registry of claim sets, one per paper.
+
+``CLAIM_SETS`` holds amx's own (``001``: the main paper's P1-P12, ``amx.claims.paper``) and those
+of other packages' ``amx.claims`` entry points. ``active(world)`` are the claim sets a claims run
+regenerates on a world; ``cases(sets)`` their cases, in natural claim order.
+"""
+
+from __future__ import annotations
+
+from amx.claims.spec import ClaimSet, claim_order
+from amx.registry import Registry
+
+
+def _check(name: str, claim_set) -> None:
+    if not isinstance(claim_set, ClaimSet):
+        raise TypeError(f"claim set {name!r}: expected an amx.claims.spec.ClaimSet, got "
+                        f"{type(claim_set).__name__}")
+    if claim_set.name != name:
+        raise ValueError(f"claim set registered as {name!r} is named {claim_set.name!r}")
+    for other_name, other in CLAIM_SETS._items.items():  # ids must stay unique across papers
+        if other.prefix == claim_set.prefix:
+            raise ValueError(f"claim set {name!r}: prefix {claim_set.prefix!r} is already claim set "
+                             f"{other_name!r}'s")
+
+
+CLAIM_SETS: Registry[ClaimSet] = Registry("claim set", "amx.claims", _check)
+
+
+def _register_builtin() -> None:
+    from amx.claims import paper
+
+    CLAIM_SETS.register(paper.CLAIM_SET.name, paper.CLAIM_SET, source=paper.__name__)
+
+
+_register_builtin()
+
+
+def active(world) -> list[ClaimSet]:
+    """The claim sets a claims run regenerates on ``world`` (``World.claim_sets``; None: all)."""
+    names = world.claim_sets if world.claim_sets is not None else CLAIM_SETS.names()
+    return [CLAIM_SETS.get(n) for n in names]
+
+
+def cases(claim_sets: list[ClaimSet]) -> list:
+    """Every case of ``claim_sets``, claim sets in the given order, claims in natural order."""
+    out = []
+    for claim_set in claim_sets:
+        out += sorted(claim_set.cases(), key=lambda c: claim_order(c.claim))
+    return out
+
+
+__all__ = ["CLAIM_SETS", "ClaimSet", "active", "cases"]

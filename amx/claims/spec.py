@@ -1,18 +1,182 @@
-"""Claims as data: what the paper says, where, what statistic regenerates it, when it passes.
+"""Claims as data: what a paper says, where, what statistic regenerates it, when it passes.
 
 IDs are the stable ids of ``fixtures/paper/CLAIMS.md`` (P1-P12, S1-S8, B1-B2). A claim expands
 into *cases* (one ``pytest.param`` each, id ``P11[resnet-confidence]``); a case's check turns the
-regenerated numbers into a ``Verdict`` that the test asserts and the report shows, pass or fail.
+regenerated ``Evidence`` into a ``Verdict`` that the test asserts and the report shows, pass or
+fail. A paper's claims, cases, the evidence they need and their figures form a ``ClaimSet``,
+registered in ``amx.claims.CLAIM_SETS``.
+
+Thresholds are objects that check a value and print themselves, so a claim's pass rule is
+written once:
+
+>>> rule = Less(0.003, "p")
+>>> rule.passes(0.001), str(rule)
+(True, 'p < 0.003')
+>>> str(AnyOf(AtLeast(0.003, "p"), AbsLess(0.3, "|r|")))
+'p >= 0.003 or |r| < 0.3'
+>>> sorted(["P10", "P2", "S1", "P1"], key=claim_order)
+['P1', 'P2', 'P10', 'S1']
 """
 
 from __future__ import annotations
 
+import functools
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+# --- thresholds ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A pass rule on one statistic (named ``stat`` when printed)."""
+
+    def passes(self, value) -> bool:
+        raise NotImplementedError
+
+
+def _num(x: float) -> str:
+    return f"{x:g}"
+
+
+@dataclass(frozen=True)
+class Less(Threshold):
+    bound: float
+    stat: str = ""
+
+    def passes(self, value) -> bool:
+        return bool(value < self.bound)
+
+    def __str__(self) -> str:
+        return f"{self.stat} < {_num(self.bound)}".strip()
+
+
+@dataclass(frozen=True)
+class Greater(Threshold):
+    bound: float
+    stat: str = ""
+
+    def passes(self, value) -> bool:
+        return bool(value > self.bound)
+
+    def __str__(self) -> str:
+        return f"{self.stat} > {_num(self.bound)}".strip()
+
+
+@dataclass(frozen=True)
+class AtLeast(Threshold):
+    bound: float
+    stat: str = ""
+
+    def passes(self, value) -> bool:
+        return bool(value >= self.bound)
+
+    def __str__(self) -> str:
+        return f"{self.stat} >= {_num(self.bound)}".strip()
+
+
+@dataclass(frozen=True)
+class AtMost(Threshold):
+    bound: float
+    stat: str = ""
+
+    def passes(self, value) -> bool:
+        return bool(value <= self.bound)
+
+    def __str__(self) -> str:
+        return f"{self.stat} <= {_num(self.bound)}".strip()
+
+
+@dataclass(frozen=True)
+class Equal(Threshold):
+    target: float
+    stat: str = ""
+
+    def passes(self, value) -> bool:
+        return bool(value == self.target)
+
+    def __str__(self) -> str:
+        return f"{self.stat} == {_num(self.target)}".strip()
+
+
+@dataclass(frozen=True)
+class AbsLess(Threshold):
+    bound: float
+    stat: str = "|.|"
+
+    def passes(self, value) -> bool:
+        return bool(abs(value) < self.bound)
+
+    def __str__(self) -> str:
+        return f"{self.stat} < {_num(self.bound)}"
+
+
+@dataclass(frozen=True)
+class Between(Threshold):
+    """``low < value < high`` (``inclusive``: ``<=``)."""
+
+    low: float
+    high: float
+    stat: str = ""
+    inclusive: bool = False
+
+    def passes(self, value) -> bool:
+        if self.inclusive:
+            return bool(self.low <= value <= self.high)
+        return bool(self.low < value < self.high)
+
+    def __str__(self) -> str:
+        op = "<=" if self.inclusive else "<"
+        return f"{_num(self.low)} {op} {self.stat or 'value'} {op} {_num(self.high)}"
+
+
+@dataclass(frozen=True)
+class IsTrue(Threshold):
+    """Passes when the statistic (a 0/1 flag) is true; prints what it asserts."""
+
+    what: str
+
+    def passes(self, value) -> bool:
+        return bool(value)
+
+    def __str__(self) -> str:
+        return self.what
+
+
+@dataclass(frozen=True)
+class AnyOf(Threshold):
+    """Passes when any of its rules passes; ``passes`` takes one value per rule."""
+
+    rules: tuple[Threshold, ...]
+
+    def __init__(self, *rules: Threshold):
+        object.__setattr__(self, "rules", rules)
+
+    def passes(self, values) -> bool:
+        return any(rule.passes(v) for rule, v in zip(self.rules, values, strict=True))
+
+    def __str__(self) -> str:
+        return " or ".join(str(r) for r in self.rules)
+
+
+# --- claims, verdicts, cases -------------------------------------------------------------------
+
+
+def claim_order(claim_id: str) -> tuple:
+    """Natural order of claim ids for any prefix: P2 before P10, P12 before S1."""
+    match = re.fullmatch(r"([A-Za-z_]*)(\d*)(.*)", claim_id)
+    prefix, number, rest = match.groups()
+    return (prefix, int(number) if number else -1, rest)
 
 
 @dataclass(frozen=True)
 class Claim:
-    """One claim of a paper. ``choices`` states what the paper leaves open and what amx chose."""
+    """One claim of a paper. ``choices`` states, in prose, what the paper leaves open and what
+    amx chose. ``headline``: the name of the case whose statistic summarises the claim."""
 
     id: str
     source: str
@@ -22,6 +186,7 @@ class Claim:
     pass_when: str
     paper_value: str
     choices: str = ""
+    headline: str = ""
 
 
 @dataclass(frozen=True)
@@ -36,7 +201,7 @@ class Verdict:
     message: str
     details: dict = field(default_factory=dict)
     p_value: float | None = None
-    ci: tuple[float, float] | None = None  # 95% bootstrap CI of the effect
+    ci: tuple[float, float] | None = None  # 95% CI of the effect
     n: int | None = None
     test: str | None = None
 
@@ -44,3 +209,101 @@ class Verdict:
     def claim(self) -> str:
         """The claim id (``P1``) of the case id ``P1[gradient-wsl-pooled]``."""
         return self.case_id.split("[")[0]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What claims are checked on: the ScoreTable (``scores``), the regenerated Table 1 rows
+    (``zoo``), and where a live run has them, the ``RunResult`` (its stored maps) and the world."""
+
+    scores: pd.DataFrame | None = None
+    zoo: list[dict] | None = None
+    run: Any = None
+    world: Any = None
+
+    @functools.cached_property
+    def ok(self) -> pd.DataFrame:
+        if self.scores is None:
+            raise ValueError("this claim needs a ScoreTable, and the evidence has none")
+        return self.scores[self.scores["status"] == "ok"]
+
+    @functools.cached_property
+    def ten(self) -> pd.DataFrame:
+        """The ok rows of the vanilla and PGD-robust models (the paper's 10 CNNs)."""
+        return self.ok[self.ok["regime"].isin(["vanilla", "pgd"])]
+
+    def top1(self) -> pd.Series:
+        if self.zoo is None:
+            raise ValueError("this claim needs the regenerated Table 1, and the evidence has none")
+        return pd.Series({r["model"]: r["top1"] for r in self.zoo})
+
+
+@dataclass(frozen=True)
+class Case:
+    """One parametrised case of a claim: ``check(evidence) -> Verdict``."""
+
+    claim: str
+    name: str
+    check: Callable[[Evidence], Verdict]
+
+    @property
+    def id(self) -> str:
+        return f"{self.claim}[{self.name}]"
+
+
+def verdict(case_id: str, rule: Threshold, statistic, message: str, paper_value=None, test=None,
+            checked=None, **details) -> Verdict:
+    """The ``Verdict`` of ``statistic`` under ``rule`` (``checked``: the value(s) the rule
+    checks, when they are not the statistic itself, e.g. a p-value). ``test``: a
+    ``amx.stats.TestResult`` whose p-value, CI, n and name the verdict carries."""
+    extra = {} if test is None else {"p_value": test.p_value, "ci": (test.ci_low, test.ci_high),
+                                     "n": test.n, "test": test.test}
+    passed = rule.passes(statistic if checked is None else checked)
+    return Verdict(case_id=case_id, passed=passed, statistic=float(statistic), threshold=str(rule),
+                   paper_value=None if paper_value is None else float(paper_value), message=message,
+                   details=details, **extra)
+
+
+# --- claim sets --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClaimSet:
+    """A paper's claims, registered in ``amx.claims.CLAIM_SETS`` under ``name``.
+
+    ``prefix``: every claim id's prefix (``P``). ``source``: the document. ``cases()``: every case,
+    in claim order. The evidence the cases need: a ScoreTable of ``methods`` x ``metrics`` (none
+    if both are empty) on the image ``subset`` (``amx.pipeline.subsets``), and Table 1
+    (``table1``). ``figure_data(evidence) -> dict`` (JSON-ready) and ``render_figures(data) ->
+    [(title, PNG data URI)]`` give the paper's figures for the report (``amx report`` re-renders
+    them from ``results.json``).
+    """
+
+    name: str
+    prefix: str
+    title: str
+    source: str
+    claims: tuple[Claim, ...]
+    cases: Callable[[], list[Case]]
+    methods: tuple[str, ...] = ()
+    metrics: tuple[str, ...] = ()
+    subset: str = "cl"
+    table1: bool = False
+    figure_data: Callable[[Evidence], dict] | None = None
+    render_figures: Callable[[dict], list[tuple[str, str]]] | None = None
+
+    def __post_init__(self):
+        for claim in self.claims:
+            if not re.fullmatch(rf"{re.escape(self.prefix)}\d+", claim.id):
+                raise ValueError(f"claim set {self.name!r}: claim id {claim.id!r} is not "
+                                 f"{self.prefix}<number>")
+        if bool(self.methods) != bool(self.metrics):
+            raise ValueError(f"claim set {self.name!r}: a ScoreTable needs both methods and metrics, got "
+                             f"{self.methods} and {self.metrics}")
+
+    @property
+    def needs_scores(self) -> bool:
+        return bool(self.methods)
+
+    def claim(self, claim_id: str) -> Claim:
+        return next(c for c in self.claims if c.id == claim_id)

@@ -1,19 +1,60 @@
-"""The world registry: a world is a data set with exact boxes plus the protocol to evaluate on it."""
+"""The world registry. A world is a data set with exact object boxes, the zoo of models
+evaluated on it, and the protocol to regenerate claims there (presets, Table 1's attack, the
+subset candidate pool), with its departures from the papers stated in words a report can show.
+
+Worlds are registered through the ``amx.worlds`` entry-point group, amx's own as any other
+package's (``pyproject.toml``: ``mini = "amx.data.mini:WORLD"``), so this module names no world
+but the default one.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
-from amx.data import mini
-from amx.zoo.spec import unknown_name
+import numpy as np
+
+from amx.registry import Registry
+
+if TYPE_CHECKING:
+    import torch
+
+    from amx.attacks import PGDConfig
+    from amx.zoo.spec import ModelSpec
+
+DEFAULT_WORLD = "mini"
+
+
+class Zoo(Protocol):
+    """A world's models: ``specs(world)`` in Table 1 order, ``load(spec, device)`` a model in eval
+    mode after checking its fingerprint. A zoo amx can rebuild also has ``train(world, only,
+    force, workers, log)`` and ``record_table1(rows)``."""
+
+    def specs(self, world: World) -> dict[str, ModelSpec]: ...
+
+    def load(self, spec: ModelSpec, device: str | torch.device) -> torch.nn.Module: ...
+
+
+def default_pool_size(n: int) -> int:
+    """Candidate images to draw ``n`` from: robust models get about 3 in 4 right, so 3n leaves
+    room for the CL filter (at least 300)."""
+    return max(3 * n, 300)
 
 
 @dataclass(frozen=True)
 class World:
-    """A named world. ``generate(index, split, seed)`` gives one sample; ``render`` gives arrays.
+    """A named world.
 
-    ``departures`` says, in words a report can show, where the world departs from the paper.
+    ``render(split, n, workers=1)`` gives the first ``n`` samples of ``split`` as arrays: images
+    uint8 ``[N, 3, H, W]`` (pixel / 255 is the float image the models take), labels ``[N]`` and
+    boxes, one ``[k_i, 4]`` array of inclusive ``x0, y0, x1, y1`` pixel corners per image
+    (``k_i >= 1``; which images count is ``amx.pipeline.subsets.eligible``).
+    ``method_preset`` / ``metric_preset`` name the hyperparameter presets a claims run uses
+    (``amx.methods.presets``, ``amx.metrics.presets``; None = the methods' and metrics' own
+    defaults). ``attack`` is Table 1's PGD attack. ``pool_size(n)`` is how many of the eval
+    split's first images a subset of ``n`` is drawn from. ``claim_sets``: the claim sets a claims
+    run regenerates here (None: every registered one).
     """
 
     name: str
@@ -21,45 +62,36 @@ class World:
     seed: int
     image_size: int
     n_classes: int
-    class_names: tuple[str, ...]
     splits: tuple[str, ...]
-    generate: Callable
-    render: Callable
+    render: Callable[..., tuple[np.ndarray, np.ndarray, list[np.ndarray]]]
+    zoo: Zoo
+    attack: PGDConfig
     description: str
     departures: str
+    method_preset: str | None = None
+    metric_preset: str | None = None
+    table1_images: int = 1000
+    pool_size: Callable[[int], int] = default_pool_size
+    claim_sets: tuple[str, ...] | None = None
+
+    def __post_init__(self):
+        if self.image_size < 1 or self.n_classes < 2:
+            raise ValueError(f"world {self.name!r}: image_size must be >= 1 and n_classes >= 2, got "
+                             f"{self.image_size}, {self.n_classes}")
+        if "eval" not in self.splits:
+            raise ValueError(f"world {self.name!r}: needs an 'eval' split, has {self.splits}")
 
 
-MINI = World(
-    name="mini",
-    version=mini.VERSION,
-    seed=0,
-    image_size=mini.SIZE,
-    n_classes=mini.N_CLASSES,
-    class_names=mini.CLASS_NAMES,
-    splits=tuple(mini.SPLITS),
-    generate=mini.generate,
-    render=mini.render,
-    description=(
-        "Embedded synthetic world: 64x64 RGB images, 20 classes (a shape filled with a "
-        "class-specific pattern in random colours), one object per image with its exact tight "
-        "box and mask, box area 5%-50% (skewed small), clutter that carries no class evidence."
-    ),
-    departures=(
-        "Synthetic 64-px images instead of 224-px ImageNet photographs; 20 classes instead of "
-        "1000; a 12-CNN zoo of small networks trained by amx instead of the published ImageNet "
-        "weights; robust and AdvProp models are fine-tuned from their vanilla twin rather than "
-        "trained from scratch; Table 1 attacks at PGD-L2 eps 1.0 (the paper's 3 at 224 px scales to "
-        "0.86) but robust models are trained at 1.5 (mobilenet at 1.25), needed for their "
-        "confidence drop."
-    ),
-)
+def _check(name: str, world) -> None:
+    if not isinstance(world, World):
+        raise TypeError(f"world {name!r}: expected an amx.data.worlds.World, got {type(world).__name__}")
+    if world.name != name:
+        raise ValueError(f"world registered as {name!r} is named {world.name!r}")
 
-WORLDS = {MINI.name: MINI}
-DEFAULT_WORLD = MINI.name
+
+WORLDS: Registry[World] = Registry("world", "amx.worlds", _check)
 
 
 def get_world(name: str) -> World:
     """The world called ``name``; an unknown name lists the valid ones."""
-    if name not in WORLDS:
-        raise unknown_name("world", name, WORLDS)
-    return WORLDS[name]
+    return WORLDS.get(name)

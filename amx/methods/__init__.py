@@ -29,29 +29,38 @@ from amx.methods.rise import RISE
 from amx.methods.shap import SHAP
 from amx.methods.sliding_patch import SlidingPatch
 from amx.methods.smoothgrad import SmoothGrad
-from amx.zoo.spec import unknown_name
+from amx.registry import Registry
 
-METHODS: dict[str, type[AttributionMethod]] = {cls.name: cls for cls in (
-    Gradient, GradientXInput, SmoothGrad, IntegratedGradients, CAM, GradCAM, RISE, SlidingPatch,
-    SHAP, LIME, ExtremalPerturbation, MeaningfulPerturbation,
-)}
+
+def _check(name: str, cls) -> None:
+    if not (isinstance(cls, type) and issubclass(cls, AttributionMethod)):
+        raise TypeError(f"method {name!r}: expected an AttributionMethod subclass, got {cls!r}")
+    if cls.name != name:
+        raise ValueError(f"method registered as {name!r} is named {cls.name!r}")
+
+
+METHODS: Registry[type[AttributionMethod]] = Registry("method", "amx.methods", _check)
+for _cls in (Gradient, GradientXInput, SmoothGrad, IntegratedGradients, CAM, GradCAM, RISE, SlidingPatch,
+             SHAP, LIME, ExtremalPerturbation, MeaningfulPerturbation):
+    METHODS.register(_cls.name, _cls, source=_cls.__module__)
 
 
 def names() -> list[str]:
     """Registered method names, sorted."""
-    return sorted(METHODS)
+    return METHODS.names()
 
 
 def get(name: str, preset: str | None = None, model: str = "Default", batch_size: int | None = None,
-        **overrides) -> AttributionMethod:
+        world: str | None = None, **overrides) -> AttributionMethod:
     """The method ``name``: paper defaults, then ``preset`` for Table A1 row ``model``, then
     ``overrides`` of its config fields. ``batch_size``: model inputs per pass (default: by image
-    size, ``amx.methods.base.default_inputs_per_pass``)."""
-    if name not in METHODS:
-        raise unknown_name("method", name, METHODS)
-    cls = METHODS[name]
+    size, ``amx.methods.base.default_inputs_per_pass``). ``world``: the world whose data the
+    method may read (its ``world_field``, e.g. SHAP's background), unless overridden."""
+    cls = METHODS.get(name)
     if preset is not None:
         overrides = {**preset_overrides(name, preset, model), **overrides}
+    if world is not None and cls.world_field is not None:
+        overrides = {cls.world_field: world, **overrides}
     valid = {f.name for f in fields(cls.Config)}
     unknown = sorted(set(overrides) - valid)
     if unknown:

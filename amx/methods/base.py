@@ -72,6 +72,9 @@ class AttributionMethod:
     needs_gradients: ClassVar[bool]
     stochastic: ClassVar[bool]
     requires: ClassVar[tuple[str, ...]] = ()  # "gap_head", "cam_layer"
+    # The config field naming the world whose data the method reads (SHAP's background), bound
+    # to the run's world by the pipeline; None: the method reads no world's data.
+    world_field: ClassVar[str | None] = None
     # Part of every cached map's key: bump it when a change alters the maps the method returns.
     version: ClassVar[int] = 1
     Config: ClassVar[type]

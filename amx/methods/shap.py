@@ -8,7 +8,9 @@ say). Unlike ``shap.GradientExplainer``, which back-propagates one image's sampl
 and back-propagates only the target's logit.
 
 Background (a config choice the paper does not state): the first ``background_size`` images of
-the ``background_world``'s train split, so the background never contains an evaluated image.
+the ``background_world``'s train split, so the background never contains an evaluated image. A
+claims run binds ``background_world`` to its own world (``world_field``); the default is the
+default world.
 Every image of a batch uses the same draws ``(r_k, t_k)`` from ``seed``.
 """
 
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
+from amx.data.worlds import DEFAULT_WORLD
 from amx.methods.base import AttributionMethod, input_gradients, reduce_channels
 
 
@@ -27,7 +30,7 @@ class SHAPConfig:
     """``n_samples`` 200 (paper), background: 64 train images of ``background_world``."""
 
     n_samples: int = 200
-    background_world: str = "mini"
+    background_world: str = DEFAULT_WORLD
     background_size: int = 64
     reduction: str = "abs_sum"
 
@@ -62,6 +65,7 @@ class SHAP(AttributionMethod):
     family = "gradient"
     needs_gradients = True
     stochastic = True
+    world_field = "background_world"
     Config = SHAPConfig
 
     def passes(self, size):

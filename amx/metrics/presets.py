@@ -12,24 +12,36 @@ insertion / deletion       112 steps             16 steps of 256 px (CPU budget:
                                                  curves are a third of a claims run's passes)
 =========================  ====================  ======================================
 
->>> metric_configs("mini", 64)["insertion"].n_steps
+A metric a preset does not mention (a registered plugin's) gets its config's defaults.
+
+>>> metric_configs("mini", 64, ["insertion"])["insertion"].n_steps
 16
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from amx.metrics.causal import CausalConfig
 from amx.metrics.pointing import PointingGameConfig
-from amx.metrics.wsl import WSLConfig
+from amx.metrics.specs import METRICS
 
 PRESETS = ("paper", "mini")
 MINI_CAUSAL_STEPS = 16
 
 
-def metric_configs(preset: str, image_size: int) -> dict[str, object]:
-    """``{metric name: config}`` of ``preset`` for square images of ``image_size`` pixels."""
-    if preset not in PRESETS:
+def _preset(preset: str, image_size: int) -> dict[str, object]:
+    if preset == "paper":
+        return {}
+    causal = CausalConfig(n_steps=MINI_CAUSAL_STEPS)
+    return {"pointing_game": PointingGameConfig.for_image_size(image_size), "insertion": causal,
+            "deletion": causal}
+
+
+def metric_configs(preset: str | None, image_size: int, names: Iterable[str]) -> dict[str, object]:
+    """``{metric name: config}`` of ``preset`` (None: every metric's defaults) for the metrics
+    ``names``, on square images of ``image_size`` pixels."""
+    if preset is not None and preset not in PRESETS:
         raise ValueError(f"preset: unknown {preset!r}; valid: {PRESETS}")
-    causal = CausalConfig() if preset == "paper" else CausalConfig(n_steps=MINI_CAUSAL_STEPS)
-    pointing = PointingGameConfig() if preset == "paper" else PointingGameConfig.for_image_size(image_size)
-    return {"pointing_game": pointing, "wsl": WSLConfig(), "insertion": causal, "deletion": causal}
+    chosen = _preset(preset, image_size) if preset else {}
+    return {name: chosen.get(name) or METRICS.get(name).config() for name in names}

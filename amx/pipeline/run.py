@@ -1,10 +1,13 @@
 """``run(RunConfig)``: the ScoreTable of a world's zoo x methods x metrics x images.
 
 For each model, for each method: the images whose map is not cached are attributed in chunks of
-``chunk_images`` (each chunk stored in one transaction), then every metric scores the maps whose
-score is not cached, again chunk by chunk. A repeated run computes nothing; a changed model
-(new weight fingerprint) recomputes only its rows; a killed run resumes after its last stored
-chunk. Each stage's seconds and model passes are recorded in ``table.attrs["stages"]``.
+``chunk_images`` (each chunk stored in one transaction), then every metric (``amx.metrics.METRICS``)
+scores the maps whose score is not cached, again chunk by chunk. A repeated run computes nothing;
+a changed model (new weight fingerprint) recomputes only its rows; a killed run resumes after its
+last stored chunk. Runtimes are stored per device: where the cache holds maps but no runtimes
+measured on this run's device, the method is re-timed on a sample of ``runtime_sample`` images.
+``run`` returns a ``RunResult``: the table, each stage's seconds and passes, the efficiency, and
+a handle on the stored maps.
 """
 
 from __future__ import annotations
@@ -18,52 +21,117 @@ import torch
 from tqdm.auto import tqdm
 
 from amx import methods as method_registry
-from amx.bench import pass_seconds
+from amx.bench import device_name, pass_seconds
 from amx.data.arrays import cache_dir, load_split
-from amx.data.worlds import World, get_world
-from amx.metrics import METRICS, box_iou_curves, deletion, insertion, pointing_game, select_threshold
+from amx.data.worlds import DEFAULT_WORLD, World, get_world
+from amx.metrics import METRICS, MetricSpec, ScoreBatch
 from amx.metrics.presets import metric_configs
 from amx.pipeline import subsets
 from amx.pipeline.store import Store, content_key
-from amx.pipeline.table import COLUMNS
+from amx.pipeline.table import table_columns
 from amx.scoring import balanced_chunks, target_probabilities
 from amx.zoo import registry
 from amx.zoo.spec import ModelSpec, paper_model_name
 
-PAPER_METHODS = ("gradient", "ig", "shap", "cam", "gradcam", "rise", "lime", "mp", "ep")
-PAPER_METRICS = ("pointing_game", "wsl", "insertion", "deletion")
 PREDICTIONS_VERSION = 1
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    """What a claims run regenerates. Empty ``models`` = the world's whole zoo. ``seed`` draws
-    the subsets and seeds stochastic methods."""
+    """What a claims run regenerates. Empty ``models`` = the world's whole zoo. ``preset`` names
+    the method and metric presets (None: the world's own). ``seed`` draws the subsets and seeds
+    stochastic methods. ``runtime_sample``: images re-timed per (model, method) whose cached maps
+    have no runtime measured on this device."""
 
-    world: str = "mini"
+    world: str = DEFAULT_WORLD
     models: tuple[str, ...] = ()
-    methods: tuple[str, ...] = PAPER_METHODS
-    metrics: tuple[str, ...] = PAPER_METRICS
+    methods: tuple[str, ...] = ()
+    metrics: tuple[str, ...] = ()
     subset: str = "cl"
     n_images: int = 100
-    preset: str = "mini"
+    preset: str | None = None
     seed: int = 0
     device: str = "cpu"
     chunk_images: int = 32
     metric_batch_size: int = 256
+    runtime_sample: int = 8
 
     def __post_init__(self):
         if self.subset not in subsets.SUBSETS:
             raise ValueError(f"subset: unknown {self.subset!r}; valid: {subsets.SUBSETS}")
-        if self.n_images < 1 or self.chunk_images < 1:
-            raise ValueError(f"n_images and chunk_images must be >= 1, got {self.n_images}, "
-                             f"{self.chunk_images}")
+        if min(self.n_images, self.chunk_images, self.runtime_sample) < 1:
+            raise ValueError(f"n_images, chunk_images and runtime_sample must be >= 1, got {self.n_images}, "
+                             f"{self.chunk_images}, {self.runtime_sample}")
+        if not self.methods or not self.metrics:
+            raise ValueError(f"methods and metrics: name at least one of each, got {self.methods}, "
+                             f"{self.metrics}")
         for name in self.metrics:
-            if name not in PAPER_METRICS:
-                raise ValueError(f"metric: unknown {name!r}; valid: {list(PAPER_METRICS)}")
+            METRICS.get(name)  # an unknown name lists the valid ones
         for name in self.methods:
-            if name not in method_registry.METHODS:
-                raise ValueError(f"method: unknown {name!r}; valid: {method_registry.names()}")
+            method_registry.METHODS.get(name)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One computed stage: the maps of a (model, method) or the scores of a (model, metric)."""
+
+    stage: str  # "attribute" | "retime" | "score"
+    model: str
+    method: str | None
+    metric: str | None
+    images: int
+    seconds: float
+    forwards: int
+    forward_backwards: int
+
+
+@dataclass(frozen=True)
+class StoredMaps:
+    """A handle on the maps a run stored: ``get(model, methods, images)`` reads them back."""
+
+    config: RunConfig
+    cache: str
+
+    def get(self, model: str, methods, images) -> dict[str, dict[int, np.ndarray]]:
+        """``{method: {image: map}}`` of ``images`` stored for ``model`` (missing ones left out)."""
+        world = get_world(self.config.world)
+        spec = registry.get_spec(model, world.name)
+        labels = load_split(world, "eval", world.pool_size(self.config.n_images)).labels
+        store = Store(self.cache)
+        out = {}
+        try:
+            for name in methods:
+                method = _method(self.config, world, spec, name)
+                keys = {int(i): _map_key(world, self.config, labels, spec, method, int(i)) for i in images}
+                found = store.get_maps(list(keys.values()))
+                out[name] = {i: found[k] for i, k in keys.items() if k in found}
+        finally:
+            store.close()
+        return out
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """``table``: the ScoreTable (``amx.pipeline.table``). ``stages``: what this call computed.
+    ``throughput``: seconds per image of each computing model's plain batched passes.
+    ``efficiency``: those passes' floor vs the stages' seconds. ``subsets``: the images of each
+    model. ``maps``: the stored maps. ``device_name``: where runtimes were measured."""
+
+    config: RunConfig
+    table: pd.DataFrame
+    stages: list[Stage]
+    throughput: dict[str, dict[str, float]]
+    efficiency: dict
+    subsets: dict[str, list[int]]
+    metric_configs: dict[str, dict]
+    device_name: str
+    maps: StoredMaps
+
+    def meta(self) -> dict:
+        """Everything but the table and the maps, JSON-ready (``save_table`` writes it beside the CSV)."""
+        return {"config": asdict(self.config), "stages": [asdict(s) for s in self.stages],
+                "throughput": self.throughput, "efficiency": self.efficiency, "subsets": self.subsets,
+                "metric_configs": self.metric_configs, "device_name": self.device_name}
 
 
 @dataclass
@@ -74,35 +142,42 @@ class _Context:
     specs: dict[str, ModelSpec]
     images: torch.Tensor  # the pool, float [N, 3, H, W] on the device
     labels: np.ndarray
-    boxes: np.ndarray
-    stages: list = field(default_factory=list)
+    boxes: tuple[np.ndarray, ...]
+    metrics: dict[str, tuple[MetricSpec, object]]  # name -> (spec, config)
+    device_name: str
+    stages: list[Stage] = field(default_factory=list)
     throughput: dict = field(default_factory=dict)
 
 
-def run(config: RunConfig, cache: str | None = None, progress: bool = True) -> pd.DataFrame:
-    """The ScoreTable (``amx.pipeline.table``) of ``config``, using and filling the cache."""
+def run(config: RunConfig, cache: str | None = None, progress: bool = True) -> RunResult:
+    """The ScoreTable of ``config`` and how it was computed, using and filling the cache."""
     world = get_world(config.world)
     specs = registry.specs(world.name)
     names = list(config.models) or list(specs)
     for name in names:
-        if name not in specs:
-            registry.get_spec(name, world.name)  # raises with the valid names
-    pool = load_split(world, "eval", subsets.pool_size(config.n_images))
+        registry.get_spec(name, world.name)  # an unknown name lists the valid ones
+        if specs[name].sha256 is None:
+            raise ValueError(f"model {name!r} of world {world.name!r} has no weight fingerprint (sha256): "
+                             "its maps and scores could not be cached by content")
+    pool = load_split(world, "eval", world.pool_size(config.n_images))
     images, _ = pool.batch(slice(None), config.device)
-    ctx = _Context(config, world, Store(cache or cache_dir()), specs, images, pool.labels, pool.boxes)
+    preset = config.preset or world.metric_preset
+    configs = metric_configs(preset, world.image_size, config.metrics)
+    metrics = {name: (METRICS.get(name), configs[name]) for name in config.metrics}
+    cache = str(cache or cache_dir())
+    ctx = _Context(config, world, Store(cache), specs, images, pool.labels, pool.boxes, metrics,
+                   device_name(config.device))
     try:
         predictions = {name: _predictions(ctx, name) for name in _with_twins(names, specs)}
         image_sets = _image_sets(ctx, names, predictions)
         frames = [_model_rows(ctx, name, image_sets[name], predictions[name], progress) for name in names]
     finally:
         ctx.store.close()
-    table = pd.concat(frames, ignore_index=True)[COLUMNS]
-    table.attrs.update(stages=ctx.stages, throughput=ctx.throughput, efficiency=efficiency(ctx),
-                       config=asdict(config),
-                       subsets={k: v.tolist() for k, v in image_sets.items()},
-                       metric_configs={k: asdict(v) for k, v in metric_configs(config.preset,
-                                                                              world.image_size).items()})
-    return table
+    table = pd.concat(frames, ignore_index=True)[table_columns(metrics[m][0] for m in config.metrics)]
+    return RunResult(config=config, table=table, stages=ctx.stages, throughput=ctx.throughput,
+                     efficiency=efficiency(ctx), subsets={k: v.tolist() for k, v in image_sets.items()},
+                     metric_configs={k: asdict(v) for k, v in configs.items()}, device_name=ctx.device_name,
+                     maps=StoredMaps(config, cache))
 
 
 def _twins(specs: dict[str, ModelSpec], architecture: str) -> dict[str, str]:
@@ -160,16 +235,24 @@ def _image_sets(ctx: _Context, names: list[str], predictions: dict) -> dict[str,
     return out
 
 
-def _map_key(ctx: _Context, spec: ModelSpec, method, index: int) -> str:
-    w = ctx.world
-    return content_key(kind="map", world=w.name, world_version=w.version, world_seed=w.seed,
-                       image=int(index), target=int(ctx.labels[index]), model=spec.sha256,
+def _method(config: RunConfig, world: World, spec: ModelSpec, name: str):
+    """Method ``name`` with the run's preset (default: the world's) for ``spec``'s Table A1 row."""
+    try:
+        row = paper_model_name(spec.architecture, spec.regime)
+    except KeyError:
+        row = "Default"  # a model the paper's Table A1 has no row for
+    return method_registry.get(name, preset=config.preset or world.method_preset, model=row, world=world.name)
+
+
+def _map_key(world: World, config: RunConfig, labels: np.ndarray, spec: ModelSpec, method, index: int) -> str:
+    return content_key(kind="map", world=world.name, world_version=world.version, world_seed=world.seed,
+                       image=int(index), target=int(labels[index]), model=spec.sha256,
                        method=method.name, method_version=method.version, config=asdict(method.config),
-                       seed=ctx.config.seed)
+                       seed=config.seed)
 
 
-def _score_key(map_key: str, metric: str, config) -> str:
-    return content_key(kind="score", map=map_key, metric=metric, metric_version=METRICS[metric].version,
+def _score_key(map_key: str, spec: MetricSpec, config) -> str:
+    return content_key(kind="score", map=map_key, metric=spec.name, metric_version=spec.version,
                        config=asdict(config))
 
 
@@ -177,7 +260,6 @@ def _model_rows(ctx: _Context, name: str, index: np.ndarray, predictions: dict,
                 progress: bool) -> pd.DataFrame:
     cfg, spec = ctx.config, ctx.specs[name]
     model = registry.load(name, ctx.world.name, device=cfg.device)
-    configs = metric_configs(cfg.preset, ctx.world.image_size)
     base = pd.DataFrame({
         "model": name, "architecture": spec.architecture, "regime": spec.regime, "image": index,
         "label": ctx.labels[index], "predicted": np.asarray(predictions["predicted"])[index],
@@ -185,24 +267,24 @@ def _model_rows(ctx: _Context, name: str, index: np.ndarray, predictions: dict,
     base["correct"] = base["predicted"] == base["label"]
     frames = []
     for method_name in cfg.methods:
-        method = method_registry.get(method_name, preset=cfg.preset,
-                                     model=paper_model_name(spec.architecture, spec.regime))
+        method = _method(cfg, ctx.world, spec, method_name)
         rows = base.assign(method=method_name, family=method.family)
         try:
             method.check_applicable(model)
         except method_registry.NotApplicableError as err:
             frames.append(rows.assign(status="n/a", note=str(err)))
             continue
-        keys = [_map_key(ctx, spec, method, i) for i in index]
+        keys = [_map_key(ctx.world, cfg, ctx.labels, spec, method, i) for i in index]
         # The bar counts (image, stage) pairs: its map, then its scores.
         bar = tqdm(total=2 * len(index), desc=f"{name} {method_name}", unit="img", disable=not progress,
                    leave=False)
-        runtime = _attribute_missing(ctx, model, name, method, index, keys, bar)
-        scores = _score_missing(ctx, model, name, index, keys, configs, bar)
+        _attribute_missing(ctx, model, name, method, index, keys, bar)
+        runtime = _runtimes(ctx, model, name, method, index, keys)
+        scores = _score_missing(ctx, model, name, index, keys, bar)
         bar.close()
-        rows = rows.assign(status="ok", note="", runtime_s=[runtime[k] for k in keys], **scores)
+        rows = rows.assign(status="ok", note="", runtime_s=[runtime.get(k, np.nan) for k in keys], **scores)
         frames.append(rows)
-    if any(stage["model"] == name for stage in ctx.stages):
+    if any(stage.model == name for stage in ctx.stages):
         ctx.throughput[name] = {  # seconds per image of a plain batched pass, for the efficiency
             "forward": pass_seconds(model, ctx.images[:64], 256, repeats=3),
             "forward_backward": pass_seconds(model, ctx.images[:64], 64, backward=True, repeats=3)}
@@ -214,11 +296,11 @@ def efficiency(ctx: _Context) -> dict:
     the passes would take at that throughput) / the seconds the stages took."""
     floor = seconds = 0.0
     for stage in ctx.stages:
-        rate = ctx.throughput.get(stage["model"])
+        rate = ctx.throughput.get(stage.model)
         if rate is None:
             continue
-        floor += stage["forwards"] * rate["forward"] + stage["forward_backwards"] * rate["forward_backward"]
-        seconds += stage["seconds"]
+        floor += stage.forwards * rate["forward"] + stage.forward_backwards * rate["forward_backward"]
+        seconds += stage.seconds
     return {"floor_seconds": round(floor, 1), "stage_seconds": round(seconds, 1),
             "efficiency": round(floor / seconds, 3) if seconds else None}
 
@@ -228,114 +310,87 @@ def _chunks(todo: list[int], size: int) -> list[list[int]]:
     return [todo[chunk] for chunk in balanced_chunks(len(todo), size)]
 
 
-def _attribute_missing(ctx, model, name, method, index, keys, bar) -> dict[str, float]:
-    """Compute and store the maps not cached; ``{key: seconds per image}`` of every map."""
-    runtime = {k: seconds for k, (_, seconds) in ctx.store.get_maps(keys).items()}
-    todo = [j for j, k in enumerate(keys) if k not in runtime]
+def _attribute(ctx: _Context, model, method, rows: np.ndarray) -> tuple[np.ndarray, float]:
+    """Maps of the pool images ``rows`` and the seconds per image they took."""
+    images = ctx.images[rows]
+    targets = torch.from_numpy(ctx.labels[rows]).to(images.device)
+    t0 = time.perf_counter()
+    maps = method(model, images, targets, seed=ctx.config.seed).cpu().numpy()
+    return maps, (time.perf_counter() - t0) / len(rows)
+
+
+def _stage(ctx: _Context, kind: str, name: str, method, images: int, seconds: float) -> None:
+    fwd, fwd_bwd = method.passes((ctx.world.image_size,) * 2)
+    ctx.stages.append(Stage(kind, name, method.name, None, images, seconds, fwd * images, fwd_bwd * images))
+
+
+def _attribute_missing(ctx: _Context, model, name, method, index, keys, bar) -> None:
+    """Compute and store the maps not cached, with their runtime on this device."""
+    done = ctx.store.has_maps(keys)
+    todo = [j for j, k in enumerate(keys) if k not in done]
     bar.set_postfix_str("maps")
     bar.update(len(keys) - len(todo))
     if not todo:
-        return runtime
-    start, cfg = time.perf_counter(), ctx.config
-    for part in _chunks(todo, cfg.chunk_images):
-        rows = index[part]
-        images = ctx.images[rows]
-        targets = torch.from_numpy(ctx.labels[rows]).to(images.device)
-        t0 = time.perf_counter()
-        maps = method(model, images, targets, seed=cfg.seed).cpu().numpy()
-        per_image = (time.perf_counter() - t0) / len(part)
-        ctx.store.put_maps([(keys[j], m, per_image) for j, m in zip(part, maps, strict=True)])
-        runtime.update((keys[j], per_image) for j in part)
+        return
+    start = time.perf_counter()
+    for part in _chunks(todo, ctx.config.chunk_images):
+        maps, per_image = _attribute(ctx, model, method, index[part])
+        ctx.store.put_maps([(keys[j], m, per_image) for j, m in zip(part, maps, strict=True)],
+                           ctx.device_name)
         bar.update(len(part))
-    fwd, fwd_bwd = method.passes((ctx.world.image_size,) * 2)
-    ctx.stages.append({"stage": "attribute", "model": name, "method": method.name, "images": len(todo),
-                       "seconds": time.perf_counter() - start, "forwards": fwd * len(todo),
-                       "forward_backwards": fwd_bwd * len(todo)})
+    _stage(ctx, "attribute", name, method, len(todo), time.perf_counter() - start)
+
+
+def _runtimes(ctx: _Context, model, name, method, index, keys) -> dict[str, float]:
+    """``{key: seconds per image}`` measured on this run's device. Where the cache has none for
+    this device (its maps came from another), the method is re-timed on a sample of the images."""
+    runtime = ctx.store.get_runtimes(keys, ctx.device_name)
+    if runtime:
+        return runtime
+    sample = list(range(min(ctx.config.runtime_sample, len(keys))))
+    start = time.perf_counter()
+    _, per_image = _attribute(ctx, model, method, index[sample])
+    runtime = {keys[j]: per_image for j in sample}
+    ctx.store.put_runtimes(runtime.items(), ctx.device_name)
+    _stage(ctx, "retime", name, method, len(sample), time.perf_counter() - start)
     return runtime
 
 
-def _score_missing(ctx, model, name, index, keys, configs, bar) -> dict[str, list]:
+def _score_missing(ctx: _Context, model, name, index, keys, bar) -> dict[str, list]:
     """Score every map with every metric (missing scores computed); the table's score columns."""
     cfg = ctx.config
-    wanted = {m: [_score_key(k, m, configs[m]) for k in keys] for m in cfg.metrics}
+    wanted = {m: [_score_key(k, spec, config) for k in keys] for m, (spec, config) in ctx.metrics.items()}
     records = {m: ctx.store.get_records(v) for m, v in wanted.items()}
     todo = sorted({j for m, v in wanted.items() for j, k in enumerate(v) if k not in records[m]})
     bar.update(len(index) - len(todo))
     bar.set_postfix_str("scores")
     if todo:
-        seconds = dict.fromkeys(cfg.metrics, 0.0)
+        seconds = dict.fromkeys(ctx.metrics, 0.0)
         for part in _chunks(todo, cfg.chunk_images):
             rows = index[part]
             maps = ctx.store.get_maps([keys[j] for j in part])
-            maps = torch.from_numpy(np.stack([maps[keys[j]][0] for j in part])).to(ctx.images.device)
+            maps = torch.from_numpy(np.stack([maps[keys[j]] for j in part])).to(ctx.images.device)
             images = ctx.images[rows]
             targets = torch.from_numpy(ctx.labels[rows]).to(images.device)
-            boxes = [torch.from_numpy(ctx.boxes[i][None]) for i in rows]
-            for metric in cfg.metrics:
+            boxes = [torch.from_numpy(ctx.boxes[i]) for i in rows]
+            for metric, (spec, config) in ctx.metrics.items():
                 missing = [p for p, j in enumerate(part) if wanted[metric][j] not in records[metric]]
                 if not missing:
                     continue
+                batch = ScoreBatch(model, images[missing], maps[missing], targets[missing],
+                                   [boxes[p] for p in missing], cfg.metric_batch_size)
                 t0 = time.perf_counter()
-                values = _score(metric, configs[metric], model, images[missing], maps[missing],
-                                targets[missing], [boxes[p] for p in missing], cfg.metric_batch_size)
+                values = spec.score(config, batch)
                 seconds[metric] += time.perf_counter() - t0
                 new = [(wanted[metric][part[p]], v) for p, v in zip(missing, values, strict=True)]
                 ctx.store.put_records(new)
                 records[metric].update(new)
             bar.update(len(part))
-        for metric in cfg.metrics:
-            causal = metric in ("insertion", "deletion")
-            forwards = len(configs[metric].boundaries(ctx.images[0, 0].numel())) if causal else 0
-            ctx.stages.append({"stage": "score", "model": name, "method": None, "metric": metric,
-                               "images": len(todo), "seconds": seconds[metric],
-                               "forwards": forwards * len(todo), "forward_backwards": 0})
-    return _columns(cfg.metrics, wanted, records, configs)
-
-
-def _score(metric, config, model, images, maps, targets, boxes, batch_size) -> list[dict]:
-    """Per-image records of one metric (what the cache stores)."""
-    if metric == "pointing_game":
-        return [{"hit": bool(h)} for h in pointing_game(maps, boxes, config.tolerance).cpu()]
-    if metric == "wsl":
-        return [{"iou_curve": c.tolist()} for c in box_iou_curves(maps.cpu(), boxes, config)]
-    score = insertion if metric == "insertion" else deletion
-    result = score(model, images, maps, targets, config, batch_size=batch_size)
-    return [{"auc": float(a), "p_image": float(p)} for a, p in zip(result.auc, result.p_image, strict=True)]
-
-
-def _columns(metrics, wanted, records, configs) -> dict[str, list]:
-    """Score columns from the records; WSL picks one threshold for the (model, method) set."""
+        n_pixels = ctx.images[0, 0].numel()
+        for metric, (spec, config) in ctx.metrics.items():
+            ctx.stages.append(Stage("score", name, None, metric, len(todo), seconds[metric],
+                                    spec.forwards(config, n_pixels) * len(todo), 0))
     out = {}
-    for metric in metrics:
-        values = [records[metric][k] for k in wanted[metric]]
-        if metric == "pointing_game":
-            out["pointing_game"] = [float(v["hit"]) for v in values]
-        elif metric == "wsl":
-            curves = torch.tensor([v["iou_curve"] for v in values], dtype=torch.float64)
-            best = select_threshold(curves, configs["wsl"])
-            out.update(wsl=best.hit.double().tolist(), wsl_iou=best.iou.tolist(),
-                       wsl_threshold=best.tau)
-        else:
-            out[metric] = [v["auc"] for v in values]
-    return out
-
-
-def cached_maps(config: RunConfig, model: str, methods, images, cache: str | None = None) -> dict:
-    """``{method: {image: map}}`` of ``images`` that a run of ``config`` stored for ``model``
-    (missing ones are left out)."""
-    world = get_world(config.world)
-    spec = registry.get_spec(model, world.name)
-    pool = load_split(world, "eval", subsets.pool_size(config.n_images))
-    ctx = _Context(config, world, Store(cache or cache_dir()), {model: spec}, torch.empty(0),
-                   pool.labels, pool.boxes)
-    out = {}
-    try:
-        for method in methods:
-            attributor = method_registry.get(method, preset=config.preset,
-                                             model=paper_model_name(spec.architecture, spec.regime))
-            keys = {int(i): _map_key(ctx, spec, attributor, int(i)) for i in images}
-            found = ctx.store.get_maps(list(keys.values()))
-            out[method] = {i: found[k][0] for i, k in keys.items() if k in found}
-    finally:
-        ctx.store.close()
+    for metric, (spec, config) in ctx.metrics.items():
+        out.update(spec.columns(config, [records[metric][k] for k in wanted[metric]]))
     return out

@@ -6,7 +6,9 @@ and config. Values are never pickled:
 
 * ``maps``: one attribution map per key, stored as float16 bytes of ``map / scale`` with its
   float32 ``scale`` = max |map| (so float16 neither overflows nor loses the map's relative
-  precision), and the seconds per image the method took when it computed it;
+  precision);
+* ``runtimes``: the seconds per image a map took, per (map key, device it was measured on): a
+  CPU's timings never stand in for a GPU's;
 * ``records``: a JSON document per key (metric scores, a model's predictions).
 
 Each ``put_*`` call is one SQLite transaction: a killed run keeps every finished call and never
@@ -26,7 +28,8 @@ import numpy as np
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS maps (key TEXT PRIMARY KEY, height INTEGER, width INTEGER,
-                                 scale REAL, data BLOB, seconds REAL);
+                                 scale REAL, data BLOB);
+CREATE TABLE IF NOT EXISTS runtimes (key TEXT, device TEXT, seconds REAL, PRIMARY KEY (key, device));
 CREATE TABLE IF NOT EXISTS records (key TEXT PRIMARY KEY, value TEXT);
 """
 
@@ -69,28 +72,44 @@ class Store:
     def close(self) -> None:
         self._db.close()
 
-    def _select(self, table: str, columns: str, keys: list[str]) -> list[tuple]:
+    def _select(self, table: str, columns: str, keys: list[str], where: str = "", args=()) -> list[tuple]:
         rows = []
         for first in range(0, len(keys), 500):  # SQLite's bound-parameter limit
             chunk = keys[first:first + 500]
             marks = ",".join("?" * len(chunk))
-            rows += self._db.execute(f"SELECT key, {columns} FROM {table} WHERE key IN ({marks})",
-                                     chunk).fetchall()
+            rows += self._db.execute(f"SELECT key, {columns} FROM {table} WHERE key IN ({marks}){where}",
+                                     [*chunk, *args]).fetchall()
         return rows
 
-    def get_maps(self, keys: list[str]) -> dict[str, tuple[np.ndarray, float]]:
-        """``{key: (map float32 [H, W], seconds per image)}`` for the keys present."""
-        rows = self._select("maps", "height, width, scale, data, seconds", keys)
-        return {k: (decode_map(h, w, s, d), sec) for k, h, w, s, d, sec in rows}
+    def get_maps(self, keys: list[str]) -> dict[str, np.ndarray]:
+        """``{key: map float32 [H, W]}`` for the keys present."""
+        rows = self._select("maps", "height, width, scale, data", keys)
+        return {k: decode_map(h, w, s, d) for k, h, w, s, d in rows}
 
-    def put_maps(self, items: Iterable[tuple[str, np.ndarray, float]]) -> None:
-        """Store ``(key, map [H, W], seconds per image)`` items in one transaction."""
-        rows = []
+    def has_maps(self, keys: list[str]) -> set[str]:
+        """The keys whose map is stored (without decoding them)."""
+        return {k for k, _ in self._select("maps", "1", keys)}
+
+    def put_maps(self, items: Iterable[tuple[str, np.ndarray, float]], device: str) -> None:
+        """Store ``(key, map [H, W], seconds per image on device)`` items in one transaction."""
+        maps, runtimes = [], []
         for key, score_map, seconds in items:
             scale, data = encode_map(score_map)
-            rows.append((key, *score_map.shape, scale, data, float(seconds)))
+            maps.append((key, *score_map.shape, scale, data))
+            runtimes.append((key, device, float(seconds)))
         with self._db:
-            self._db.executemany("INSERT OR REPLACE INTO maps VALUES (?, ?, ?, ?, ?, ?)", rows)
+            self._db.executemany("INSERT OR REPLACE INTO maps (key, height, width, scale, data) "
+                                 "VALUES (?, ?, ?, ?, ?)", maps)
+            self._db.executemany("INSERT OR REPLACE INTO runtimes VALUES (?, ?, ?)", runtimes)
+
+    def get_runtimes(self, keys: list[str], device: str) -> dict[str, float]:
+        """``{key: seconds per image}`` measured on ``device``, for the keys that have one."""
+        return dict(self._select("runtimes", "seconds", keys, " AND device = ?", (device,)))
+
+    def put_runtimes(self, items: Iterable[tuple[str, float]], device: str) -> None:
+        with self._db:
+            self._db.executemany("INSERT OR REPLACE INTO runtimes VALUES (?, ?, ?)",
+                                 [(k, device, float(s)) for k, s in items])
 
     def get_records(self, keys: list[str]) -> dict[str, dict]:
         return {k: json.loads(v) for k, v in self._select("records", "value", keys)}
@@ -101,4 +120,5 @@ class Store:
                                  [(k, json.dumps(v)) for k, v in items])
 
     def counts(self) -> dict[str, int]:
-        return {t: self._db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("maps", "records")}
+        return {t: self._db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+                for t in ("maps", "runtimes", "records")}

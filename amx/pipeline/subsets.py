@@ -1,12 +1,12 @@
 """Which images a claims run scores (the paper's Sec 2.1).
 
-* eligible: one ground-truth box covering at most half of the image (the paper filters ImageNet
-  validation images this way; every embedded-world image has one box of 5-50%);
+* eligible: exactly one ground-truth box, covering at most half of the image (the paper filters
+  ImageNet validation images this way);
 * ``random``: ``n`` eligible images drawn with ``seed``, the same for every model;
 * ``cl``: per architecture, ``n`` images drawn with ``seed`` among those that *both* its vanilla
   and its robust model classify correctly; AdvProp models use their architecture's set.
 
-Candidates are the first ``pool_size(n)`` images of the world's eval split.
+Candidates are the first ``World.pool_size(n)`` images of the world's eval split.
 """
 
 from __future__ import annotations
@@ -17,19 +17,16 @@ SUBSETS = ("cl", "random")
 MAX_BOX_AREA = 0.5
 
 
-def pool_size(n: int) -> int:
-    """Candidates to draw ``n`` images from: robust models get about 3 in 4 right, so 3n leaves
-    room for the CL filter."""
-    return max(3 * n, 300)
-
-
-def eligible(boxes: np.ndarray, image_size: int) -> np.ndarray:
-    """Boolean ``[N]``: a single box (rows ``[N, 4]`` xyxy, inclusive) of area <= 50%."""
-    boxes = np.asarray(boxes)
-    if boxes.ndim != 2 or boxes.shape[1] != 4:
-        raise ValueError(f"boxes: expected one xyxy box per image [N, 4], got {boxes.shape}")
-    area = (boxes[:, 2] - boxes[:, 0] + 1) * (boxes[:, 3] - boxes[:, 1] + 1)
-    return area <= MAX_BOX_AREA * image_size * image_size
+def eligible(boxes, image_size: int) -> np.ndarray:
+    """Boolean ``[N]``: the image has exactly one box (each image's boxes ``[k, 4]`` xyxy,
+    inclusive) and it covers at most 50% of the image."""
+    out = np.zeros(len(boxes), dtype=bool)
+    for i, b in enumerate(boxes):
+        b = np.asarray(b).reshape(-1, 4)
+        if len(b) == 1:
+            area = (b[0, 2] - b[0, 0] + 1) * (b[0, 3] - b[0, 1] + 1)
+            out[i] = area <= MAX_BOX_AREA * image_size * image_size
+    return out
 
 
 def draw(candidates: np.ndarray, n: int, seed: int, what: str) -> np.ndarray:

@@ -1,9 +1,9 @@
 """``results.json``: everything the report shows, so that ``amx report`` re-renders it alone.
 
-``build_results(verdicts, outcomes, table, zoo, provenance, heatmaps)`` gathers the claims (as
-data), one entry per judged case (verdict, outcome, baseline comparison), a per-claim summary,
-the figures' data (aggregates of the ScoreTable with bootstrap CIs, never the raw table) and the
-provenance of the run.
+``build_results(entries, claim_sets, evidence, provenance)`` gathers the claim sets (claims as
+data), one entry per judged case (verdict, outcome, baseline comparison), a per-claim summary
+with its headline statistic, each claim set's figure data (aggregates with bootstrap CIs, never
+the raw table), Table 1 and the provenance of the run.
 """
 
 from __future__ import annotations
@@ -15,16 +15,13 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 
 import amx
-from amx import stats
-from amx.claims import paper, table1
+from amx.claims.spec import ClaimSet, Evidence, claim_order
 from amx.files import write_atomic
-from amx.pipeline.table import SCORES
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 OUTCOMES = ("passed", "failed", "expected failure", "flipped")
 
 
@@ -41,73 +38,59 @@ def git_commit() -> str | None:
     return commit + ("-dirty" if dirty else "")
 
 
-def provenance(world, device: str, run_config: dict | None, fingerprints: dict, stage_seconds: dict,
-               passes: dict | None = None) -> dict:
+def provenance(world, device: str, device_name: str, seed: int, n_images: int, run_config: dict | None,
+               fingerprints: dict, stage_seconds: dict, passes: dict | None = None) -> dict:
+    """Where and how the run was made: versions, commit, device, world, seeds, config, models."""
     return {"amx_version": amx.__version__, "git_commit": git_commit(), "torch": torch.__version__,
-            "device": device, "created": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+            "device": device, "device_name": device_name, "created": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
             "world": world.name, "world_version": world.version, "world_seed": world.seed,
             "world_description": world.description, "world_departures": world.departures,
-            "run": run_config, "model_fingerprints": fingerprints, "stage_seconds": stage_seconds,
-            "passes": passes}
+            "seed": seed, "n_images": n_images, "run": run_config, "model_fingerprints": fingerprints,
+            "stage_seconds": stage_seconds, "passes": passes}
 
 
-def claims_catalogue() -> dict:
-    return {cid: asdict(c) for cid, c in {**paper.CLAIMS, "P11": table1.P11}.items()}
+def catalogue(claim_set: ClaimSet) -> dict:
+    """A claim set as data: its name, prefix, title, source and claims."""
+    return {"name": claim_set.name, "prefix": claim_set.prefix, "title": claim_set.title,
+            "source": claim_set.source,
+            "claims": {c.id: asdict(c) for c in sorted(claim_set.claims, key=lambda c: claim_order(c.id))}}
 
 
-def _claim_order(cid: str) -> int:
-    return int(cid[1:]) if cid[1:].isdigit() else 999
+def _headline(claim: dict | None, mine: list[dict]) -> dict:
+    wanted = f"{claim['id']}[{claim['headline']}]" if claim and claim.get("headline") else None
+    case = next((e for e in mine if e["case_id"] == wanted), mine[0])
+    return {k: case.get(k) for k in ("case_id", "statistic", "ci", "p_value", "threshold", "paper_value",
+                                     "passed")}
 
 
-def summarise(entries: list[dict]) -> list[dict]:
-    """Per claim: cases judged, passed, and whether the claim holds (every case passed)."""
+def summarise(entries: list[dict], claim_sets: list[dict] | None = None) -> list[dict]:
+    """One row per claim of the claim sets (in order, claims in natural order) and per other
+    claim judged: its set and statement, cases judged and passed, whether it holds (every case
+    passed; None when none was run), and its headline case."""
+    claims = {cid: (cs["name"], c) for cs in claim_sets or [] for cid, c in cs["claims"].items()}
+    order = {cs["name"]: k for k, cs in enumerate(claim_sets or [])}
+    ids = set(claims) | {e["claim"] for e in entries}
     out = []
-    for cid in sorted({e["claim"] for e in entries}, key=_claim_order):
+    for cid in sorted(ids, key=lambda c: (order.get(claims.get(c, ("",))[0], len(order)), claim_order(c))):
         mine = [e for e in entries if e["claim"] == cid]
         passed = sum(e["passed"] for e in mine)
-        out.append({"claim": cid, "cases": len(mine), "passed": passed, "holds": passed == len(mine)})
+        set_name, claim = claims.get(cid, (None, None))
+        out.append({"claim": cid, "claim_set": set_name, "statement": claim["statement"] if claim else "",
+                    "section": claim["section"] if claim else "",
+                    "paper_value": claim["paper_value"] if claim else "", "cases": len(mine),
+                    "passed": passed,
+                    "holds": passed == len(mine) if mine else None,
+                    "headline": _headline(claim, mine) if mine else None})
     return out
 
 
-def figure_data(table: pd.DataFrame | None, zoo: list[dict] | None) -> dict:
-    """Aggregates behind Figs 2-6 (means with 95% bootstrap CIs), JSON-ready."""
-    if table is None or table.empty:
-        return {}
-    ok = table[table["status"] == "ok"]
-    ten = ok[ok["regime"].isin(["vanilla", "pgd"])]
-    fig2 = []
-    for family, rows in ten.groupby("family"):
-        for metric in SCORES:
-            for regime, r in rows.groupby("regime"):
-                low, high = stats.bootstrap_mean_ci(r[metric], n_boot=200)
-                fig2.append({"family": family, "metric": metric, "regime": regime,
-                             "mean": float(r[metric].mean()), "ci": [low, high]})
-    resnet = ok[ok["architecture"] == "resnet"]
-    fig3 = [{"model": m, "regime": r["regime"].iloc[0],
-             **{k: float(r.groupby("method")[k].mean().mean()) for k in SCORES}}
-            for m, r in resnet.groupby("model")]
-    evidence = paper.Evidence(table, zoo or [])
-    ranks = paper.method_average_ranks(evidence)
-    per_model = paper.per_model(evidence, list(SCORES) + ["confidence"])
-    top1 = {r["model"]: r["top1"] for r in (zoo or [])}
-    fig5 = [{"model": m, "top1": top1.get(m), **{k: float(v) for k, v in row.items()}}
-            for m, row in per_model.iterrows()]
-    columns = [paper.TEST_COLUMN[m] for m in SCORES]
-    corr = ten[columns].corr(method="spearman").to_numpy()
-    return {"fig2_family_regime": fig2, "fig3_advprop": fig3,
-            "fig4_method_ranks": {m: float(r) for m, r in ranks.items()},
-            "fig4_method_means": ten.groupby("method")[list(SCORES)].mean().to_dict(orient="index"),
-            "fig5_per_model": fig5,
-            "fig6_image_level": ten.sample(min(len(ten), 2000), random_state=0)[
-                ["model", "confidence", "deletion"]].to_dict(orient="list"),
-            "fig6_metric_correlation": {"metrics": list(SCORES), "spearman": np.round(corr, 4).tolist()}}
-
-
-def build_results(entries: list[dict], table: pd.DataFrame | None, zoo: list[dict] | None,
-                  prov: dict, heatmaps: dict | None = None) -> dict:
-    return {"schema": SCHEMA_VERSION, "provenance": prov, "claims": claims_catalogue(),
-            "summary": summarise(entries), "cases": entries, "zoo_table": zoo or [],
-            "figures": figure_data(table, zoo), "heatmaps": heatmaps or {}}
+def build_results(entries: list[dict], claim_sets: list[ClaimSet], evidence: Evidence, prov: dict) -> dict:
+    catalogues = [catalogue(cs) for cs in claim_sets]
+    figures = {cs.name: cs.figure_data(evidence) for cs in claim_sets
+               if cs.figure_data is not None and evidence.scores is not None}
+    return {"schema": SCHEMA_VERSION, "provenance": prov, "claim_sets": catalogues,
+            "summary": summarise(entries, catalogues), "cases": entries, "zoo_table": evidence.zoo or [],
+            "figures": figures}
 
 
 def write_results(results: dict, path: str | Path) -> Path:

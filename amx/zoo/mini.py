@@ -14,11 +14,12 @@ import time
 import torch
 
 from amx.data.arrays import load_split
-from amx.data.worlds import MINI
 from amx.files import FIXTURES, write_atomic
+from amx.registry import unknown_name
 from amx.zoo.architectures import IMAGENET_MEAN, IMAGENET_STD, Classifier, build
-from amx.zoo.spec import ModelSpec, sha256_of, unknown_name, verify_weights
-from amx.zoo.train import TrainConfig, accuracy, train
+from amx.zoo.spec import ModelSpec, sha256_of, verify_weights
+from amx.zoo.train import TrainConfig, accuracy
+from amx.zoo.train import train as train_model
 
 ZOO_DIR = FIXTURES / "zoo" / "mini"
 MANIFEST = ZOO_DIR / "manifest.json"
@@ -99,20 +100,21 @@ def _names() -> list[tuple[str, str, str]]:
 def _manifest() -> dict:
     if MANIFEST.is_file():
         return json.loads(MANIFEST.read_text())
-    return {"world": MINI.name, "models": {}}
+    return {"world": "mini", "models": {}}
 
 
-def specs() -> dict[str, ModelSpec]:
-    """All 12 specs; ``sha256`` comes from the manifest (None for a model not yet trained)."""
+def specs(world) -> dict[str, ModelSpec]:
+    """All 12 specs of ``world`` (the embedded one); ``sha256`` comes from the manifest (None for
+    a model not yet trained)."""
     models = _manifest()["models"]
     out = {}
     for name, arch, regime in _names():
         layer, gap = FAMILIES[arch]
         out[name] = ModelSpec(
-            name=name, world=MINI.name, architecture=arch, regime=regime,
+            name=name, world=world.name, architecture=arch, regime=regime,
             weights=f"fixtures/zoo/mini/{name}.pt", weights_source="fixtures",
-            sha256=models.get(name, {}).get("sha256"), input_size=MINI.image_size,
-            n_classes=MINI.n_classes, mean=IMAGENET_MEAN, std=IMAGENET_STD,
+            sha256=models.get(name, {}).get("sha256"), input_size=world.image_size,
+            n_classes=world.n_classes, mean=IMAGENET_MEAN, std=IMAGENET_STD,
             cam_layer=layer, gap_head=gap,
             pair=f"{arch}-mini" if regime != "vanilla" else f"{arch}-mini-R",
             provenance=PROVENANCE[regime], training=_config(arch, regime).to_dict(),
@@ -120,26 +122,17 @@ def specs() -> dict[str, ModelSpec]:
     return out
 
 
-def get_spec(name: str) -> ModelSpec:
-    """The spec called ``name``; an unknown name lists the valid ones and the closest match."""
-    all_specs = specs()
-    if name not in all_specs:
-        raise unknown_name("model", name, all_specs)
-    return all_specs[name]
-
-
 def _network(spec: ModelSpec) -> Classifier:
     return build(spec.architecture, spec.n_classes, spec.mean, spec.std,
                  dual_bn=spec.regime.startswith("advprop"))
 
 
-def load(name: str, device: str | torch.device = "cpu") -> Classifier:
-    """The trained model ``name`` in eval mode, after checking its weights' sha256."""
-    spec = get_spec(name)
-    path = ZOO_DIR / f"{name}.pt"
+def load(spec: ModelSpec, device: str | torch.device = "cpu") -> Classifier:
+    """The trained model of ``spec`` in eval mode, after checking its weights' sha256."""
+    path = ZOO_DIR / f"{spec.name}.pt"
     if spec.sha256 is None:
-        raise FileNotFoundError(
-            f"model {name!r} has no entry in {MANIFEST}; train it with `amx zoo train --model {name}`")
+        raise FileNotFoundError(f"model {spec.name!r} has no entry in {MANIFEST}; train it with "
+                                f"`amx zoo train --model {spec.name}`")
     verify_weights(spec, path)
     model = _network(spec)
     model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
@@ -177,15 +170,16 @@ def record_table1(rows: list[dict]) -> None:
     _write_manifest(manifest)
 
 
-def train_zoo(only: list[str] | None = None, force: bool = False, workers: int = 2,
-              log=print) -> dict:
-    """Train the zoo (or ``only`` some models), skipping those already in the manifest."""
+def train(world, only: list[str] | None = None, force: bool = False, workers: int = 2,
+          log=print) -> dict:
+    """Train the zoo of ``world`` (or ``only`` some models), skipping those already in the manifest."""
+    all_specs = specs(world)
     for name in only or []:
-        get_spec(name)  # unknown names fail before any work
-    all_specs = specs()
+        if name not in all_specs:  # unknown names fail before any work
+            raise unknown_name("model", name, all_specs)
     ZOO_DIR.mkdir(parents=True, exist_ok=True)
-    data = load_split(MINI, "train", N_TRAIN, workers=workers)
-    val = load_split(MINI, "val", N_VAL, workers=workers)
+    data = load_split(world, "train", N_TRAIN, workers=workers)
+    val = load_split(world, "val", N_VAL, workers=workers)
     torch.set_num_threads(max(1, workers))
     # The ResNet family first (its robust and AdvProp twins are the quickest check of the
     # recipe), then AlexNet, the slowest to leave chance level, so that a miss shows early.
@@ -203,7 +197,7 @@ def train_zoo(only: list[str] | None = None, force: bool = False, workers: int =
         if cfg.init_from:
             _init_state(spec, model)
         log(f"{name}: training ({cfg.regime}, {cfg.epochs} epochs)")
-        history = train(model, cfg, data, val, log=log)
+        history = train_model(model, cfg, data, val, log=log)
         path = ZOO_DIR / f"{name}.pt"
         write_atomic(path, lambda f, m=model: torch.save(m.state_dict(), f))
         manifest = _manifest()

@@ -1,5 +1,5 @@
 """``ModelSpec``: one zoo entry owns its architecture, training regime, weights, preprocessing
-and provenance (the timm ``PretrainedCfg`` idea), and a registry with helpful errors.
+and provenance (the timm ``PretrainedCfg`` idea).
 
 The same type describes the embedded world's models (weights shipped in ``fixtures/zoo``) and
 the paper's 12 ImageNet CNNs (torchvision weights, MadryLab ``robustness`` checkpoints, AdvProp
@@ -8,13 +8,12 @@ checkpoints; their loaders come with the ImageNet world).
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 REGIMES = ("vanilla", "pgd", "advprop-pgd1", "advprop-pgd5")
-WEIGHT_SOURCES = ("fixtures", "torchvision", "robustness", "advprop")
+WEIGHT_SOURCES = ("fixtures", "torchvision", "robustness", "advprop", "code")  # code: built by a plugin
 _PAPER_FAMILIES = {"alexnet": "AlexNet", "googlenet": "GoogLeNet", "resnet": "ResNet",
                    "densenet": "DenseNet", "mobilenet": "MobileNet"}
 
@@ -73,20 +72,6 @@ class ModelSpec:
 
 class WeightsMismatchError(RuntimeError):
     """A weights file whose sha256 differs from the one its manifest records."""
-
-
-class UnknownNameError(KeyError):
-    """An unknown registry key; the message lists the valid names and the closest match."""
-
-    def __str__(self) -> str:  # KeyError quotes its message; show it plainly
-        return str(self.args[0])
-
-
-def unknown_name(kind: str, name: str, valid) -> UnknownNameError:
-    valid = sorted(valid)
-    close = difflib.get_close_matches(name, valid, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    return UnknownNameError(f"unknown {kind} {name!r}.{hint} Valid {kind}s: {', '.join(valid)}")
 
 
 def sha256_of(path: Path) -> str:

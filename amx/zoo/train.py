@@ -30,7 +30,7 @@ from amx.zoo.spec import REGIMES
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Hyperparameters of one training run (the embedded world's preset is in ``amx.zoo.mini``)."""
+    """Hyperparameters of one training run (a world's recipes are in its zoo module)."""
 
     regime: str
     epochs: float

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from amx.cli import main
 from amx.zoo import registry
 
@@ -24,6 +26,19 @@ def test_unknown_world_exits_2_and_lists_valid_worlds(capsys):
     assert "Valid worlds: mini" in capsys.readouterr().err
 
 
+def test_amx_run_defaults_to_what_the_claim_sets_need_and_writes_the_table(tmp_path, capsys):
+    from amx.pipeline import load_table
+
+    assert main(["run", "--models", "resnet-mini", "--methods", "gradient", "--n-images", "2",
+                 "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "run")]) == 0
+    table, meta = load_table(tmp_path / "run" / "scores.csv")
+    assert meta["config"]["metrics"] == ["pointing_game", "wsl", "insertion", "deletion"]  # claim set 001's
+    assert meta["config"]["preset"] is None  # the world's presets:
+    assert meta["metric_configs"]["insertion"]["n_steps"] == 16
+    assert len(table) == 2 and "insertion_normalized" in table
+    assert "2 rows (0 N/A)" in capsys.readouterr().out
+
+
 def test_bench_metrics_writes_the_speed_and_equality_check(tmp_path, capsys):
     out = tmp_path / "bench.json"
     assert main(["bench", "metrics", "--n-images", "2", "--reference-images", "1",
@@ -31,7 +46,12 @@ def test_bench_metrics_writes_the_speed_and_equality_check(tmp_path, capsys):
     result = json.loads(out.read_text())
     assert result["aucs_equal"] and result["max_abs_auc_difference"] <= 1e-5
     assert result["n_steps"] == 112 and result["machine"]["device"] == "cpu"
-    assert result["efficiency"] > 0 and result["speedup_vs_reference"] > 0
+    # the floor is 2 (n + 1) forwards per image at the model's rate; efficiency = measured / floor
+    assert result["floor_images_per_s"] == pytest.approx(result["forward_images_per_s"] / (2 * 113), rel=0.02)
+    measured, floor = result["batched_images_per_s"], result["floor_images_per_s"]
+    assert result["efficiency"] == pytest.approx(measured / floor, rel=0.02)
+    assert result["speedup_vs_reference"] == pytest.approx(
+        result["batched_images_per_s"] / result["reference_images_per_s"], rel=0.05)
     assert "written to" in capsys.readouterr().out
 
 
@@ -44,11 +64,17 @@ def test_bench_methods_writes_floor_efficiency_and_reference_per_method(tmp_path
     out = tmp_path / "methods.json"
     assert main(["bench", "methods", "--n-images", "2", "--method", "gradient", "--method", "cam",
                  "--out", str(out)]) == 0
-    rows = {r["method"]: r for r in json.loads(out.read_text())["methods"]}
+    result = json.loads(out.read_text())
+    rows = {r["method"]: r for r in result["methods"]}
     assert rows["gradient"]["forward_backwards"] == 1 and rows["cam"]["forwards"] == 1
     assert rows["gradient"]["reference_ms_per_image"] > 0  # TorchRay's gradient
     assert rows["cam"]["reference_ms_per_image"] is None   # no library reference for CAM
-    assert all(r["efficiency"] > 0 for r in rows.values())
+    for r in rows.values():  # floor = the method's passes at the model's rates; efficiency = floor / measured
+        floor = (r["forwards"] * result["forward_ms_per_image"]
+                 + r["forward_backwards"] * result["forward_backward_ms_per_image"])
+        assert r["floor_ms_per_image"] == pytest.approx(floor, rel=0.02, abs=0.01)
+        assert r["efficiency"] == pytest.approx(r["floor_ms_per_image"] / r["ms_per_image"], rel=0.02)
+    assert result["min_efficiency"] == min(r["efficiency"] for r in rows.values())
 
 
 def test_the_224_px_bench_gives_shap_a_background_of_its_size():

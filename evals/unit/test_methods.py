@@ -8,7 +8,7 @@ from torchray.attribution.gradient import gradient as torchray_gradient
 
 from amx import methods
 from amx.data.arrays import load_split
-from amx.data.worlds import MINI
+from amx.data.worlds import DEFAULT_WORLD, get_world
 from amx.methods import NotApplicableError
 from amx.methods.base import upsample
 from amx.methods.cam import layer_activations
@@ -29,7 +29,7 @@ def model():
 
 @pytest.fixture(scope="module")
 def batch():
-    return load_split(MINI, "eval", 3).batch(slice(None))
+    return load_split(get_world(DEFAULT_WORLD), "eval", 3).batch(slice(None))
 
 
 def _method(name):

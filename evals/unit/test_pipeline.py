@@ -1,6 +1,7 @@
 """The claims pipeline: cache, subsets, ScoreTable, and run() computing only what is missing."""
 
 import dataclasses
+import importlib
 
 import numpy as np
 import pandas as pd
@@ -8,13 +9,15 @@ import pytest
 
 from amx.pipeline import RunConfig, load_table, run, save_table, subsets
 from amx.pipeline.store import Store, content_key, decode_map, encode_map
+from amx.zoo import mini as zoo_mini
 from amx.zoo import registry
 
-CHEAP = dict(methods=("gradient", "cam", "gradcam"), n_images=4, chunk_images=2)
+METRICS = ("pointing_game", "wsl", "insertion", "deletion")
+CHEAP = dict(methods=("gradient", "cam", "gradcam"), metrics=METRICS, n_images=4, chunk_images=2)
 
 
-def _computed(table, stage="attribute"):
-    return {(s["model"], s.get("method")): s["images"] for s in table.attrs["stages"] if s["stage"] == stage}
+def _computed(result, stage="attribute"):
+    return {(s.model, s.method): s.images for s in result.stages if s.stage == stage}
 
 
 def test_maps_round_trip_through_float16_with_their_scale(tmp_path):
@@ -24,17 +27,18 @@ def test_maps_round_trip_through_float16_with_their_scale(tmp_path):
     back = decode_map(8, 8, scale, data)
     np.testing.assert_allclose(back, big, rtol=1e-3, atol=1e-3 * np.abs(big).max())
     store = Store(tmp_path)
-    store.put_maps([("k", big, 0.5), ("zero", np.zeros((8, 8), np.float32), 0.1)])
+    store.put_maps([("k", big, 0.5), ("zero", np.zeros((8, 8), np.float32), 0.1)], device="cpu A")
     maps = store.get_maps(["k", "zero", "absent"])
-    assert set(maps) == {"k", "zero"} and maps["k"][1] == 0.5
-    assert not maps["zero"][0].any()
+    assert set(maps) == {"k", "zero"} and not maps["zero"].any()
+    assert store.get_runtimes(["k", "zero"], "cpu A") == {"k": 0.5, "zero": 0.1}
+    assert store.get_runtimes(["k"], "gpu B") == {}  # runtimes are kept per device
 
 
 def test_a_failing_write_stores_nothing_of_its_batch(tmp_path):
     store = Store(tmp_path)
     bad = np.full((4, 4), np.nan, np.float32)
     with pytest.raises(ValueError, match="NaN"):
-        store.put_maps([("good", np.ones((4, 4), np.float32), 0.0), ("bad", bad, 0.0)])
+        store.put_maps([("good", np.ones((4, 4), np.float32), 0.0), ("bad", bad, 0.0)], device="cpu")
     assert store.counts()["maps"] == 0
 
 
@@ -52,8 +56,9 @@ def test_content_keys_depend_on_every_part():
 
 
 def test_subsets_filter_and_draw_reproducibly():
-    boxes = np.array([[0, 0, 9, 9], [0, 0, 63, 63], [5, 5, 40, 40], [1, 1, 2, 2]])
-    assert subsets.eligible(boxes, 64).tolist() == [True, False, True, True]
+    boxes = [np.array([[0, 0, 9, 9]]), np.array([[0, 0, 63, 63]]), np.array([[5, 5, 40, 40]]),
+             np.array([[1, 1, 2, 2], [20, 20, 30, 30]])]
+    assert subsets.eligible(boxes, 64).tolist() == [True, False, True, False]  # one box of <= 50%
     both = np.array([True, True, True, False])
     chosen = subsets.cl_images(both, np.array([True, True, False, True]), np.ones(4, bool), 1, 0, "x")
     assert chosen.tolist() in ([0], [1])
@@ -65,7 +70,8 @@ def test_subsets_filter_and_draw_reproducibly():
 
 def test_run_builds_the_score_table_then_computes_nothing_again(tmp_path):
     config = RunConfig(models=("resnet-mini", "alexnet-mini"), **CHEAP)
-    table = run(config, cache=tmp_path, progress=False)
+    result = run(config, cache=tmp_path, progress=False)
+    table = result.table
     assert len(table) == 2 * 3 * 4
     cam_on_alexnet = table[(table["model"] == "alexnet-mini") & (table["method"] == "cam")]
     assert (cam_on_alexnet["status"] == "n/a").all() and cam_on_alexnet["pointing_game"].isna().all()
@@ -74,13 +80,40 @@ def test_run_builds_the_score_table_then_computes_nothing_again(tmp_path):
     assert ok[["pointing_game", "wsl", "insertion", "deletion", "runtime_s"]].notna().all().all()
     assert ok["correct"].all()  # CL images: both twins classify them correctly
     assert set(ok["wsl"]) <= {0.0, 1.0} and ok["wsl_iou"].between(0, 1).all()
-    assert _computed(table) == {(m, k): 4 for m in ("resnet-mini", "alexnet-mini")
-                                for k in ("gradient", "cam", "gradcam") if (m, k) != ("alexnet-mini", "cam")}
-    assert set(table.attrs["throughput"]) == {"resnet-mini", "alexnet-mini"}
-    assert 0 < table.attrs["efficiency"]["floor_seconds"] and table.attrs["efficiency"]["efficiency"] > 0
+    # the confidence-normalised AUCs: AUC / p(label | image), the table's confidence
+    for metric in ("insertion", "deletion"):
+        np.testing.assert_allclose(ok[f"{metric}_normalized"], ok[metric] / ok["confidence"], rtol=1e-5)
+    assert _computed(result) == {(m, k): 4 for m in ("resnet-mini", "alexnet-mini")
+                                 for k in ("gradient", "cam", "gradcam") if (m, k) != ("alexnet-mini", "cam")}
+    assert set(result.throughput) == {"resnet-mini", "alexnet-mini"}
+    floor = sum(s.forwards * result.throughput[s.model]["forward"]
+                + s.forward_backwards * result.throughput[s.model]["forward_backward"] for s in result.stages)
+    seconds = sum(s.seconds for s in result.stages)
+    assert result.efficiency == {"floor_seconds": round(floor, 1), "stage_seconds": round(seconds, 1),
+                                 "efficiency": round(floor / seconds, 3)}
+    gradient_stage = next(s for s in result.stages if (s.model, s.method) == ("resnet-mini", "gradient"))
+    assert (gradient_stage.forwards, gradient_stage.forward_backwards) == (0, 4)  # one backward per map
     again = run(config, cache=tmp_path, progress=False)
-    assert again.attrs["stages"] == [] and again.attrs["efficiency"]["efficiency"] is None
-    pd.testing.assert_frame_equal(again, table)
+    assert again.stages == [] and again.efficiency["efficiency"] is None
+    pd.testing.assert_frame_equal(again.table, table)
+    stored = again.maps.get("resnet-mini", ["gradient", "cam"], result.subsets["resnet-mini"][:2])
+    assert {m: sorted(v) for m, v in stored.items()} == {m: sorted(result.subsets["resnet-mini"][:2])
+                                                         for m in ("gradient", "cam")}
+
+
+def test_runtimes_from_another_device_are_re_measured_on_a_sample(tmp_path, monkeypatch):
+    pipeline_run = importlib.import_module("amx.pipeline.run")  # the module, not amx.pipeline.run()
+
+    config = RunConfig(models=("resnet-mini",), **{**CHEAP, "methods": ("gradient",), "runtime_sample": 3})
+    first = run(config, cache=tmp_path, progress=False)
+    assert first.table["runtime_s"].notna().all()
+    monkeypatch.setattr(pipeline_run, "device_name", lambda device: "another device")
+    moved = run(config, cache=tmp_path, progress=False)
+    assert _computed(moved) == {} and _computed(moved, "retime") == {("resnet-mini", "gradient"): 3}
+    assert moved.device_name == "another device" and moved.table["runtime_s"].notna().sum() == 3
+    pd.testing.assert_frame_equal(moved.table.drop(columns="runtime_s"),
+                                  first.table.drop(columns="runtime_s"))
+    assert run(config, cache=tmp_path, progress=False).stages == []  # now cached for that device too
 
 
 def test_a_changed_model_recomputes_only_its_rows(tmp_path, monkeypatch):
@@ -93,11 +126,12 @@ def test_a_changed_model_recomputes_only_its_rows(tmp_path, monkeypatch):
                 for n, s in original(world).items()}
 
     monkeypatch.setattr(registry, "specs", retrained)
+    monkeypatch.setattr(zoo_mini, "verify_weights", lambda spec, path: None)  # the "new" file is the old one
     second = run(config, cache=tmp_path, progress=False)
     assert {m for m, _ in _computed(second)} == {"resnet-mini-R"}
-    assert {s["model"] for s in second.attrs["stages"]} == {"resnet-mini-R"}
-    mine = second["model"] == "resnet-mini"
-    pd.testing.assert_frame_equal(second[mine], first[first["model"] == "resnet-mini"])
+    assert {s.model for s in second.stages} == {"resnet-mini-R"}
+    mine = second.table["model"] == "resnet-mini"
+    pd.testing.assert_frame_equal(second.table[mine], first.table[first.table["model"] == "resnet-mini"])
 
 
 def test_a_killed_run_resumes_without_losing_finished_chunks(tmp_path, monkeypatch):
@@ -120,28 +154,38 @@ def test_a_killed_run_resumes_without_losing_finished_chunks(tmp_path, monkeypat
     resumed = run(config, cache=tmp_path, progress=False)
     assert _computed(resumed) == {("resnet-mini", "gradient"): 2}  # the first chunk was kept
     fresh = run(config, cache=tmp_path / "fresh", progress=False)
-    pd.testing.assert_frame_equal(resumed.drop(columns="runtime_s"), fresh.drop(columns="runtime_s"))
+    pd.testing.assert_frame_equal(resumed.table.drop(columns="runtime_s"),
+                                  fresh.table.drop(columns="runtime_s"))
 
 
 def test_score_table_round_trips_and_bad_files_are_named(tmp_path):
-    table = run(RunConfig(models=("resnet-mini",), **{**CHEAP, "methods": ("gradient",)}),
-                cache=tmp_path / "cache", progress=False)
-    path = save_table(table, tmp_path / "scores.csv")
-    back = load_table(path)
-    pd.testing.assert_frame_equal(back, table, check_dtype=False)
-    assert back.attrs["config"]["n_images"] == 4
+    result = run(RunConfig(models=("resnet-mini",), **{**CHEAP, "methods": ("gradient",)}),
+                 cache=tmp_path / "cache", progress=False)
+    path = save_table(result, tmp_path / "scores.csv")
+    back, meta = load_table(path)
+    pd.testing.assert_frame_equal(back, result.table, check_dtype=False)
+    assert meta["config"]["n_images"] == 4 and meta["stages"][0]["method"] == "gradient"
     (tmp_path / "other.csv").write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="other.csv: not an amx ScoreTable, missing columns"):
         load_table(tmp_path / "other.csv")
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"subset": "all"}, "subset: unknown 'all'"), ({"metrics": ("auc",)}, "metric: unknown 'auc'"),
-    ({"methods": ("saliency",)}, "method: unknown 'saliency'"), ({"n_images": 0}, "must be >= 1"),
+    ({"subset": "all"}, "subset: unknown 'all'"), ({"n_images": 0}, "must be >= 1"),
+    ({"methods": ()}, "methods and metrics: name at least one of each"),
 ])
 def test_bad_run_configs_name_the_parameter(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        RunConfig(**kwargs)
+        RunConfig(**{**CHEAP, **kwargs})
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"metrics": ("auc",)}, "unknown metric 'auc'.*Valid metrics: deletion, insertion"),
+    ({"methods": ("saliency",)}, "unknown method 'saliency'.*Valid methods: cam"),
+])
+def test_unknown_methods_and_metrics_list_the_registered_ones(kwargs, message):
+    with pytest.raises(KeyError, match=message):
+        RunConfig(**{**CHEAP, **kwargs})
 
 
 def test_unknown_model_lists_the_valid_ones(tmp_path):

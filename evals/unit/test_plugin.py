@@ -1,7 +1,11 @@
 """The amx pytest plugin, exercised in-process with pytester."""
 
+import json
+
 import pytest
 import torch
+
+import amx
 
 # pytester runs in-process and drops the modules a run imported; the report's modules (numpy's
 # fft, matplotlib) cannot be imported twice in one process, so they are imported here, once.
@@ -24,7 +28,7 @@ def test_claims_marker_is_registered_and_selects(pytester):
     pytester.makepyfile(MARKED)
     result = pytester.runpytest("--strict-markers", "-m", "claims")
     result.assert_outcomes(passed=1, deselected=1)
-    result.stdout.fnmatch_lines(["amx: world=mini device=cpu n_images=100"])
+    result.stdout.fnmatch_lines(["amx: world=mini device=cpu n_images=100 seed=0 claim sets=001"])
 
 
 def test_the_plugin_itself_deselects_nothing(pytester):
@@ -36,7 +40,7 @@ def test_the_plugin_itself_deselects_nothing(pytester):
 def test_options_are_documented_in_help(pytester):
     result = pytester.runpytest("--help")
     result.stdout.fnmatch_lines(["*amx: regenerate explainability claims*", "*--gpu*", "*--world*",
-                                 "*--n-images*"])
+                                 "*--n-images*", "*--seed*"])
 
 
 def test_unknown_world_is_a_usage_error_listing_the_valid_ones(pytester):
@@ -93,7 +97,9 @@ def test_judged_claims_write_the_report_also_when_they_fail(pytester, monkeypatc
     assert out.index("P9[b]: made up") < out.index("amx: 0 of 1 claims hold; report out/claims.html")
     results = json.loads((pytester.path / "out" / "results.json").read_text())
     assert [c["outcome"] for c in results["cases"]] == ["passed", "failed", "passed"]
-    assert results["summary"] == [{"claim": "P9", "cases": 3, "passed": 2, "holds": False}]
+    p9 = next(row for row in results["summary"] if row["claim"] == "P9")
+    assert (p9["cases"], p9["passed"], p9["holds"]) == (3, 2, False)
+    assert p9["headline"]["case_id"] == "P9[a]"  # P9's headline case (image) was not run: the first
     html = (pytester.path / "out" / "claims.html").read_text()
     assert "P9[b]" in html and "0 of 1 claims hold" in html and "no baseline" in html
 
@@ -104,7 +110,9 @@ def test_baseline_turns_known_failures_into_xfail_and_flips_into_failures(pytest
     pytester.makepyfile(JUDGED)
     _run_judged(pytester, monkeypatch, "1,0,1", "--baseline", "base.json", "--update-baseline")
     baseline = json.loads((pytester.path / "base.json").read_text())
-    assert baseline["world"] == "mini"
+    recorded = ("world", "world_version", "n_images", "seed", "device", "amx_version")
+    assert {k: baseline[k] for k in recorded} == {"world": "mini", "world_version": 3, "n_images": 100,
+                                                   "seed": 0, "device": "cpu", "amx_version": amx.__version__}
     assert baseline["cases"]["P9[b]"] == {"passed": False, "statistic": 0.1}
     same = _run_judged(pytester, monkeypatch, "1,0,1", "--baseline", "base.json")
     same.assert_outcomes(passed=2, xfailed=1)
@@ -127,3 +135,149 @@ def test_baseline_usage_errors(pytester, args, message):
     result = pytester.runpytest(*args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
+
+
+def test_a_baseline_of_another_setting_warns_and_of_another_world_version_is_an_error(pytester, monkeypatch):
+    pytester.makepyfile(JUDGED)
+    _run_judged(pytester, monkeypatch, "1,0,1", "--baseline", "base.json", "--update-baseline")
+    other_seed = _run_judged(pytester, monkeypatch, "1,0,1", "--baseline", "base.json", "--seed", "3")
+    other_seed.assert_outcomes(passed=2, xfailed=1)
+    other_seed.stdout.fnmatch_lines(["*AmxBaselineWarning: --baseline base.json was recorded with seed 0, "
+                                     "this session has 3*"])
+    results = json.loads((pytester.path / "out" / "results.json").read_text())
+    assert results["provenance"]["baseline"]["warnings"] == [
+        "--baseline base.json was recorded with seed 0, this session has 3"]
+    baseline = json.loads((pytester.path / "base.json").read_text())
+    (pytester.path / "base.json").write_text(json.dumps({**baseline, "world_version": 2}))
+    stale = _run_judged(pytester, monkeypatch, "1,0,1", "--baseline", "base.json")
+    assert stale.ret == pytest.ExitCode.USAGE_ERROR
+    stale.stderr.fnmatch_lines(["*--baseline: base.json was recorded with world_version 2, this session "
+                                "runs with 3*"])
+
+
+# A researcher's own package, outside amx: a world (16-px images with boxes), its one-model zoo, a
+# metric and a claim set with one case built to pass and one built to fail, registered through
+# amx's entry-point groups. The test installs it by putting it and its dist-info on PYTHONPATH.
+TOY_PACKAGE = """
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from amx.attacks import PGDConfig
+from amx.claims.spec import Case, Claim, ClaimSet, Greater, verdict
+from amx.data.worlds import World
+from amx.metrics import MetricSpec
+from amx.zoo.spec import ModelSpec
+
+SIZE = 16
+
+
+def render(split, n, workers=1):
+    rng = np.random.default_rng([7, ("train", "val", "eval").index(split)])
+    images = rng.integers(0, 80, (n, 3, SIZE, SIZE)).astype(np.uint8)
+    labels, boxes = rng.integers(0, 2, n), []
+    for i in range(n):
+        x, y = rng.integers(0, SIZE - 6, 2)
+        images[i, labels[i], y:y + 6, x:x + 6] = 255  # a bright square: red for class 0, green for 1
+        boxes.append(np.array([[x, y, x + 5, y + 5]]))
+    return images, labels, boxes
+
+
+class Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 2, 3, padding=1)
+        with torch.no_grad():
+            self.conv.weight.zero_()
+            self.conv.weight[0, 0, 1, 1] = self.conv.weight[1, 1, 1, 1] = 1.0
+            self.conv.bias.zero_()
+
+    def forward(self, x):
+        return self.conv(x).mean((2, 3)) * 10
+
+
+class Zoo:
+    def specs(self, world):
+        return {"toy-net": ModelSpec(name="toy-net", world=world.name, architecture="toy", regime="vanilla",
+                                     weights="code", weights_source="code", sha256="70" * 32, input_size=SIZE,
+                                     n_classes=2, mean=(0, 0, 0), std=(1, 1, 1), cam_layer="conv",
+                                     gap_head=True)}
+
+    def load(self, spec, device):
+        return Net().eval().to(device)
+
+
+WORLD = World(name="toy", version=1, seed=0, image_size=SIZE, n_classes=2, splits=("eval",), render=render,
+              zoo=Zoo(), attack=PGDConfig(eps=0.1, steps=1), description="16-px squares on noise",
+              departures="a toy, not a paper's data", claim_sets=("toy",))
+
+
+@dataclass(frozen=True)
+class MassConfig:
+    pass
+
+
+def box_mass(config, batch):
+    out = []
+    for m, boxes in zip(batch.maps, batch.boxes):
+        inside = torch.zeros_like(m, dtype=torch.bool)
+        for x0, y0, x1, y1 in boxes.tolist():
+            inside[y0:y1 + 1, x0:x1 + 1] = True
+        out.append({"mass": float(m.abs()[inside].sum() / m.abs().sum().clamp_min(1e-12))})
+    return out
+
+
+MASS = MetricSpec("toy_mass", True, MassConfig, "share of the map's mass inside the boxes", box_mass,
+                  lambda config, records: {"toy_mass": [r["mass"] for r in records]}, ("toy_mass",))
+
+
+def mass_case(name, rule):
+    def check(evidence):
+        mean = float(evidence.ok["toy_mass"].mean())
+        cid = f"T{1 if name == 'holds' else 2}[{name}]"
+        return verdict(cid, rule, mean, f"{cid}: mean box mass = {mean:.3f} (needs {rule})")
+    return Case(f"T{1 if name == 'holds' else 2}", name, check)
+
+
+RULES = {"holds": Greater(0.05, "mean mass"), "impossible": Greater(2.0, "mean mass")}
+CLAIMS = ClaimSet(
+    name="toy", prefix="T", title="Toy claims", source="this test",
+    claims=(Claim("T1", "toy", "s1", "Gradients put some mass on the square.", "mean box mass",
+                  str(RULES["holds"]), "-"),
+            Claim("T2", "toy", "s1", "More than all of it.", "mean box mass", str(RULES["impossible"]), "-")),
+    cases=lambda: [mass_case("holds", RULES["holds"]), mass_case("impossible", RULES["impossible"])],
+    methods=("gradient",), metrics=("toy_mass",), subset="random")
+"""
+
+TOY_ENTRY_POINTS = """
+[amx.worlds]
+toy = toyamx:WORLD
+
+[amx.metrics]
+toy_mass = toyamx:MASS
+
+[amx.claims]
+toy = toyamx:CLAIMS
+"""
+
+
+def test_a_plugin_package_registers_a_world_metric_and_claim_set_through_entry_points(pytester, monkeypatch):
+    pytester.makepyfile(toyamx=TOY_PACKAGE, test_toy="from amx.claims.suite import test_claim  # noqa")
+    info = pytester.mkdir("toyamx-0.1.dist-info")
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: toyamx\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(TOY_ENTRY_POINTS)
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path))
+    result = pytester.runpytest_subprocess("-m", "claims", "--world", "toy", "--n-images", "4",
+                                           "--cache-dir", "cache", "--report-dir", "out",
+                                           "-p", "no:cacheprovider", "-rA")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["T2[[]impossible[]]: mean box mass = 0.* (needs mean mass > 2)",
+                                 "amx: 1 of 2 claims hold; report out/claims.html*",
+                                 "PASSED test_toy.py::test_claim[[]T1[[]holds[]][]]",
+                                 "FAILED test_toy.py::test_claim[[]T2[[]impossible[]][]]*"])
+    results = json.loads((pytester.path / "out" / "results.json").read_text())
+    assert [c["name"] for c in results["claim_sets"]] == ["toy"]
+    assert {s["claim"]: s["holds"] for s in results["summary"]} == {"T1": True, "T2": False}
+    html = (pytester.path / "out" / "claims.html").read_text()
+    assert "Toy claims" in html and "Gradients put some mass on the square." in html

@@ -4,35 +4,53 @@ import json
 from dataclasses import asdict
 
 from amx.claims import paper
+from amx.claims.spec import Evidence
 from amx.cli import main
-from amx.data.worlds import MINI
+from amx.data.worlds import DEFAULT_WORLD, get_world
 from amx.report import build_results, load_results, write_html, write_results
-from amx.report.results import provenance
+from amx.report.results import provenance, summarise
 from evals.unit.test_claims import synthetic_table, zoo_rows
 
 
 def _results():
-    table, zoo = synthetic_table(n=30), zoo_rows()
-    for row in zoo:
-        row.update(pgd_top1=1.0, confidence_mean=0.9, sha256="ab" * 32)
-    evidence = paper.Evidence(table, zoo)
+    evidence = Evidence(synthetic_table(n=30), zoo_rows())
     entries = []
     for case in paper.cases()[:5] + paper.cases()[-3:]:
         v = case.check(evidence)
         entries.append({**asdict(v), "claim": v.claim, "outcome": "passed" if v.passed else "failed",
                         "baseline_change": "no baseline", "baseline": None})
-    prov = provenance(MINI, "cpu", {"n_images": 30}, {"resnet-mini": "ab" * 32}, {"pipeline": 1.0})
-    return build_results(entries, table, zoo, prov)
+    prov = provenance(get_world(DEFAULT_WORLD), "cpu", "a CPU (2 threads)", 0, 30, {"n_images": 30},
+                      {"resnet-mini": "ab" * 32}, {"pipeline": 1.0})
+    return build_results(entries, [paper.CLAIM_SET], evidence, prov)
 
 
 def test_results_carry_verdicts_summary_figures_and_provenance(tmp_path):
     results = _results()
-    assert [s["claim"] for s in results["summary"]] == ["P1", "P10", "P12"]
-    assert results["summary"][0]["cases"] == 5
-    assert results["provenance"]["world"] == "mini" and results["provenance"]["torch"]
-    assert set(results["figures"]) >= {"fig2_family_regime", "fig4_method_ranks", "fig5_per_model"}
+    assert [s["claim"] for s in results["summary"]] == [f"P{i}" for i in range(1, 13)]  # every claim
+    judged = [s for s in results["summary"] if s["holds"] is not None]
+    assert [s["claim"] for s in judged] == ["P1", "P11", "P12"]
+    assert results["summary"][1]["cases"] == 0 and results["summary"][1]["headline"] is None
+    p1 = results["summary"][0]
+    assert p1["cases"] == 5 and p1["claim_set"] == "001" and p1["statement"].startswith("Robust CNNs")
+    # its headline case (gradient-wsl-pooled) was not judged: the first judged case stands in
+    assert p1["headline"]["case_id"] == "P1[gradient-pointing_game-pooled]"
+    assert judged[1]["headline"]["case_id"] == "P11[resnet-advprop-pgd5-top1]"
+    assert results["provenance"]["world"] == DEFAULT_WORLD and results["provenance"]["torch"]
+    assert set(results["figures"]["001"]) >= {"fig2_family_regime", "fig4_method_ranks", "fig5_per_model"}
+    assert set(results["figures"]["001"]["fig6_confidence_bias"]) == {
+        "insertion", "insertion_normalized", "deletion", "deletion_normalized"}
     path = write_results(results, tmp_path / "results.json")
     assert load_results(path)["cases"][0]["case_id"] == "P1[gradient-pointing_game-pooled]"
+
+
+def test_claim_ids_sort_naturally_for_any_prefix():
+    entries = [{"claim": c, "case_id": f"{c}[x]", "passed": True} for c in ("S1", "P10", "B2", "P2", "P1")]
+    assert [s["claim"] for s in summarise(entries)] == ["B2", "P1", "P2", "P10", "S1"]
+    claim = {"statement": "", "section": "", "paper_value": "", "headline": "x"}
+    sets = [{"name": n, "claims": {f"{p}{i}": {**claim, "id": f"{p}{i}"} for i in (10, 2, 1)}}
+            for n, p in (("001", "P"), ("sam", "S"), ("big", "B"))]
+    order = ["P1", "P2", "P10", "S1", "S2", "S10", "B1", "B2", "B10"]  # claim sets in order, then ids
+    assert [s["claim"] for s in summarise(entries, sets)] == order
 
 
 def test_amx_report_re_renders_the_html_from_results_json(tmp_path, capsys):
@@ -41,7 +59,9 @@ def test_amx_report_re_renders_the_html_from_results_json(tmp_path, capsys):
     assert main(["report", "--results", str(path), "--out", str(out)]) == 0
     html = out.read_text()
     assert "P1[gradient-pointing_game-pooled]" in html and "P12[accuracy-vs-explainability]" in html
-    assert html.count("data:image/png;base64,") == 5  # Figs 2-6; Fig 1 needs cached maps
+    assert html.count("data:image/png;base64,") == 5  # Figs 2-6; Fig 1 needs stored maps
+    assert html.index("<h2>Claims</h2>") < html.index("<details")  # the summary comes first
+    assert html.count("<details") == 3  # one collapsible section per judged claim
     assert "<script" not in html and "http" not in html.split("<body>")[1]  # self-contained
     written = write_html(load_results(path), tmp_path / "again.html").read_text()
     assert written.split("Generated")[1][:40] == html.split("Generated")[1][:40]

@@ -68,9 +68,11 @@ def test_render_matches_generate(tmp_path, monkeypatch):
         s = mini.generate(i, "val")
         np.testing.assert_array_equal(arrays.images[i], np.round(s.image * 255).astype(np.uint8))
         assert arrays.labels[i] == s.label
-        np.testing.assert_array_equal(arrays.boxes[i], s.box)
+        np.testing.assert_array_equal(arrays.boxes[i], s.box[None])
     again = load_split(get_world("mini"), "val", 12)  # from the on-disk cache
     np.testing.assert_array_equal(again.images, arrays.images)
+    assert len(again.boxes) == 12
+    assert all(np.array_equal(a, b) for a, b in zip(again.boxes, arrays.boxes, strict=True))
 
 
 def test_unknown_split_and_world_name_the_valid_ones():

@@ -1,0 +1,128 @@
+"""``MetricSpec``: what the pipeline and the report need to know of a metric, and the registry.
+
+A spec names the metric, says once whether higher is better, gives its config type, the function
+that scores a batch of maps (per-image JSON records, which the cache stores), the function that
+turns the records of one (model, method) set into ScoreTable columns (WSL picks one threshold
+for the whole set there), those columns' names (the first is the metric's score) and its model
+forwards per image (the pass floor). The pipeline and the report loop over specs; a new metric is
+one more ``METRICS.register`` (or an ``amx.metrics`` entry point), never a pipeline edit.
+
+>>> METRICS.get("deletion").higher_is_better
+False
+>>> METRICS.get("insertion").column_names
+('insertion', 'insertion_normalized')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from amx.metrics.causal import CausalConfig, deletion, insertion
+from amx.metrics.pointing import PointingGameConfig, pointing_game
+from amx.metrics.wsl import WSLConfig, box_iou_curves, select_threshold
+from amx.registry import Registry
+
+
+@dataclass(frozen=True)
+class ScoreBatch:
+    """What a metric may read to score maps: the ``model``, images ``[B, 3, H, W]`` in [0, 1], the
+    maps ``[B, H, W]``, targets ``[B]``, each image's boxes (``[k, 4]`` xyxy inclusive) and the
+    model inputs per pass (``batch_size``)."""
+
+    model: torch.nn.Module
+    images: torch.Tensor
+    maps: torch.Tensor
+    targets: torch.Tensor
+    boxes: Sequence[torch.Tensor]
+    batch_size: int
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A registered metric (see the module docstring). ``version`` keys its cached scores: bump it
+    when a change alters them. ``test_column`` is the per-image column statistical tests use."""
+
+    name: str
+    higher_is_better: bool
+    config: type
+    description: str
+    score: Callable[[Any, ScoreBatch], list[dict]]
+    columns: Callable[[Any, list[dict]], dict[str, Any]]
+    column_names: tuple[str, ...]
+    forwards: Callable[[Any, int], int] = lambda config, n_pixels: 0
+    test_column: str | None = None
+    version: int = 1
+
+    def __post_init__(self):
+        if not self.column_names:
+            raise ValueError(f"metric {self.name!r}: column_names must name at least its score column")
+
+    @property
+    def column(self) -> str:
+        """The ScoreTable column of the metric's per-image score."""
+        return self.column_names[0]
+
+    @property
+    def per_image_column(self) -> str:
+        return self.test_column or self.column
+
+
+def _pointing_score(config: PointingGameConfig, b: ScoreBatch) -> list[dict]:
+    return [{"hit": bool(h)} for h in pointing_game(b.maps, b.boxes, config.tolerance).cpu()]
+
+
+def _wsl_score(config: WSLConfig, b: ScoreBatch) -> list[dict]:
+    return [{"iou_curve": c.tolist()} for c in box_iou_curves(b.maps.cpu(), b.boxes, config)]
+
+
+def _wsl_columns(config: WSLConfig, records: list[dict]) -> dict:
+    """MaxBoxAcc picks one threshold for the whole set, then each map's hit and IoU at it."""
+    best = select_threshold(torch.tensor([r["iou_curve"] for r in records], dtype=torch.float64), config)
+    return {"wsl": best.hit.double().tolist(), "wsl_iou": best.iou.tolist(), "wsl_threshold": best.tau}
+
+
+def _causal(score):
+    def run(config: CausalConfig, b: ScoreBatch) -> list[dict]:
+        result = score(b.model, b.images, b.maps, b.targets, config, batch_size=b.batch_size)
+        pairs = zip(result.auc, result.p_image, strict=True)
+        return [{"auc": float(a), "p_image": float(p)} for a, p in pairs]
+    return run
+
+
+def _causal_columns(name: str):
+    def columns(config: CausalConfig, records: list[dict]) -> dict:
+        return {name: [r["auc"] for r in records],
+                f"{name}_normalized": [r["auc"] / r["p_image"] for r in records]}
+    return columns
+
+
+def _check(name: str, spec) -> None:
+    if not isinstance(spec, MetricSpec):
+        raise TypeError(f"metric {name!r}: expected an amx.metrics.MetricSpec, got {type(spec).__name__}")
+    if spec.name != name:
+        raise ValueError(f"metric registered as {name!r} is named {spec.name!r}")
+
+
+METRICS: Registry[MetricSpec] = Registry("metric", "amx.metrics", _check)
+for _spec in (
+    MetricSpec("pointing_game", True, PointingGameConfig,
+               "hit of the map's maximum within the tolerance of a GT box", _pointing_score,
+               lambda config, records: {"pointing_game": [float(r["hit"]) for r in records]},
+               ("pointing_game",)),
+    MetricSpec("wsl", True, WSLConfig,
+               "IoU >= 0.5 of the largest-region box at the set's best threshold (MaxBoxAcc)", _wsl_score,
+               _wsl_columns, ("wsl", "wsl_iou", "wsl_threshold"), test_column="wsl_iou"),
+    MetricSpec("insertion", True, CausalConfig,
+               "AUC of p(target) as top pixels are inserted; _normalized: AUC / p(target | image)",
+               _causal(insertion), _causal_columns("insertion"), ("insertion", "insertion_normalized"),
+               forwards=lambda config, n_pixels: len(config.boundaries(n_pixels))),
+    MetricSpec("deletion", False, CausalConfig,
+               "AUC of p(target) as top pixels are deleted; _normalized: AUC / p(target | image)",
+               _causal(deletion), _causal_columns("deletion"), ("deletion", "deletion_normalized"),
+               forwards=lambda config, n_pixels: len(config.boundaries(n_pixels))),
+):
+    METRICS.register(_spec.name, _spec, source=__name__)
