@@ -58,11 +58,18 @@ def _caller() -> str:
 
 
 class Registry(Generic[T]):
-    """Named objects of one ``kind``, extended by the entry-point group ``group`` if given."""
+    """Named objects of one ``kind``, extended by the entry-point group ``group`` if given.
 
-    def __init__(self, kind: str, group: str | None = None, check: Callable[[str, T], None] | None = None):
+    ``expected``: the type every object must be (a subclass of it, where the registry holds
+    classes); such an object must also be registered under its own ``name``. ``check(name,
+    obj)``: any further rule, raising on a bad registration.
+    """
+
+    def __init__(self, kind: str, group: str | None = None, expected: type | None = None,
+                 check: Callable[[str, T], None] | None = None):
         self.kind = kind
         self.group = group
+        self._expected = expected
         self._check = check
         self._items: dict[str, T] = {}
         self._sources: dict[str, str] = {}
@@ -75,11 +82,22 @@ class Registry(Generic[T]):
         if name in self._items:
             raise RegistryError(f"{self.kind} {name!r} is registered twice: by {self._sources[name]} "
                                 f"and by {source}")
+        self._check_kind(name, obj)
         if self._check is not None:
             self._check(name, obj)
         self._items[name] = obj
         self._sources[name] = source
         return obj
+
+    def _check_kind(self, name: str, obj) -> None:
+        if self._expected is None:
+            return
+        expected = self._expected
+        if not (issubclass(obj, expected) if isinstance(obj, type) else isinstance(obj, expected)):
+            raise TypeError(f"{self.kind} {name!r}: expected {expected.__module__}.{expected.__name__}, "
+                            f"got {obj!r}")
+        if getattr(obj, "name", name) != name:
+            raise ValueError(f"{self.kind} registered as {name!r} is named {obj.name!r}")
 
     def get(self, name: str) -> T:
         """The object called ``name``; an unknown name lists the valid ones."""
@@ -111,6 +129,10 @@ class Registry(Generic[T]):
     def items(self) -> list[tuple[str, T]]:
         """``(name, object)`` pairs in registration order (amx's own first, then entry points)."""
         self._load_entry_points()
+        return self.registered()
+
+    def registered(self) -> list[tuple[str, T]]:
+        """``items()`` as registered so far, without loading entry points (for ``check`` rules)."""
         return list(self._items.items())
 
     def _load_entry_points(self) -> None:

@@ -11,19 +11,15 @@ from amx.claims.spec import ClaimSet, claim_order
 from amx.registry import Registry
 
 
-def _check(name: str, claim_set) -> None:
-    if not isinstance(claim_set, ClaimSet):
-        raise TypeError(f"claim set {name!r}: expected an amx.claims.spec.ClaimSet, got "
-                        f"{type(claim_set).__name__}")
-    if claim_set.name != name:
-        raise ValueError(f"claim set registered as {name!r} is named {claim_set.name!r}")
-    for other_name, other in CLAIM_SETS._items.items():  # ids must stay unique across papers
+def _unique_prefix(name: str, claim_set: ClaimSet) -> None:
+    """Claim ids must stay unique across papers: one prefix per claim set."""
+    for other_name, other in CLAIM_SETS.registered():
         if other.prefix == claim_set.prefix:
-            raise ValueError(f"claim set {name!r}: prefix {claim_set.prefix!r} is already claim set "
-                             f"{other_name!r}'s")
+            raise ValueError(f"claim set {name!r}: prefix {claim_set.prefix!r} is already that of "
+                             f"claim set {other_name!r}")
 
 
-CLAIM_SETS: Registry[ClaimSet] = Registry("claim set", "amx.claims", _check)
+CLAIM_SETS: Registry[ClaimSet] = Registry("claim set", "amx.claims", ClaimSet, _unique_prefix)
 
 
 def _register_builtin() -> None:

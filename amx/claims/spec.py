@@ -21,6 +21,7 @@ written once:
 from __future__ import annotations
 
 import functools
+import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,80 +40,52 @@ class Threshold:
         raise NotImplementedError
 
 
-def _num(x: float) -> str:
-    return f"{x:g}"
+_COMPARISONS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq}
 
 
 @dataclass(frozen=True)
-class Less(Threshold):
+class Compare(Threshold):
+    """``stat op bound``, e.g. ``p < 0.003``; ``absolute`` compares ``|value|``."""
+
+    op: str
     bound: float
     stat: str = ""
+    absolute: bool = False
+
+    def __post_init__(self):
+        if self.op not in _COMPARISONS:
+            raise ValueError(f"Compare: op must be one of {sorted(_COMPARISONS)}, got {self.op!r}")
 
     def passes(self, value) -> bool:
-        return bool(value < self.bound)
+        return bool(_COMPARISONS[self.op](abs(value) if self.absolute else value, self.bound))
 
     def __str__(self) -> str:
-        return f"{self.stat} < {_num(self.bound)}".strip()
+        return f"{self.stat} {self.op} {self.bound:g}".strip()
 
 
-@dataclass(frozen=True)
-class Greater(Threshold):
-    bound: float
-    stat: str = ""
-
-    def passes(self, value) -> bool:
-        return bool(value > self.bound)
-
-    def __str__(self) -> str:
-        return f"{self.stat} > {_num(self.bound)}".strip()
+# The rules by name, so that they read as words: Less(0.003, "p") is ``p < 0.003``.
+def Less(bound: float, stat: str = "") -> Compare:
+    return Compare("<", bound, stat)
 
 
-@dataclass(frozen=True)
-class AtLeast(Threshold):
-    bound: float
-    stat: str = ""
-
-    def passes(self, value) -> bool:
-        return bool(value >= self.bound)
-
-    def __str__(self) -> str:
-        return f"{self.stat} >= {_num(self.bound)}".strip()
+def Greater(bound: float, stat: str = "") -> Compare:
+    return Compare(">", bound, stat)
 
 
-@dataclass(frozen=True)
-class AtMost(Threshold):
-    bound: float
-    stat: str = ""
-
-    def passes(self, value) -> bool:
-        return bool(value <= self.bound)
-
-    def __str__(self) -> str:
-        return f"{self.stat} <= {_num(self.bound)}".strip()
+def AtLeast(bound: float, stat: str = "") -> Compare:
+    return Compare(">=", bound, stat)
 
 
-@dataclass(frozen=True)
-class Equal(Threshold):
-    target: float
-    stat: str = ""
-
-    def passes(self, value) -> bool:
-        return bool(value == self.target)
-
-    def __str__(self) -> str:
-        return f"{self.stat} == {_num(self.target)}".strip()
+def AtMost(bound: float, stat: str = "") -> Compare:
+    return Compare("<=", bound, stat)
 
 
-@dataclass(frozen=True)
-class AbsLess(Threshold):
-    bound: float
-    stat: str = "|.|"
+def Equal(target: float, stat: str = "") -> Compare:
+    return Compare("==", target, stat)
 
-    def passes(self, value) -> bool:
-        return bool(abs(value) < self.bound)
 
-    def __str__(self) -> str:
-        return f"{self.stat} < {_num(self.bound)}"
+def AbsLess(bound: float, stat: str = "|.|") -> Compare:
+    return Compare("<", bound, stat, absolute=True)
 
 
 @dataclass(frozen=True)
@@ -131,7 +104,7 @@ class Between(Threshold):
 
     def __str__(self) -> str:
         op = "<=" if self.inclusive else "<"
-        return f"{_num(self.low)} {op} {self.stat or 'value'} {op} {_num(self.high)}"
+        return f"{self.low:g} {op} {self.stat or 'value'} {op} {self.high:g}"
 
 
 @dataclass(frozen=True)

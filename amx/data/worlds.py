@@ -82,14 +82,7 @@ class World:
             raise ValueError(f"world {self.name!r}: needs an 'eval' split, has {self.splits}")
 
 
-def _check(name: str, world) -> None:
-    if not isinstance(world, World):
-        raise TypeError(f"world {name!r}: expected an amx.data.worlds.World, got {type(world).__name__}")
-    if world.name != name:
-        raise ValueError(f"world registered as {name!r} is named {world.name!r}")
-
-
-WORLDS: Registry[World] = Registry("world", "amx.worlds", _check)
+WORLDS: Registry[World] = Registry("world", "amx.worlds", World)
 
 
 def get_world(name: str) -> World:

@@ -100,14 +100,7 @@ def _causal_columns(name: str):
     return columns
 
 
-def _check(name: str, spec) -> None:
-    if not isinstance(spec, MetricSpec):
-        raise TypeError(f"metric {name!r}: expected an amx.metrics.MetricSpec, got {type(spec).__name__}")
-    if spec.name != name:
-        raise ValueError(f"metric registered as {name!r} is named {spec.name!r}")
-
-
-METRICS: Registry[MetricSpec] = Registry("metric", "amx.metrics", _check)
+METRICS: Registry[MetricSpec] = Registry("metric", "amx.metrics", MetricSpec)
 for _spec in (
     MetricSpec("pointing_game", True, PointingGameConfig,
                "hit of the map's maximum within the tolerance of a GT box", _pointing_score,

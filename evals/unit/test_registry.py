@@ -62,11 +62,18 @@ def test_entry_points_are_loaded_once_and_a_broken_one_is_named(monkeypatch):
                                                 "\\(group amx.test\\) failed to load: ModuleNotFoundError"):
             things.get("pi")
     assert calls == ["amx.test"]
-    assert things._items["pi"] == pytest.approx(3.14159, abs=1e-5)  # the good one was registered
+    assert dict(things.registered())["pi"] == pytest.approx(3.14159, abs=1e-5)  # the good one was registered
 
 
 def test_a_registered_object_must_be_of_its_kind_and_name():
-    with pytest.raises(TypeError, match="method 'x': expected an AttributionMethod subclass"):
+    with pytest.raises(TypeError, match="method 'x': expected amx.methods.base.AttributionMethod, got"):
         methods.METHODS.register("x", object)
     with pytest.raises(ValueError, match="metric registered as 'pg' is named 'pointing_game'"):
         METRICS.register("pg", METRICS.get("pointing_game"))
+
+
+def test_claim_set_prefixes_are_unique():
+    from dataclasses import replace
+
+    with pytest.raises(ValueError, match="claim set 'copy': prefix 'P' is already that of claim set '001'"):
+        CLAIM_SETS.register("copy", replace(CLAIM_SETS.get("001"), name="copy"))

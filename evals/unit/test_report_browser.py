@@ -12,7 +12,8 @@ from amx.report import write_html
 from amx.report.figures import encode
 from evals.unit.test_report import _results
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install -e '.[dev]'")
+sync_api = pytest.importorskip("playwright.sync_api",
+                               reason="playwright is not installed: pip install -e '.[dev]'")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # As root, and with no network: no sandbox, no background connections.
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -26,8 +27,8 @@ def _with_fig1(results: dict) -> dict:
             for m in ("resnet-a", "resnet-b")}
     results["figures"]["001"]["fig1_heatmaps"] = {
         "size": 16, "models": ["resnet-a", "resnet-b"], "methods": ["gradient", "gradcam"],
-        "images": {"5": encode(rng.integers(0, 255, (16, 16, 3)))}, "boxes": {"5": [[1, 2, 6, 9], [8, 8, 15, 15]]},
-        "maps": maps}
+        "images": {"5": encode(rng.integers(0, 255, (16, 16, 3)))},
+        "boxes": {"5": [[1, 2, 6, 9], [8, 8, 15, 15]]}, "maps": maps}
     return results
 
 
@@ -39,18 +40,18 @@ def test_the_report_loads_without_errors_and_every_figure_decodes(tmp_path):
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             errors = []
-            page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+            page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
             page.on("pageerror", lambda error: errors.append(str(error)))
             page.goto(path.as_uri(), wait_until="load")
-            figures = page.evaluate("Array.from(document.images).map(i => [i.alt, i.complete && i.naturalWidth > 0])")
+            figures = page.evaluate(
+                "Array.from(document.images).map(i => [i.alt, i.complete && i.naturalWidth > 0])")
             assert len(figures) == 6 and all(decoded for _, decoded in figures), figures  # Figs 1-6
             assert errors == []
             first = page.locator("details").first
-            assert first.evaluate("d => d.open") is False and not page.get_by_text("P1[gradient-pointing_game-alexnet]",
-                                                                                   exact=True).is_visible()
+            case = page.get_by_text("P1[gradient-pointing_game-alexnet]", exact=True)
+            assert first.evaluate("d => d.open") is False and not case.is_visible()  # collapsed
             first.locator("summary").click()
-            assert first.evaluate("d => d.open") is True
-            assert page.get_by_text("P1[gradient-pointing_game-alexnet]", exact=True).is_visible()
+            assert first.evaluate("d => d.open") is True and case.is_visible()
             page.screenshot(path=str(tmp_path / "claims.png"), full_page=True)
         finally:
             browser.close()
