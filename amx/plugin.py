@@ -192,6 +192,11 @@ def pytest_configure(config: pytest.Config) -> None:
         seed=config.getoption("--seed"), claim_sets=active(world), cache_dir=config.getoption("--cache-dir"),
         report_dir=Path(config.getoption("--report-dir")),
         baseline_path=Path(baseline_path) if baseline_path else None, update_baseline=update)
+    try:  # the ScoreTable the claim sets need: unknown methods or metrics, or clashing subsets
+        session.run_config()
+    except (KeyError, ValueError) as err:
+        names = [c.name for c in session.claim_sets]
+        raise pytest.UsageError(f"--world {world.name}: claim sets {names} cannot be run: {err}") from None
     if session.baseline_path and not update:
         session.baseline, session.baseline_warnings = _load_baseline(session.baseline_path, session)
         for warning in session.baseline_warnings:

@@ -281,3 +281,17 @@ def test_a_plugin_package_registers_a_world_metric_and_claim_set_through_entry_p
     assert {s["claim"]: s["holds"] for s in results["summary"]} == {"T1": True, "T2": False}
     html = (pytester.path / "out" / "claims.html").read_text()
     assert "Toy claims" in html and "Gradients put some mass on the square." in html
+
+
+def test_a_claim_set_needing_an_unknown_metric_is_a_usage_error(pytester, monkeypatch):
+    from dataclasses import replace
+
+    import amx.claims
+    from amx.claims import paper
+
+    monkeypatch.setattr(amx.claims, "active", lambda world: [replace(paper.CLAIM_SET, metrics=("ssim",))])
+    pytester.makepyfile(MARKED)
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--world mini: claim sets [[]'001'[]] cannot be run: unknown metric 'ssim'. "
+                                 "Valid metrics: deletion, insertion, pointing_game, wsl"])
