@@ -58,24 +58,38 @@ def _verdict(summary: dict) -> str:
 
 
 def _statistic(case: dict) -> str:
+    """The statistic with its 95% CI; where the statistic is a test's p-value (shown in its own
+    column), the effect the CI belongs to (rank-biserial r) takes its place."""
     ci = case.get("ci")
-    return _fmt(case.get("statistic")) + (f" [{_fmt(ci[0])}, {_fmt(ci[1])}]" if ci else "")
+    effect = (case.get("details") or {}).get("effect")
+    if effect is not None and case.get("p_value") == case.get("statistic"):
+        value = f"r = {_fmt(effect)}"
+    else:
+        value = _fmt(case.get("statistic"))
+    return value + (f" [{_fmt(ci[0])}, {_fmt(ci[1])}]" if ci else "")
 
 
 def _summary_table(results: dict) -> str:
     rows = []
     for s in results["summary"]:
-        head = s.get("headline") or {}
-        verdict = _verdict(s)
         rows.append(
             f"<tr><td><a href='#{_esc(s['claim'])}'>{_esc(s['claim'])}</a></td><td>{_esc(s.get('statement'))}"
-            f"</td><td class='num'>{s['passed']} / {s['cases']}</td><td>{verdict}</td>"
-            f"<td><code>{_esc(head.get('case_id'))}</code>: {_statistic(head)}"
-            f"<div class='small'>needs {_esc(head.get('threshold'))}</div></td>"
-            f"<td>{_fmt(head.get('paper_value'))}<div class='small'>{_esc(s.get('paper_value'))}</div>"
-            "</td></tr>")
+            f"</td><td class='num'>{s['passed']} / {s['cases']}</td><td>{_verdict(s)}</td>"
+            f"{_headline_cells(s)}</tr>")
     return ("<table><tr><th>claim</th><th>statement</th><th>cases passing</th><th>verdict</th>"
             "<th>headline statistic [95% CI]</th><th>paper</th></tr>" + "\n".join(rows) + "</table>")
+
+
+def _headline_cells(summary: dict) -> str:
+    """The headline case's statistic (with p where it has one) and threshold, then the paper's."""
+    head = summary.get("headline")
+    paper = f"<div class='small'>{_esc(summary.get('paper_value'))}</div>"
+    if not head:
+        return f"<td class='small'>not run</td><td>{paper}</td>"
+    p = f", p = {_fmt(head['p_value'])}" if head.get("p_value") is not None else ""
+    return (f"<td><code>{_esc(head['case_id'])}</code>: {_statistic(head)}{p}"
+            f"<div class='small'>needs {_esc(head.get('threshold'))}</div></td>"
+            f"<td>{_fmt(head.get('paper_value'))}{paper}</td>")
 
 
 def _case_rows(cases: list[dict]) -> str:
@@ -147,6 +161,32 @@ def _key_values(pairs) -> str:
     return "<table>" + "".join(f"<tr><th>{_esc(k)}</th><td>{v}</td></tr>" for k, v in pairs) + "</table>"
 
 
+def _stage_table(stages: list[dict]) -> str:
+    """Seconds and passes of what this run computed: a row per model, a column per method (maps)
+    and per metric (scores); a re-timing of cached maps adds to its method's cell."""
+    if not stages:
+        return "<p class='small'>Everything came from the cache: no stage ran.</p>"
+    columns = list(dict.fromkeys([x["method"] for x in stages if x.get("method")]
+                                 + [x["metric"] for x in stages if x.get("metric")]))
+    cells: dict[tuple[str, str], list[float]] = {}
+    for x in stages:
+        cell = cells.setdefault((x["model"], x.get("method") or x.get("metric")), [0.0, 0, 0])
+        cell[0] += x["seconds"]
+        cell[1] += x["forwards"]
+        cell[2] += x["forward_backwards"]
+
+    def show(cell) -> str:
+        if cell is None:
+            return "<td></td>"
+        passes = " + ".join(f"{n:,} {what}" for n, what in ((cell[1], "fwd"), (cell[2], "fwd+bwd")) if n)
+        return f"<td class='num'>{cell[0]:.1f} s<div class='small'>{passes}</div></td>"
+
+    rows = "\n".join(f"<tr><th>{_esc(m)}</th>" + "".join(show(cells.get((m, c))) for c in columns) + "</tr>"
+                     for m in dict.fromkeys(x["model"] for x in stages))
+    return ("<h3>Seconds and model passes per model x method and model x metric</h3><table><tr><th>model</th>"
+            + "".join(f"<th>{_esc(c)}</th>" for c in columns) + "</tr>" + rows + "</table>")
+
+
 def _provenance(prov: dict) -> str:
     baseline = prov.get("baseline") or {}
     general = [("amx", _esc(prov.get("amx_version"))),
@@ -167,7 +207,8 @@ def _provenance(prov: dict) -> str:
     out = [_key_values(general)]
     run = prov.get("run")
     if run:
-        settings = [(k, f"<code>{_esc(v)}</code>") for k, v in run.items() if k != "metric_configs"]
+        settings = [(k, f"<code>{_esc(v)}</code>" if v is not None else "the world's")
+                    for k, v in run.items() if k != "metric_configs"]
         settings += [(f"config of {m}", f"<code>{_esc(c)}</code>")
                      for m, c in (run.get("metric_configs") or {}).items()]
         out.append("<h3>Run configuration</h3>" + _key_values(settings))
@@ -178,16 +219,7 @@ def _provenance(prov: dict) -> str:
                    f"{passes['compute_seconds']} s "
                    f"of stages; at the models' plain batched throughput they would take "
                    f"{passes.get('floor_seconds')} s (efficiency {_fmt(passes.get('efficiency'))}).</p>")
-        rows = "\n".join(
-            f"<tr><td>{_esc(x['stage'])}</td><td>{_esc(x['model'])}</td>"
-            f"<td>{_esc(x.get('method') or x.get('metric'))}</td><td class='num'>{x['images']}</td>"
-            f"<td class='num'>{x['seconds']:.1f}</td>"
-            f"<td class='num'>{x['forwards']:,}</td><td class='num'>{x['forward_backwards']:,}</td></tr>"
-            for x in passes.get("stages", []))
-        out.append("<h3>Seconds and passes per model x method (and per model x metric)</h3>"
-                   "<table><tr><th>stage</th><th>model</th><th>method / metric</th><th>images</th>"
-                   "<th>seconds</th><th>forwards</th><th>forward + backward</th></tr>" + rows + "</table>"
-                   if rows else "<p class='small'>Everything came from the cache: no stage ran.</p>")
+        out.append(_stage_table(passes.get("stages", [])))
     fingerprints = prov.get("model_fingerprints") or {}
     if fingerprints:
         out.append("<h3>Model fingerprints (sha256 of the weights)</h3>"

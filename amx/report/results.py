@@ -60,7 +60,7 @@ def _headline(claim: dict | None, mine: list[dict]) -> dict:
     wanted = f"{claim['id']}[{claim['headline']}]" if claim and claim.get("headline") else None
     case = next((e for e in mine if e["case_id"] == wanted), mine[0])
     return {k: case.get(k) for k in ("case_id", "statistic", "ci", "p_value", "threshold", "paper_value",
-                                     "passed")}
+                                     "passed", "details")}
 
 
 def summarise(entries: list[dict], claim_sets: list[dict] | None = None) -> list[dict]:

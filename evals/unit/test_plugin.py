@@ -293,5 +293,6 @@ def test_a_claim_set_needing_an_unknown_metric_is_a_usage_error(pytester, monkey
     pytester.makepyfile(MARKED)
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--world mini: claim sets [[]'001'[]] cannot be run: unknown metric 'ssim'. "
-                                 "Valid metrics: deletion, insertion, pointing_game, wsl"])
+    result.stderr.fnmatch_lines(["*--world mini: claim sets [[]'001'[]] cannot be run: "
+                                 "unknown metric 'ssim'. Valid metrics: deletion, insertion, pointing_game, "
+                                 "wsl"])

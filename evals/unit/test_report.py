@@ -73,3 +73,24 @@ def test_a_missing_or_foreign_results_file_is_named(tmp_path, capsys):
     (tmp_path / "old.json").write_text(json.dumps({"schema": 0}))
     assert main(["report", "--results", str(tmp_path / "old.json")]) == 2
     assert "old.json: results schema 0" in capsys.readouterr().err
+
+
+def test_the_report_shows_effects_beside_p_values_and_a_model_by_stage_table():
+    from amx.report import render
+
+    results = _results()
+    results["provenance"]["passes"] = {
+        "forwards": 30, "forward_backwards": 10, "compute_seconds": 3.0, "floor_seconds": 2.0,
+        "efficiency": 0.667,
+        "stages": [{"stage": "attribute", "model": "m1", "method": "gradient", "metric": None, "images": 10,
+                    "seconds": 1.0, "forwards": 0, "forward_backwards": 10},
+                   {"stage": "retime", "model": "m1", "method": "gradient", "metric": None, "images": 2,
+                    "seconds": 0.5, "forwards": 0, "forward_backwards": 2},
+                   {"stage": "score", "model": "m1", "method": None, "metric": "insertion", "images": 10,
+                    "seconds": 1.5, "forwards": 30, "forward_backwards": 0}]}
+    html = render(results)
+    pooled = next(c for c in results["cases"] if c["case_id"] == "P1[gradient-pointing_game-pooled]")
+    assert f"r = {pooled['details']['effect']:.3g} [" in html  # its statistic is the p-value, shown beside
+    table = html.split("per model x method and model x metric")[1]
+    assert "<th>gradient</th><th>insertion</th>" in table  # methods, then metrics
+    assert "<th>m1</th><td class='num'>1.5 s<div class='small'>12 fwd+bwd</div>" in table  # retime added
