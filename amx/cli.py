@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 from amx.data.worlds import DEFAULT_WORLD, get_world
-from amx.methods.presets import PRESETS
 
 
 def _zoo_list(args) -> int:
@@ -145,8 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--metrics", nargs="+", help="metrics (default: those the world's claim sets need)")
     p.add_argument("--subset", default="cl", choices=("cl", "random"), help="image subset (default cl)")
     p.add_argument("--n-images", type=int, default=100, help="images per architecture (default 100)")
-    p.add_argument("--preset", default=None, choices=PRESETS,
-                   help="method and metric hyperparameters (default: the world's presets)")
+    p.add_argument("--preset", default=None,
+                   help="method and metric hyperparameters: paper, or a world's preset "
+                        "(default: the world's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
     p.add_argument("--cache-dir", default=None, help="cache directory (default $AMX_CACHE or .amx-cache)")

@@ -173,7 +173,7 @@ def bench_methods(model_name: str, world: str = DEFAULT_WORLD, n_images: int = 1
         images = torch.rand(n_images, 3, size, size, generator=gen).to(dev)
         targets = torch.randint(0, 1000, (n_images,), generator=gen).to(dev)
     else:
-        model, preset = registry.load(model_name, world=world, device=device), get_world(world).method_preset
+        model, preset = registry.load(model_name, world=world, device=device), get_world(world).preset
         images, targets = load_split(get_world(world), "eval", n_images).batch(slice(None), device)
     batch_size = batch_size or default_inputs_per_pass(images)
     forward = min(pass_seconds(model, images, b) for b in FLOOR_BATCHES)

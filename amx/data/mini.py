@@ -301,7 +301,7 @@ def _world():
 
     return World(
         name="mini", version=VERSION, seed=0, image_size=SIZE, n_classes=N_CLASSES, splits=tuple(SPLITS),
-        render=_render_world, zoo=zoo, method_preset="mini", metric_preset="mini",
+        render=_render_world, zoo=zoo, preset="mini",
         # The paper's PGD-L2 eps 3 at 224 px scales to 0.86 at 64 px; see amx.zoo.mini.ATTACK_EPS.
         attack=PGDConfig(eps=zoo.ATTACK_EPS, steps=10),
         description=(

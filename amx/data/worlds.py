@@ -50,9 +50,8 @@ class World:
     uint8 ``[N, 3, H, W]`` (pixel / 255 is the float image the models take), labels ``[N]`` and
     boxes, one ``[k_i, 4]`` array of inclusive ``x0, y0, x1, y1`` pixel corners per image
     (``k_i >= 1``; which images count is ``amx.pipeline.subsets.eligible``).
-    ``method_preset`` / ``metric_preset`` name the hyperparameter presets a claims run uses
-    (``amx.methods.presets``, ``amx.metrics.presets``; None = the methods' and metrics' own
-    defaults). ``attack`` is Table 1's PGD attack. ``pool_size(n)`` is how many of the eval
+    ``preset`` names the hyperparameter preset (``amx.presets``) of the methods and metrics a
+    claims run uses. ``attack`` is Table 1's PGD attack. ``pool_size(n)`` is how many of the eval
     split's first images a subset of ``n`` is drawn from. ``claim_sets``: the claim sets a claims
     run regenerates here (None: every registered one).
     """
@@ -68,8 +67,7 @@ class World:
     attack: PGDConfig
     description: str
     departures: str
-    method_preset: str | None = None
-    metric_preset: str | None = None
+    preset: str = "paper"
     table1_images: int = 1000
     pool_size: Callable[[int], int] = default_pool_size
     claim_sets: tuple[str, ...] | None = None

@@ -7,7 +7,7 @@
 
 ``get(name, preset=None, model="Default", **overrides)`` returns the method with the paper's
 defaults (its frozen ``Config``), then a preset's values for a Table A1 row
-(``amx.methods.presets``: ``paper`` or the embedded world's ``mini``), then ``overrides``, field
+(``amx.presets``: ``paper``, or a world's such as ``mini``), then ``overrides``, field
 by field; an unknown name, preset, row or field is an error that lists the valid ones.
 """
 
@@ -24,11 +24,11 @@ from amx.methods.gradient_x_input import GradientXInput
 from amx.methods.ig import IntegratedGradients
 from amx.methods.lime import LIME
 from amx.methods.mp import MeaningfulPerturbation
-from amx.methods.presets import preset_overrides
 from amx.methods.rise import RISE
 from amx.methods.shap import SHAP
 from amx.methods.sliding_patch import SlidingPatch
 from amx.methods.smoothgrad import SmoothGrad
+from amx.presets import preset_overrides
 from amx.registry import Registry
 
 METHODS: Registry[type[AttributionMethod]] = Registry("method", "amx.methods", AttributionMethod)

@@ -25,10 +25,10 @@ from amx.bench import device_name, pass_seconds
 from amx.data.arrays import cache_dir, load_split
 from amx.data.worlds import DEFAULT_WORLD, World, get_world
 from amx.metrics import METRICS, MetricSpec, ScoreBatch
-from amx.metrics.presets import metric_configs
 from amx.pipeline import subsets
 from amx.pipeline.store import Store, content_key
 from amx.pipeline.table import table_columns
+from amx.presets import metric_configs
 from amx.scoring import balanced_chunks, target_probabilities
 from amx.zoo import registry
 from amx.zoo.spec import ModelSpec, paper_model_name
@@ -39,7 +39,7 @@ PREDICTIONS_VERSION = 1
 @dataclass(frozen=True)
 class RunConfig:
     """What a claims run regenerates. Empty ``models`` = the world's whole zoo. ``preset`` names
-    the method and metric presets (None: the world's own). ``seed`` draws the subsets and seeds
+    the method and metric preset (``amx.presets``; None: the world's). ``seed`` draws the subsets and seeds
     stochastic methods. ``runtime_sample``: images re-timed per (model, method) whose cached maps
     have no runtime measured on this device."""
 
@@ -161,8 +161,7 @@ def run(config: RunConfig, cache: str | None = None, progress: bool = True) -> R
                              "its maps and scores could not be cached by content")
     pool = load_split(world, "eval", world.pool_size(config.n_images))
     images, _ = pool.batch(slice(None), config.device)
-    preset = config.preset or world.metric_preset
-    configs = metric_configs(preset, world.image_size, config.metrics)
+    configs = metric_configs(config.preset or world.preset, world.image_size, config.metrics)
     metrics = {name: (METRICS.get(name), configs[name]) for name in config.metrics}
     cache = str(cache or cache_dir())
     ctx = _Context(config, world, Store(cache), specs, images, pool.labels, pool.boxes, metrics,
@@ -241,7 +240,7 @@ def _method(config: RunConfig, world: World, spec: ModelSpec, name: str):
         row = paper_model_name(spec.architecture, spec.regime)
     except KeyError:
         row = "Default"  # a model the paper's Table A1 has no row for
-    return method_registry.get(name, preset=config.preset or world.method_preset, model=row, world=world.name)
+    return method_registry.get(name, preset=config.preset or world.preset, model=row, world=world.name)
 
 
 def _map_key(world: World, config: RunConfig, labels: np.ndarray, spec: ModelSpec, method, index: int) -> str:

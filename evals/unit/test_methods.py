@@ -110,7 +110,7 @@ def test_presets_follow_table_a1_and_scale_for_the_mini_world():
     assert methods.get("rise", preset="mini", n_masks=10).config.n_masks == 10  # overrides win
     with pytest.raises(KeyError, match="no Table A1 row 'VGG'"):
         methods.get("rise", preset="paper", model="VGG")
-    with pytest.raises(ValueError, match="preset: unknown 'imagenet'"):
+    with pytest.raises(KeyError, match="unknown preset 'imagenet'. Valid presets: mini, paper"):
         methods.get("rise", preset="imagenet")
 
 

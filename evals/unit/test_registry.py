@@ -8,6 +8,7 @@ from amx import methods
 from amx.claims import CLAIM_SETS
 from amx.data.worlds import WORLDS
 from amx.metrics import METRICS
+from amx.presets import PRESETS
 from amx.registry import Registry, RegistryError, UnknownNameError
 
 
@@ -16,6 +17,7 @@ def test_every_kind_is_a_registry_with_amx_own_entries():
     assert len(methods.METHODS) == 12 and "gradcam" in methods.METHODS
     assert METRICS.names() == ["deletion", "insertion", "pointing_game", "wsl"]
     assert CLAIM_SETS.names() == ["001"] and CLAIM_SETS.get("001").prefix == "P"
+    assert PRESETS.names() == ["mini", "paper"] and PRESETS.source("mini").startswith("entry point 'mini'")
 
 
 @pytest.mark.parametrize("registry, name, message", [

@@ -1,0 +1,86 @@
+"""Hyperparameter presets: which method and metric hyperparameters a run uses.
+
+A ``Preset`` turns the paper's per-model values (Table A1, ``fixtures/paper/
+tableA1_tuned_hyperparameters.csv``, for 224-px ImageNet inputs) into a method's config overrides,
+and gives each metric's config for an image size. ``paper`` is the paper's values; a world whose
+images or budgets differ registers its own preset through the ``amx.presets`` entry-point group
+(the embedded world's ``mini``: ``amx.zoo.mini.PRESET``, with its departures tabulated there) and
+names it as ``World.preset``.
+
+``preset_overrides(method, preset, model)`` returns config overrides for a Table A1 row (which
+``amx.zoo.spec.paper_model_name(architecture, regime)`` gives for a zoo spec);
+``amx.methods.get(name, preset=..., model=...)`` applies them. ``metric_configs(preset, size,
+names)`` gives the metrics' configs; a metric the preset does not mention (a plugin's) gets its
+config's defaults.
+
+>>> preset_overrides("rise", "paper", "ResNet-R")
+{'cells': 4, 'n_masks': 7000}
+>>> metric_configs("paper", 224, ["insertion"])["insertion"].n_steps
+112
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from amx.files import PAPER_DIR
+from amx.registry import Registry
+
+TABLE_A1 = PAPER_DIR / "tableA1_tuned_hyperparameters.csv"
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named preset. ``method_overrides(method, tuned, row)`` -> config overrides, given the
+    paper's ``tuned`` overrides for that Table A1 ``row`` (None: the paper's as they are).
+    ``metric_configs(image_size)`` -> ``{metric: config}`` (None or a missing metric: defaults)."""
+
+    name: str
+    description: str
+    method_overrides: Callable[[str, dict, dict], dict] | None = None
+    metric_configs: Callable[[int], dict] | None = None
+
+
+PRESETS: Registry[Preset] = Registry("preset", "amx.presets", Preset)
+PAPER = Preset("paper", "the paper's values (Table A1, Sec 2.4) for 224-px ImageNet inputs")
+PRESETS.register(PAPER.name, PAPER, source=__name__)
+
+
+@functools.cache
+def table_a1() -> dict[str, dict]:
+    """Table A1 by row name (``Default``, ``ResNet``, ``ResNet-R``, ``PGD-1`` ...)."""
+    with open(TABLE_A1, newline="") as f:
+        return {row["model"]: {
+            "ep_areas": tuple(float(a) for a in row["ep_areas"].split(";")),
+            "mp_steps": int(row["mp_steps"]), "rise_cells": int(row["rise_mask_size"]),
+            "rise_n_masks": int(row["rise_n_masks"]), "lime_superpixels": int(row["lime_superpixels"]),
+        } for row in csv.DictReader(f)}
+
+
+def preset_overrides(method: str, preset: str = "paper", model: str = "Default") -> dict:
+    """Config overrides for ``method`` under ``preset`` for the Table A1 row ``model``."""
+    chosen = PRESETS.get(preset)
+    rows = table_a1()
+    if model not in rows:
+        raise KeyError(f"model: no Table A1 row {model!r}; valid: {sorted(rows)}")
+    row = rows[model]
+    tuned = {
+        "ep": {"areas": row["ep_areas"]},
+        "mp": {"iterations": row["mp_steps"]},
+        "rise": {"cells": row["rise_cells"], "n_masks": row["rise_n_masks"]},
+        "lime": {"n_superpixels": row["lime_superpixels"]},
+    }.get(method, {})
+    return tuned if chosen.method_overrides is None else chosen.method_overrides(method, tuned, row)
+
+
+def metric_configs(preset: str, image_size: int, names: Iterable[str]) -> dict[str, object]:
+    """``{metric name: config}`` of ``preset`` for the metrics ``names`` on square images of
+    ``image_size`` pixels."""
+    from amx.metrics import METRICS
+
+    chosen = PRESETS.get(preset)
+    configs = chosen.metric_configs(image_size) if chosen.metric_configs else {}
+    return {name: configs.get(name) or METRICS.get(name).config() for name in names}
