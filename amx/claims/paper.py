@@ -47,8 +47,6 @@ GROUPS = {"gradient": ("gradient", "ig", "shap"), "cam": ("cam", "gradcam"),
           "perturbation": ("rise", "lime", "mp", "ep")}
 ARCHITECTURES = ("alexnet", "googlenet", "resnet", "densenet", "mobilenet")
 LOCALISATION, SCORE = ("pointing_game", "wsl"), ("insertion", "deletion")
-TEST_COLUMN = {"pointing_game": "pointing_game", "wsl": "wsl_iou", "insertion": "insertion",
-               "deletion": "deletion"}
 PAPER_NAMES = {"gradient": "Gradient", "ig": "IG", "shap": "SHAP", "cam": "CAM", "gradcam": "GradCAM",
                "rise": "RISE", "lime": "LIME", "mp": "MP", "ep": "EP"}
 PAPER_METHODS = GROUPS["gradient"] + GROUPS["cam"] + GROUPS["perturbation"]
@@ -100,7 +98,7 @@ def _pair_samples(ev: Evidence, methods, metric, architecture=None):
     rows = ev.ten[ev.ten["method"].isin(methods)]
     if architecture is not None:
         rows = rows[rows["architecture"] == architecture]
-    col = TEST_COLUMN[metric]
+    col = METRICS.get(metric).per_image_column
     robust, vanilla = rows.loc[rows["regime"] == "pgd", col], rows.loc[rows["regime"] == "vanilla", col]
     if robust.empty or vanilla.empty:
         raise ValueError(f"no {metric} scores for {list(methods)} on "
@@ -305,7 +303,7 @@ P10_PAIRS = [("pointing_game", "wsl", P10_AGREE), ("pointing_game", "insertion",
 
 def _p10(a, b, rule):
     def check(ev):
-        t = stats.spearman(ev.ten[TEST_COLUMN[a]], ev.ten[TEST_COLUMN[b]])
+        t = stats.spearman(ev.ten[METRICS.get(a).per_image_column], ev.ten[METRICS.get(b).per_image_column])
         cid = f"P10[{a}-{b}]"
         msg = (f"{cid}: Spearman over {t.n} maps = {t.effect:.3f} [{t.ci_low:.3f}, {t.ci_high:.3f}] "
                f"(needs {rule}; paper {paper_correlation(a, b)})")

@@ -16,12 +16,16 @@ import numpy as np
 from matplotlib.patches import Rectangle
 
 from amx import stats
+from amx.metrics import METRICS
 from amx.report.figures import decode, encode, png
 
-METRICS = ("pointing_game", "wsl", "insertion", "deletion")
-TEST_COLUMN = {"pointing_game": "pointing_game", "wsl": "wsl_iou", "insertion": "insertion",
-               "deletion": "deletion"}
 HEATMAP_ARCHITECTURE, HEATMAP_IMAGES = "resnet", 2
+
+
+def _paper_metrics() -> tuple[str, ...]:
+    from amx.claims.paper import PAPER_METRICS  # paper imports this module: looked up when drawn
+
+    return PAPER_METRICS
 
 
 def heatmaps(evidence) -> dict:
@@ -52,7 +56,7 @@ def heatmaps(evidence) -> dict:
 
 def figure_data(evidence) -> dict:
     """The data of Figs 1-6, JSON-ready."""
-    from amx.claims.paper import method_average_ranks, per_model
+    from amx.claims.paper import PAPER_METRICS, method_average_ranks, per_model
 
     table, zoo = evidence.scores, evidence.zoo
     if table is None or table.empty:
@@ -60,19 +64,19 @@ def figure_data(evidence) -> dict:
     ten = evidence.ten
     fig2 = []
     for family, rows in ten.groupby("family"):
-        for metric in METRICS:
+        for metric in PAPER_METRICS:
             for regime, r in rows.groupby("regime"):
                 low, high = stats.bootstrap_mean_ci(r[metric], n_boot=200)
                 fig2.append({"family": family, "metric": metric, "regime": regime,
                              "mean": float(r[metric].mean()), "ci": [low, high]})
     resnet = evidence.ok[evidence.ok["architecture"] == "resnet"]
     fig3 = [{"model": m, "regime": r["regime"].iloc[0],
-             **{k: float(r.groupby("method")[k].mean().mean()) for k in METRICS}}
+             **{k: float(r.groupby("method")[k].mean().mean()) for k in PAPER_METRICS}}
             for m, r in resnet.groupby("model")]
     top1 = {r["model"]: r["top1"] for r in (zoo or [])}
     fig5 = [{"model": m, "top1": top1.get(m), **{k: float(v) for k, v in row.items()}}
-            for m, row in per_model(evidence, list(METRICS) + ["confidence"]).iterrows()]
-    corr = ten[[TEST_COLUMN[m] for m in METRICS]].corr(method="spearman").to_numpy()
+            for m, row in per_model(evidence, list(PAPER_METRICS) + ["confidence"]).iterrows()]
+    corr = ten[[METRICS.get(m).per_image_column for m in PAPER_METRICS]].corr(method="spearman").to_numpy()
     bias = {}
     for metric in ("insertion", "deletion"):
         for column in (metric, f"{metric}_normalized"):
@@ -85,7 +89,8 @@ def figure_data(evidence) -> dict:
             "fig6_image_level": ten.sample(min(len(ten), 2000), random_state=0)[
                 ["model", "confidence", "deletion"]].to_dict(orient="list"),
             "fig6_confidence_bias": bias,
-            "fig6_metric_correlation": {"metrics": list(METRICS), "spearman": np.round(corr, 4).tolist()}}
+            "fig6_metric_correlation": {"metrics": list(PAPER_METRICS),
+                                        "spearman": np.round(corr, 4).tolist()}}
 
 
 def _boxes(ax, boxes) -> None:
@@ -123,15 +128,13 @@ def fig1(data: dict) -> str | None:
 
 
 def _title(metric: str) -> str:
-    from amx.metrics import METRICS
-
     return metric + (" (higher is better)" if METRICS.get(metric).higher_is_better else " (lower is better)")
 
 
 def fig2(data: list[dict]) -> str | None:
     if not data:
         return None
-    metrics = [m for m in METRICS if any(d["metric"] == m for d in data)]
+    metrics = [m for m in _paper_metrics() if any(d["metric"] == m for d in data)]
     families = sorted({d["family"] for d in data})
     fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 2.8), squeeze=False)
     for ax, metric in zip(axes[0], metrics, strict=True):
@@ -154,8 +157,9 @@ def fig3(data: list[dict]) -> str | None:
         return None
     order = {"vanilla": 0, "advprop-pgd1": 1, "advprop-pgd5": 2, "pgd": 3}
     data = sorted(data, key=lambda d: order.get(d["regime"], 9))
-    fig, axes = plt.subplots(1, len(METRICS), figsize=(12, 2.6))
-    for ax, metric in zip(axes, METRICS, strict=True):
+    metrics = _paper_metrics()
+    fig, axes = plt.subplots(1, len(metrics), figsize=(12, 2.6))
+    for ax, metric in zip(axes, metrics, strict=True):
         ax.bar(range(len(data)), [d[metric] for d in data], color="#4c72b0")
         ax.set_xticks(range(len(data)), [d["regime"] for d in data], fontsize=7, rotation=30)
         ax.set_title(_title(metric), fontsize=9)

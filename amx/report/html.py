@@ -69,15 +69,19 @@ def _statistic(case: dict) -> str:
     return value + (f" [{_fmt(ci[0])}, {_fmt(ci[1])}]" if ci else "")
 
 
+def _table(headers: list[str], rows) -> str:
+    """A table with ``headers`` over ``rows`` (each a string of ``<td>`` cells)."""
+    head = "".join(f"<th>{_esc(h)}</th>" for h in headers)
+    return f"<table><tr>{head}</tr>" + "\n".join(f"<tr>{row}</tr>" for row in rows) + "</table>"
+
+
 def _summary_table(results: dict) -> str:
-    rows = []
-    for s in results["summary"]:
-        rows.append(
-            f"<tr><td><a href='#{_esc(s['claim'])}'>{_esc(s['claim'])}</a></td><td>{_esc(s.get('statement'))}"
-            f"</td><td class='num'>{s['passed']} / {s['cases']}</td><td>{_verdict(s)}</td>"
-            f"{_headline_cells(s)}</tr>")
-    return ("<table><tr><th>claim</th><th>statement</th><th>cases passing</th><th>verdict</th>"
-            "<th>headline statistic [95% CI]</th><th>paper</th></tr>" + "\n".join(rows) + "</table>")
+    rows = (f"<td><a href='#{_esc(s['claim'])}'>{_esc(s['claim'])}</a></td>"
+            f"<td>{_esc(s.get('statement'))}</td><td class='num'>{s['passed']} / {s['cases']}</td>"
+            f"<td>{_verdict(s)}</td>{_headline_cells(s)}"
+            for s in results["summary"])
+    return _table(["claim", "statement", "cases passing", "verdict", "headline statistic [95% CI]", "paper"],
+                  rows)
 
 
 def _headline_cells(summary: dict) -> str:
@@ -93,15 +97,13 @@ def _headline_cells(summary: dict) -> str:
 
 
 def _case_rows(cases: list[dict]) -> str:
-    rows = []
-    for case in cases:
-        rows.append(
-            f"<tr><td><code>{_esc(case['case_id'])}</code></td><td class='num'>{_statistic(case)}</td>"
+    rows = (f"<td><code>{_esc(case['case_id'])}</code></td><td class='num'>{_statistic(case)}</td>"
             f"<td class='num'>{_fmt(case.get('p_value'))}</td><td>{_esc(case['threshold'])}</td>"
             f"<td class='num'>{_fmt(case.get('paper_value'))}</td><td>{_badge(case['outcome'])}</td>"
-            f"<td>{_esc(case['baseline_change'])}</td><td class='small'>{_esc(case['message'])}</td></tr>")
-    return ("<table><tr><th>case</th><th>statistic [95% CI]</th><th>p</th><th>pass when</th><th>paper</th>"
-            "<th>outcome</th><th>vs baseline</th><th>details</th></tr>" + "\n".join(rows) + "</table>")
+            f"<td>{_esc(case['baseline_change'])}</td><td class='small'>{_esc(case['message'])}</td>"
+            for case in cases)
+    headers = ["case", "statistic [95% CI]", "p", "pass when", "paper", "outcome", "vs baseline", "details"]
+    return _table(headers, rows)
 
 
 def _claim_sections(results: dict) -> str:
@@ -149,12 +151,10 @@ def _figures(results: dict) -> str:
 def _zoo_table(rows: list[dict]) -> str:
     if not rows:
         return "<p class='small'>No claim here needed Table 1.</p>"
-    body = "\n".join(
-        f"<tr><td>{_esc(r['model'])}</td><td>{_esc(r['regime'])}</td><td class='num'>{r['top1']:.1f}</td>"
-        f"<td class='num'>{r['pgd_top1']:.1f}</td><td class='num'>{r['confidence_mean']:.3f}</td>"
-        f"<td><code>{_esc(str(r.get('sha256'))[:12])}</code></td></tr>" for r in rows)
-    return ("<table><tr><th>model</th><th>regime</th><th>top-1 (%)</th><th>PGD top-1 (%)</th>"
-            "<th>confidence</th><th>sha256</th></tr>" + body + "</table>")
+    cells = (f"<td>{_esc(r['model'])}</td><td>{_esc(r['regime'])}</td><td class='num'>{r['top1']:.1f}</td>"
+             f"<td class='num'>{r['pgd_top1']:.1f}</td><td class='num'>{r['confidence_mean']:.3f}</td>"
+             f"<td><code>{_esc(str(r.get('sha256'))[:12])}</code></td>" for r in rows)
+    return _table(["model", "regime", "top-1 (%)", "PGD top-1 (%)", "confidence", "sha256"], cells)
 
 
 def _key_values(pairs) -> str:
@@ -181,10 +181,10 @@ def _stage_table(stages: list[dict]) -> str:
         passes = " + ".join(f"{n:,} {what}" for n, what in ((cell[1], "fwd"), (cell[2], "fwd+bwd")) if n)
         return f"<td class='num'>{cell[0]:.1f} s<div class='small'>{passes}</div></td>"
 
-    rows = "\n".join(f"<tr><th>{_esc(m)}</th>" + "".join(show(cells.get((m, c))) for c in columns) + "</tr>"
-                     for m in dict.fromkeys(x["model"] for x in stages))
-    return ("<h3>Seconds and model passes per model x method and model x metric</h3><table><tr><th>model</th>"
-            + "".join(f"<th>{_esc(c)}</th>" for c in columns) + "</tr>" + rows + "</table>")
+    rows = (f"<th>{_esc(m)}</th>" + "".join(show(cells.get((m, c))) for c in columns)
+            for m in dict.fromkeys(x["model"] for x in stages))
+    return ("<h3>Seconds and model passes per model x method and model x metric</h3>"
+            + _table(["model", *columns], rows))
 
 
 def _provenance(prov: dict) -> str:
