@@ -102,15 +102,13 @@ def _bench_methods(args) -> int:
 def _run(args) -> int:
     import time
 
-    from amx.claims import active
+    from amx.claims import active, scores_needed
     from amx.metrics import METRICS
     from amx.pipeline import RunConfig, run, save_table
 
-    world = get_world(args.world)
-    needed = active(world)  # by default: what the world's claim sets need
+    methods, metrics, _ = scores_needed(active(get_world(args.world))) or ((), (), None)  # the defaults
     config = RunConfig(world=args.world, models=tuple(args.models or ()),
-                       methods=tuple(args.methods or dict.fromkeys(m for cs in needed for m in cs.methods)),
-                       metrics=tuple(args.metrics or dict.fromkeys(m for cs in needed for m in cs.metrics)),
+                       methods=tuple(args.methods or methods), metrics=tuple(args.metrics or metrics),
                        subset=args.subset, n_images=args.n_images, preset=args.preset, seed=args.seed,
                        device=args.device)
     start = time.perf_counter()

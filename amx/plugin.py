@@ -69,19 +69,15 @@ class AmxSession:
 
     def run_config(self):
         """The ScoreTable the active claim sets need (None if none needs one)."""
+        from amx.claims import scores_needed
         from amx.pipeline import RunConfig
 
-        needing = [cs for cs in self.claim_sets if cs.needs_scores]
-        if not needing:
+        needed = scores_needed(self.claim_sets)
+        if needed is None:
             return None
-        subsets = {cs.subset for cs in needing}
-        if len(subsets) > 1:
-            raise ValueError(f"the claim sets {[cs.name for cs in needing]} need different image subsets "
-                             f"({sorted(subsets)}); one ScoreTable serves one subset")
-        return RunConfig(world=self.world.name,
-                         methods=tuple(dict.fromkeys(m for cs in needing for m in cs.methods)),
-                         metrics=tuple(dict.fromkeys(m for cs in needing for m in cs.metrics)),
-                         subset=subsets.pop(), n_images=self.n_images, seed=self.seed, device=self.device)
+        methods, metrics, subset = needed
+        return RunConfig(world=self.world.name, methods=methods, metrics=metrics, subset=subset,
+                         n_images=self.n_images, seed=self.seed, device=self.device)
 
     def record(self) -> dict:
         """What a baseline records besides its verdicts."""

@@ -91,18 +91,19 @@ class StoredMaps:
 
     config: RunConfig
     cache: str
+    labels: np.ndarray = field(repr=False, compare=False)  # the pool's, which the map keys name
 
     def get(self, model: str, methods, images) -> dict[str, dict[int, np.ndarray]]:
         """``{method: {image: map}}`` of ``images`` stored for ``model`` (missing ones left out)."""
         world = get_world(self.config.world)
         spec = registry.get_spec(model, world.name)
-        labels = load_split(world, "eval", world.pool_size(self.config.n_images)).labels
         store = Store(self.cache)
         out = {}
         try:
             for name in methods:
                 method = _method(self.config, world, spec, name)
-                keys = {int(i): _map_key(world, self.config, labels, spec, method, int(i)) for i in images}
+                keys = {int(i): _map_key(world, self.config, self.labels, spec, method, int(i))
+                        for i in images}
                 found = store.get_maps(list(keys.values()))
                 out[name] = {i: found[k] for i, k in keys.items() if k in found}
         finally:
@@ -176,7 +177,7 @@ def run(config: RunConfig, cache: str | None = None, progress: bool = True) -> R
     return RunResult(config=config, table=table, stages=ctx.stages, throughput=ctx.throughput,
                      efficiency=efficiency(ctx), subsets={k: v.tolist() for k, v in image_sets.items()},
                      metric_configs={k: asdict(v) for k, v in configs.items()}, device_name=ctx.device_name,
-                     maps=StoredMaps(config, cache))
+                     maps=StoredMaps(config, cache, pool.labels))
 
 
 def _twins(specs: dict[str, ModelSpec], architecture: str) -> dict[str, str]:
