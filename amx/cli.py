@@ -1,14 +1,16 @@
-"""``amx`` command line: ``amx run``, ``amx report``, ``amx zoo list | train | eval`` and
-``amx bench metrics | methods``."""
+"""``amx`` command line: ``amx run``, ``amx report``, ``amx zoo list | check | trust | train | eval``
+and ``amx bench metrics | methods``. Every command that takes ``--world`` also takes the
+registered worlds' own options (``World.options``: ``--imagenet-root``, ``--weights-dir``)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
-from amx.data.worlds import DEFAULT_WORLD, get_world
+from amx.data.worlds import DEFAULT_WORLD, get_world, world_options
 
 
 def _zoo_list(args) -> int:
@@ -22,6 +24,32 @@ def _zoo_list(args) -> int:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+    return 0
+
+
+def _zoo_check(args) -> int:
+    """Per model of the world's zoo: found or missing, the file, its sha256 and its source."""
+    from amx.zoo.registry import specs
+
+    rows = [("model", "status", "sha256", "file", "source")]
+    for spec in specs(args.world).values():
+        rows.append((spec.name, "found" if spec.sha256 else "MISSING", spec.sha256 or "-", spec.weights,
+                     spec.provenance))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True)) + "  " + row[4])
+    missing = sum(r[1] == "MISSING" for r in rows[1:])
+    note = f"; claim cases that need the {missing} missing are reported as not applicable" if missing else ""
+    print(f"{len(rows) - 1 - missing} of {len(rows) - 1} models found{note}")
+    return 0
+
+
+def _zoo_trust(args) -> int:
+    from amx.zoo.checkpoints import trust, trust_file
+
+    digest = trust(Path(args.path))
+    print(f"trusted {Path(args.path).resolve()} (sha256 {digest}); recorded in {trust_file()}. amx will "
+          f"unpickle this exact file fully, which runs any code pickled in it.")
     return 0
 
 
@@ -99,6 +127,7 @@ def _bench_methods(args) -> int:
           f"{write_result(args.out, result)}")
     return 0
 
+
 def _run(args) -> int:
     import time
 
@@ -106,11 +135,20 @@ def _run(args) -> int:
     from amx.metrics import METRICS
     from amx.pipeline import RunConfig, run, save_table
 
-    methods, metrics, _ = scores_needed(active(get_world(args.world))) or ((), (), None)  # the defaults
+    world = get_world(args.world)
+    methods, metrics, _ = scores_needed(active(world)) or ((), (), None)  # the defaults
     config = RunConfig(world=args.world, models=tuple(args.models or ()),
                        methods=tuple(args.methods or methods), metrics=tuple(args.metrics or metrics),
-                       subset=args.subset, n_images=args.n_images, preset=args.preset, seed=args.seed,
+                       subset=args.subset,
+                       n_images=world.default_n_images if args.n_images is None else args.n_images,
+                       preset=args.preset, seed=args.seed,
                        device=args.device)
+    if args.dry_run:
+        from amx.pipeline.plan import describe, plan, probe
+
+        stages = plan(config)
+        print(describe(stages, probe(config, sorted({s.model for s in stages}))))
+        return 0
     start = time.perf_counter()
     result = run(config, cache=args.cache_dir)
     table = result.table
@@ -132,16 +170,24 @@ def _report(args) -> int:
     return 0
 
 
+def _add_world(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--world", default=DEFAULT_WORLD)
+    for option in world_options():
+        p.add_argument(f"--{option.name}", dest=option.dest, default=None, metavar="DIR",
+                       help=f"{option.help} (sets ${option.env})")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="amx", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="the ScoreTable of models x methods x metrics x images (cached)")
-    p.add_argument("--world", default=DEFAULT_WORLD)
+    _add_world(p)
     p.add_argument("--models", nargs="+", help="zoo models (default: the whole zoo)")
     p.add_argument("--methods", nargs="+", help="methods (default: those the world's claim sets need)")
     p.add_argument("--metrics", nargs="+", help="metrics (default: those the world's claim sets need)")
     p.add_argument("--subset", default="cl", choices=("cl", "random"), help="image subset (default cl)")
-    p.add_argument("--n-images", type=int, default=100, help="images per architecture (default 100)")
+    p.add_argument("--n-images", type=int, default=None,
+                   help="images per architecture (default: the world's, 100 on the embedded world)")
     p.add_argument("--preset", default=None,
                    help="method and metric hyperparameters: paper, or a world's preset "
                         "(default: the world's)")
@@ -149,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--cache-dir", default=None, help="cache directory (default $AMX_CACHE or .amx-cache)")
     p.add_argument("--out", default="reports/run", help="output directory for scores.csv")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the passes per stage and their time at a throughput probe; run nothing")
     p.set_defaults(func=_run)
 
     p = sub.add_parser("report", help="re-render claims.html from results.json, without recomputing")
@@ -159,18 +207,27 @@ def main(argv: list[str] | None = None) -> int:
     zoo = sub.add_parser("zoo", help="the model zoo").add_subparsers(dest="zoo_command", required=True)
 
     p = zoo.add_parser("list", help="list the zoo's models")
-    p.add_argument("--world", default=DEFAULT_WORLD)
+    _add_world(p)
     p.set_defaults(func=_zoo_list)
 
+    p = zoo.add_parser("check", help="per model: found or missing, its file, sha256 and source")
+    _add_world(p)
+    p.set_defaults(func=_zoo_check)
+
+    p = zoo.add_parser("trust", help="confirm a checkpoint that cannot be loaded weights-only "
+                                     "(recorded by sha256 in amx's user cache directory)")
+    p.add_argument("path", help="the checkpoint file")
+    p.set_defaults(func=_zoo_trust)
+
     p = zoo.add_parser("train", help="train a world's zoo, where amx trains it (resumes per model)")
-    p.add_argument("--world", default=DEFAULT_WORLD)
+    _add_world(p)
     p.add_argument("--model", action="append", help="train only this model (repeatable)")
     p.add_argument("--force", action="store_true", help="retrain models already in the manifest")
     p.add_argument("--workers", type=int, default=2, help="CPU threads / render processes")
     p.set_defaults(func=_zoo_train)
 
     p = zoo.add_parser("eval", help="regenerate the paper's Table 1 for the world")
-    p.add_argument("--world", default=DEFAULT_WORLD)
+    _add_world(p)
     p.add_argument("--model", action="append", help="evaluate only this model (repeatable)")
     p.add_argument("--n-images", type=int, default=None,
                    help="eval-split images (default: the world's Table 1 images, 1000 on the embedded world)")
@@ -183,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     bench = sub.add_parser("bench", help="benchmarks, written to JSON").add_subparsers(
         dest="bench_command", required=True)
     p = bench.add_parser("metrics", help="Insertion + Deletion speed vs the pass floor and RISE's loop")
-    p.add_argument("--world", default=DEFAULT_WORLD)
+    _add_world(p)
     p.add_argument("--model", default=None, help="a zoo model (default: the world's vanilla ResNet)")
     p.add_argument("--n-images", type=int, default=64, help="images to score (default 64)")
     p.add_argument("--reference-images", type=int, default=4,
@@ -194,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=_bench_metrics)
 
     p = bench.add_parser("methods", help="every method's ms/image vs its pass floor and reference library")
-    p.add_argument("--world", default=DEFAULT_WORLD)
+    _add_world(p)
     p.add_argument("--model", default=None,
                    help="a zoo model (default: the world's vanilla ResNet), or resnet50-random "
                         "(torchvision ResNet-50, 224 px, paper preset)")
@@ -207,6 +264,9 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=_bench_methods)
 
     args = parser.parse_args(argv)
+    for option in world_options():
+        if getattr(args, option.dest, None):
+            os.environ[option.env] = str(Path(getattr(args, option.dest)).expanduser())
     try:
         return args.func(args)
     except (KeyError, ValueError, FileNotFoundError, RuntimeError) as err:

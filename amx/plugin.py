@@ -6,7 +6,10 @@ A thin layer over one ``AmxSession`` kept in ``config.stash``. Options (group "a
 
 * ``--gpu``: run models on CUDA; a usage error if torch sees no CUDA device;
 * ``--world NAME``: the world to regenerate claims on (default: the embedded world);
-* ``--n-images N``: images per architecture the claims use (default 100);
+* ``--n-images N``: images per architecture the claims use (default: the world's
+  ``default_n_images``, 100 on the embedded world);
+* a world's own settings (``World.options``), e.g. ``--imagenet-root DIR``, which set the
+  environment variables the world reads;
 * ``--seed S``: draws the image subsets and seeds stochastic methods (default 0);
 * ``--cache-dir DIR`` (default ``.amx-cache`` or ``$AMX_CACHE``), ``--report-dir DIR`` (default
   ``reports``);
@@ -27,6 +30,7 @@ cases of every claim set active on the world (``amx.claims.active``).
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -34,10 +38,8 @@ from pathlib import Path
 import pytest
 
 import amx
-from amx.data.worlds import DEFAULT_WORLD, World, get_world
+from amx.data.worlds import DEFAULT_WORLD, World, get_world, world_options
 from amx.files import write_atomic
-
-DEFAULT_N_IMAGES = 100
 
 
 class AmxBaselineWarning(UserWarning):
@@ -76,14 +78,33 @@ class AmxSession:
         if needed is None:
             return None
         methods, metrics, subset = needed
-        return RunConfig(world=self.world.name, methods=methods, metrics=metrics, subset=subset,
-                         n_images=self.n_images, seed=self.seed, device=self.device)
+        return RunConfig(world=self.world.name, models=self.available_models(), methods=methods,
+                         metrics=metrics, subset=subset, n_images=self.n_images, seed=self.seed,
+                         device=self.device)
+
+    def available_models(self) -> tuple[str, ...]:
+        """The zoo's models whose weights were found (a world whose files the user supplies may lack
+        some: the cases that need them are reported as not applicable)."""
+        specs = self.world.zoo.specs(self.world)
+        found = tuple(name for name, spec in specs.items() if spec.sha256 is not None)
+        if not found:
+            raise ValueError(f"none of the {len(specs)} models of world {self.world.name!r} was found; "
+                             f"`amx zoo check --world {self.world.name}` lists the files it looks for")
+        return found
 
     def record(self) -> dict:
         """What a baseline records besides its verdicts."""
         return {"world": self.world.name, "world_version": self.world.version, "n_images": self.n_images,
                 "seed": self.seed, "device": self.device, "device_name": self.device_name,
                 "amx_version": amx.__version__}
+
+    def not_applicable(self, case, reason: str) -> None:
+        """Record ``case`` as not applicable on this world and skip its test with ``reason``."""
+        self.entries.append({"case_id": case.id, "claim": case.claim, "passed": None, "statistic": None,
+                             "threshold": None, "paper_value": None, "message": f"{case.id}: {reason}",
+                             "details": {}, "outcome": "not applicable", "baseline_change": "",
+                             "baseline": None})
+        pytest.skip(f"not applicable: {reason}")
 
     def judge(self, verdict) -> None:
         """Record ``verdict`` and end the test by it: pass, fail, a flip against the baseline
@@ -123,14 +144,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="run models on CUDA (fails if no CUDA device is available). Default: CPU.")
     group.addoption("--world", default=DEFAULT_WORLD, metavar="NAME",
                     help=f"world to evaluate on (registered worlds; default: {DEFAULT_WORLD}).")
-    group.addoption("--n-images", type=int, default=DEFAULT_N_IMAGES, metavar="N",
-                    help=f"CL images per architecture the claims use (default: {DEFAULT_N_IMAGES}).")
+    group.addoption("--n-images", type=int, default=None, metavar="N",
+                    help="CL images per architecture the claims use (default: the world's "
+                         "default_n_images; 100 on the embedded world, the paper's 2,000 on imagenet).")
     group.addoption("--seed", type=int, default=0, metavar="S",
                     help="seed of the image subsets and of stochastic methods (default: 0).")
     group.addoption("--cache-dir", default=None, metavar="DIR",
                     help="content-addressed cache of maps and scores (default: $AMX_CACHE or .amx-cache).")
     group.addoption("--report-dir", default="reports", metavar="DIR",
                     help="where claims.html and results.json are written (default: reports).")
+    for option in world_options():
+        group.addoption(f"--{option.name}", dest=option.dest, default=None, metavar="DIR",
+                        help=f"{option.help} (sets ${option.env}).")
     group.addoption("--baseline", default=None, metavar="PATH",
                     help="compare each claim case's verdict with this baseline JSON; a flip fails.")
     group.addoption("--update-baseline", action="store_true", default=False,
@@ -163,11 +188,16 @@ def pytest_configure(config: pytest.Config) -> None:
     from amx.bench import device_name
     from amx.claims import active
 
+    for option in world_options():  # before the world is built: it reads them from the environment
+        value = config.getoption(option.dest)
+        if value is not None:
+            os.environ[option.env] = str(Path(value).expanduser())
     try:
         world = get_world(config.getoption("--world"))
     except KeyError as err:
         raise pytest.UsageError(f"--world: {err}") from None
     n_images = config.getoption("--n-images")
+    n_images = world.default_n_images if n_images is None else n_images
     if n_images <= 0:
         raise pytest.UsageError(f"--n-images must be a positive integer, got {n_images}")
     device = "cpu"
@@ -209,11 +239,20 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("claim_case", found, ids=[c.id for c in found])
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    from amx.pipeline.plan import plan
+
     s = config.stash[session_key]
-    return (f"amx: world={s.world.name} device={s.device} n_images={s.n_images} seed={s.seed} "
-            f"claim sets={','.join(c.name for c in s.claim_sets)}"
-            + (f" baseline={s.baseline_path}" if s.baseline_path else ""))
+    lines = [f"amx: world={s.world.name} device={s.device} n_images={s.n_images} seed={s.seed} "
+             f"claim sets={','.join(c.name for c in s.claim_sets)}"
+             + (f" baseline={s.baseline_path}" if s.baseline_path else "")]
+    run_config = s.run_config()
+    if run_config is not None:
+        stages = plan(run_config)
+        lines.append(f"amx: the claims' ScoreTable costs {sum(x.forwards for x in stages):,} forwards and "
+                     f"{sum(x.forward_backwards for x in stages):,} forward+backward passes on an empty "
+                     "cache (the time at a throughput probe is printed before the run)")
+    return lines
 
 
 @pytest.fixture(scope="session")
@@ -239,6 +278,7 @@ def score_run(amx_session: AmxSession, pytestconfig: pytest.Config):
     """The ``RunResult`` of the ScoreTable the active claim sets need (None if none needs one),
     from the cache where it can; tqdm bars show progress (pytest's capture is lifted for them)."""
     from amx.pipeline import run
+    from amx.pipeline.plan import describe, plan, probe
 
     config = amx_session.run_config()
     if config is None:
@@ -246,6 +286,10 @@ def score_run(amx_session: AmxSession, pytestconfig: pytest.Config):
     capture = pytestconfig.pluginmanager.getplugin("capturemanager")
     start = time.perf_counter()
     with capture.global_and_fixture_disabled():
+        stages = plan(config)
+        print(f"\namx: the run's passes and, at a throughput probe on {amx_session.device_name}, their "
+              f"time (cached maps and scores are not recomputed)\n"
+              + describe(stages, probe(config, sorted({s.model for s in stages}))), flush=True)
         amx_session.run = run(config, cache=amx_session.cache_dir)
     amx_session.stage_seconds["pipeline"] = round(time.perf_counter() - start, 1)
     return amx_session.run

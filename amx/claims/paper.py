@@ -94,6 +94,8 @@ def paper_correlation(a: str, b: str) -> float | None:
 
 # --- P1-P3: robust vs vanilla, per image ------------------------------------------------------
 
+PAIR = ("vanilla", "pgd")  # the regimes a robust/vanilla comparison needs in the zoo
+
 def _pair_samples(ev: Evidence, methods, metric, architecture=None):
     rows = ev.ten[ev.ten["method"].isin(methods)]
     if architecture is not None:
@@ -119,7 +121,8 @@ def _p1(method, metric, pair):
         robust, vanilla = _pair_samples(ev, [method], metric, None if pair == "pooled" else pair)
         t = stats.mann_whitney(robust, vanilla, "greater")
         return _one_sided(f"P1[{method}-{metric}-{pair}]", "robust > vanilla", t, P1_RULE, robust, vanilla)
-    return Case("P1", f"{method}-{metric}-{pair}", check)
+    return Case("P1", f"{method}-{metric}-{pair}", check, PAIR,
+                architecture=None if pair == "pooled" else pair)
 
 
 def _p2(method, metric):
@@ -131,7 +134,7 @@ def _p2(method, metric):
                f"r = {t.effect:.3f} [{t.ci_low:.3f}, {t.ci_high:.3f}] (needs {P2_RULE}); means robust "
                f"{robust.mean():.3f} vs vanilla {vanilla.mean():.3f}, n = {t.n}")
         return verdict(cid, P2_RULE, t.effect, msg, 0.0, t, checked=(t.p_value, t.effect))
-    return Case("P2", f"{method}-{metric}", check)
+    return Case("P2", f"{method}-{metric}", check, PAIR)
 
 
 def _p3(family, metric):
@@ -142,7 +145,7 @@ def _p3(family, metric):
         else:  # robust better = lower
             t, what = stats.mann_whitney(robust, vanilla, "less"), "robust < vanilla"
         return _one_sided(f"P3[{family}-{metric}]", f"{metric} {what}", t, P3_RULE, robust, vanilla)
-    return Case("P3", f"{family}-{metric}", check)
+    return Case("P3", f"{family}-{metric}", check, PAIR)
 
 
 # --- P4: AdvProp between vanilla and robust ----------------------------------------------------
@@ -170,7 +173,7 @@ def _p4(advprop, metric):
             stat, rule = abs(adv - van) / abs(rob - van) if rob != van else float("inf"), P4_DELETION
         msg = f"{cid}: {rule.stat} = {stat:.4g} (needs {rule}); {means}"
         return verdict(cid, rule, stat, msg, vanilla=van, advprop=adv, robust=rob)
-    return Case("P4", f"{advprop}-{metric}", check)
+    return Case("P4", f"{advprop}-{metric}", check, (*PAIR, f"advprop-{advprop}"), architecture="resnet")
 
 
 # --- P5-P7: methods compared -------------------------------------------------------------------
@@ -276,7 +279,7 @@ def _p8(what):
                f"{best_expl} ({100 * expl[best_expl]:.1f} points; {best_acc}: {100 * expl[best_acc]:.1f})")
         return verdict(cid, P8_DIFFER, float(best_acc != best_expl), msg, 1.0, most_accurate=best_acc,
                        most_explainable=best_expl)
-    return Case("P8", what, check)
+    return Case("P8", what, check, min_models=3)
 
 
 P9_PAPER = {"network": 0.88, "image": 0.78}
@@ -293,7 +296,7 @@ def _p9(level):
         msg = (f"{cid}: Spearman(confidence, Deletion) = {t.effect:.3f} [{t.ci_low:.3f}, {t.ci_high:.3f}], "
                f"n = {t.n} (needs {P9_RULE}; paper {P9_PAPER[level]})")
         return verdict(cid, P9_RULE, t.effect, msg, P9_PAPER[level], t)
-    return Case("P9", level, check)
+    return Case("P9", level, check, min_models=3 if level == "network" else 1)
 
 
 P10_PAIRS = [("pointing_game", "wsl", P10_AGREE), ("pointing_game", "insertion", P10_APART),
@@ -335,7 +338,7 @@ def _p12():
                f"({ranks.iloc[0]:.2f}); ranks: " + ", ".join(f"{a} {r:.2f}" for a, r in ranks.items()))
         return verdict("P12[accuracy-vs-explainability]", P12_RULE, float(best_acc != best_expl), msg, 1.0,
                        ranks=ranks.round(3).to_dict())
-    return Case("P12", "accuracy-vs-explainability", check)
+    return Case("P12", "accuracy-vs-explainability", check, PAIR, min_models=4)
 
 
 def _claim(id, section, statement, statistic, pass_when, paper_value, choices="", headline=""):

@@ -25,6 +25,7 @@ import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -213,15 +214,45 @@ class Evidence:
 
 @dataclass(frozen=True)
 class Case:
-    """One parametrised case of a claim: ``check(evidence) -> Verdict``."""
+    """One parametrised case of a claim: ``check(evidence) -> Verdict``. ``requires``: the training
+    regimes the world's zoo must have, with weights found (``("vanilla", "pgd")`` for a
+    robust/vanilla comparison), of ``architecture`` if set; ``min_models``: how many models it
+    compares across. A world without them (the ``photos`` world's one CNN, an ImageNet run without
+    some checkpoint) reports the case as not applicable instead of judging it."""
 
     claim: str
     name: str
     check: Callable[[Evidence], Verdict]
+    requires: tuple[str, ...] = ()
+    min_models: int = 1
+    architecture: str | None = None
 
     @property
     def id(self) -> str:
         return f"{self.claim}[{self.name}]"
+
+    def not_applicable(self, evidence: Evidence) -> str | None:
+        """Why ``evidence``'s world cannot regenerate this case (None if it can): a regime it
+        requires (of ``architecture``, when set) is not in the zoo, or its weights were not found."""
+        world = evidence.world
+        if world is None:
+            return None
+        specs = world.zoo.specs(world)
+        mine = [s for s in specs.values() if self.architecture in (None, s.architecture)]
+        found = {s.regime for s in mine if s.sha256 is not None}
+        missing = [r for r in self.requires if r not in found]
+        absent = [f"{s.name} ({Path(s.weights).name})" for s in mine if s.regime in missing]
+        if absent:
+            return (f"needs {', '.join(absent)}, whose weights were not found "
+                    f"(`amx zoo check --world {world.name}` lists where amx looks)")
+        if missing:
+            of = "" if self.architecture is None else f" of {self.architecture}"
+            return (f"needs {', '.join(missing)} models{of}; the zoo of world {world.name!r} has "
+                    f"{', '.join(sorted(found)) or 'none'}")
+        available = sum(s.sha256 is not None for s in specs.values())
+        if available < self.min_models:
+            return (f"compares at least {self.min_models} models; world {world.name!r} has {available}")
+        return None
 
 
 def verdict(case_id: str, rule: Threshold, statistic, message: str, paper_value=None, test=None,

@@ -86,7 +86,8 @@ def table1_cases(architectures: tuple[str, ...] = ("alexnet", "googlenet", "resn
 def cases() -> list[Case]:
     """P11's cases, each checked on the evidence's regenerated Table 1."""
     def case(c: Table1Case) -> Case:
-        return Case("P11", c.id, lambda ev: check(c, ev.zoo or []))
+        requires = tuple(dict.fromkeys(("vanilla", c.regime)))
+        return Case("P11", c.id, lambda ev: check(c, ev.zoo or []), requires, architecture=c.architecture)
     return [case(c) for c in table1_cases()]
 
 

@@ -26,6 +26,20 @@ if TYPE_CHECKING:
 DEFAULT_WORLD = "mini"
 
 
+@dataclass(frozen=True)
+class WorldOption:
+    """A setting a world reads from the environment variable ``env``, also given as the pytest and
+    ``amx run`` option ``--<name>`` (which sets ``env``), e.g. where the user's data are."""
+
+    name: str
+    env: str
+    help: str
+
+    @property
+    def dest(self) -> str:
+        return "amx_" + self.name.replace("-", "_")
+
+
 class Zoo(Protocol):
     """A world's models: ``specs(world)`` in Table 1 order, ``load(spec, device)`` a model in eval
     mode after checking its fingerprint. A zoo amx can rebuild also has ``train(world, only,
@@ -71,6 +85,10 @@ class World:
     table1_images: int = 1000
     pool_size: Callable[[int], int] = default_pool_size
     claim_sets: tuple[str, ...] | None = None
+    eligible: Callable[[list, int], np.ndarray] | None = None
+    default_n_images: int = 100
+    options: tuple[WorldOption, ...] = ()
+    background_split: str = "train"
 
     def __post_init__(self):
         if self.image_size < 1 or self.n_classes < 2:
@@ -86,3 +104,12 @@ WORLDS: Registry[World] = Registry("world", "amx.worlds", World)
 def get_world(name: str) -> World:
     """The world called ``name``; an unknown name lists the valid ones."""
     return WORLDS.get(name)
+
+
+def world_options() -> list[WorldOption]:
+    """The options of every registered world, one per name (worlds may share one)."""
+    found: dict[str, WorldOption] = {}
+    for _, world in WORLDS.items():
+        for option in world.options:
+            found.setdefault(option.name, option)
+    return list(found.values())

@@ -8,7 +8,8 @@ say). Unlike ``shap.GradientExplainer``, which back-propagates one image's sampl
 and back-propagates only the target's logit.
 
 Background (a config choice the paper does not state): the first ``background_size`` images of
-the ``background_world``'s train split, so the background never contains an evaluated image. A
+the ``background_world``'s background split (the embedded world's train split; an ImageNet-style
+world's ineligible images), so the background never contains an evaluated image. A
 claims run binds ``background_world`` to its own world (``world_field``); the default is the
 default world.
 Every image of a batch uses the same draws ``(r_k, t_k)`` from ``seed``.
@@ -42,11 +43,13 @@ class SHAPConfig:
 
 @functools.cache
 def background_images(world: str, n: int) -> torch.Tensor:
-    """The first ``n`` train images of ``world``, float in [0, 1]."""
+    """The first ``n`` images of ``world``'s background split (``World.background_split``: the
+    embedded world's ``train``), float in [0, 1]."""
     from amx.data.arrays import load_split
     from amx.data.worlds import get_world
 
-    return load_split(get_world(world), "train", n).batch(slice(None))[0]
+    chosen = get_world(world)
+    return load_split(chosen, chosen.background_split, n).batch(slice(None))[0]
 
 
 def expected_gradients(model, images, targets, background, choice, t, batch_size) -> torch.Tensor:

@@ -13,7 +13,7 @@ a handle on the stored maps.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -26,6 +26,7 @@ from amx.data.arrays import cache_dir, load_split
 from amx.data.worlds import DEFAULT_WORLD, World, get_world
 from amx.metrics import METRICS, MetricSpec, ScoreBatch
 from amx.pipeline import subsets
+from amx.pipeline.plan import halving, inputs_per_pass
 from amx.pipeline.store import Store, content_key
 from amx.pipeline.table import table_columns
 from amx.presets import metric_configs
@@ -148,6 +149,7 @@ class _Context:
     device_name: str
     stages: list[Stage] = field(default_factory=list)
     throughput: dict = field(default_factory=dict)
+    metric_batch_size: int = 256  # halved for the rest of the run when CUDA runs out of memory
 
 
 def run(config: RunConfig, cache: str | None = None, progress: bool = True) -> RunResult:
@@ -166,7 +168,9 @@ def run(config: RunConfig, cache: str | None = None, progress: bool = True) -> R
     metrics = {name: (METRICS.get(name), configs[name]) for name in config.metrics}
     cache = str(cache or cache_dir())
     ctx = _Context(config, world, Store(cache), specs, images, pool.labels, pool.boxes, metrics,
-                   device_name(config.device))
+                   device_name(config.device),
+                   metric_batch_size=max(config.metric_batch_size,
+                                         inputs_per_pass(config.device, world.image_size) or 0))
     try:
         predictions = {name: _predictions(ctx, name) for name in _with_twins(names, specs)}
         image_sets = _image_sets(ctx, names, predictions)
@@ -215,7 +219,7 @@ def _predictions(ctx: _Context, name: str) -> dict:
 
 def _image_sets(ctx: _Context, names: list[str], predictions: dict) -> dict[str, np.ndarray]:
     cfg = ctx.config
-    ok = subsets.eligible(ctx.boxes, ctx.world.image_size)
+    ok = (ctx.world.eligible or subsets.eligible)(ctx.boxes, ctx.world.image_size)
     if cfg.subset == "random":
         chosen = subsets.random_images(ok, cfg.n_images, cfg.seed)
         return dict.fromkeys(names, chosen)
@@ -225,23 +229,23 @@ def _image_sets(ctx: _Context, names: list[str], predictions: dict) -> dict[str,
         arch = ctx.specs[name].architecture
         if arch not in by_architecture:
             twins = _twins(ctx.specs, arch)
-            if set(twins) != {"vanilla", "pgd"}:
-                raise ValueError(f"CL subset of {arch}: needs a vanilla and a robust model, "
-                                 f"the zoo has {sorted(twins)}")
-            correct = {r: np.asarray(predictions[n]["predicted"]) == ctx.labels for r, n in twins.items()}
-            by_architecture[arch] = subsets.cl_images(correct["vanilla"], correct["pgd"], ok,
-                                                      cfg.n_images, cfg.seed, arch)
+            if "vanilla" not in twins:
+                raise ValueError(f"CL subset of {arch}: needs its vanilla model, the zoo has {sorted(twins)}")
+            correct = [np.asarray(predictions[n]["predicted"]) == ctx.labels for n in twins.values()]
+            by_architecture[arch] = subsets.cl_images(correct, ok, cfg.n_images, cfg.seed, arch)
         out[name] = by_architecture[arch]
     return out
 
 
 def _method(config: RunConfig, world: World, spec: ModelSpec, name: str):
-    """Method ``name`` with the run's preset (default: the world's) for ``spec``'s Table A1 row."""
+    """Method ``name`` with the run's preset (default: the world's) for ``spec``'s Table A1 row,
+    its inputs per pass sized to the device's memory on CUDA."""
     try:
         row = paper_model_name(spec.architecture, spec.regime)
     except KeyError:
         row = "Default"  # a model the paper's Table A1 has no row for
-    return method_registry.get(name, preset=config.preset or world.preset, model=row, world=world.name)
+    return method_registry.get(name, preset=config.preset or world.preset, model=row, world=world.name,
+                               batch_size=inputs_per_pass(config.device, world.image_size))
 
 
 def _map_key(world: World, config: RunConfig, labels: np.ndarray, spec: ModelSpec, method, index: int) -> str:
@@ -314,9 +318,14 @@ def _attribute(ctx: _Context, model, method, rows: np.ndarray) -> tuple[np.ndarr
     """Maps of the pool images ``rows`` and the seconds per image they took."""
     images = ctx.images[rows]
     targets = torch.from_numpy(ctx.labels[rows]).to(images.device)
+
+    def step(size: int) -> torch.Tensor:
+        method.batch_size = size
+        return method(model, images, targets, seed=ctx.config.seed)
+
     t0 = time.perf_counter()
-    maps = method(model, images, targets, seed=ctx.config.seed).cpu().numpy()
-    return maps, (time.perf_counter() - t0) / len(rows)
+    maps, _ = halving(step, method.inputs_per_pass(images), f"{model.amx_name} {method.name}")
+    return maps.cpu().numpy(), (time.perf_counter() - t0) / len(rows)
 
 
 def _stage(ctx: _Context, kind: str, name: str, method, images: int, seconds: float) -> None:
@@ -356,6 +365,13 @@ def _runtimes(ctx: _Context, model, name, method, index, keys) -> dict[str, floa
     return runtime
 
 
+def _score(ctx: _Context, spec: MetricSpec, config, batch: ScoreBatch, what: str) -> list:
+    """``spec.score`` of ``batch``; on CUDA out of memory, again with half the batch (kept for the run)."""
+    values, ctx.metric_batch_size = halving(
+        lambda size: spec.score(config, replace(batch, batch_size=size)), batch.batch_size, what)
+    return values
+
+
 def _score_missing(ctx: _Context, model, name, index, keys, bar) -> dict[str, list]:
     """Score every map with every metric (missing scores computed); the table's score columns."""
     cfg = ctx.config
@@ -378,9 +394,9 @@ def _score_missing(ctx: _Context, model, name, index, keys, bar) -> dict[str, li
                 if not missing:
                     continue
                 batch = ScoreBatch(model, images[missing], maps[missing], targets[missing],
-                                   [boxes[p] for p in missing], cfg.metric_batch_size)
+                                   [boxes[p] for p in missing], ctx.metric_batch_size)
                 t0 = time.perf_counter()
-                values = spec.score(config, batch)
+                values = _score(ctx, spec, config, batch, f"{name} {metric}")
                 seconds[metric] += time.perf_counter() - t0
                 new = [(wanted[metric][part[p]], v) for p, v in zip(missing, values, strict=True)]
                 ctx.store.put_records(new)

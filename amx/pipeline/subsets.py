@@ -4,7 +4,8 @@
   ImageNet validation images this way);
 * ``random``: ``n`` eligible images drawn with ``seed``, the same for every model;
 * ``cl``: per architecture, ``n`` images drawn with ``seed`` among those that *both* its vanilla
-  and its robust model classify correctly; AdvProp models use their architecture's set.
+  and its robust model classify correctly; AdvProp models use their architecture's set. In a
+  zoo with no robust twin of an architecture (the ``photos`` world), its vanilla model alone.
 
 Candidates are the first ``World.pool_size(n)`` images of the world's eval split.
 """
@@ -38,10 +39,11 @@ def draw(candidates: np.ndarray, n: int, seed: int, what: str) -> np.ndarray:
     return np.sort(rng.choice(candidates, n, replace=False))
 
 
-def cl_images(correct_vanilla: np.ndarray, correct_robust: np.ndarray, is_eligible: np.ndarray,
-              n: int, seed: int, architecture: str) -> np.ndarray:
-    """The CL set of one architecture: eligible images both models classify correctly."""
-    candidates = np.flatnonzero(correct_vanilla & correct_robust & is_eligible)
+def cl_images(correct: list[np.ndarray], is_eligible: np.ndarray, n: int, seed: int,
+              architecture: str) -> np.ndarray:
+    """The CL set of one architecture: eligible images that all its models (``correct``: one
+    boolean ``[N]`` per model, vanilla and robust) classify correctly."""
+    candidates = np.flatnonzero(np.logical_and.reduce([*correct, is_eligible]))
     return draw(candidates, n, seed, f"CL subset of {architecture}")
 
 

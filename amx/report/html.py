@@ -52,6 +52,8 @@ def _badge(outcome: str, text: str | None = None) -> str:
 
 
 def _verdict(summary: dict) -> str:
+    if summary["holds"] is None and summary.get("not_applicable"):
+        return _badge("not applicable")
     if summary["holds"] is None:
         return _badge("not run", "not run")
     return _badge("passed", "holds") if summary["holds"] else _badge("failed", "does not hold")
@@ -126,6 +128,7 @@ def _claim_sections(results: dict) -> str:
             out.append(
                 f"<details id='{_esc(claim['id'])}'><summary>{_esc(claim['id'])}: {_esc(claim['statement'])} "
                 f"{verdict} <span class='small'>{s['passed']} / {s['cases']} cases pass; "
+                + (f"{s['not_applicable']} not applicable; " if s.get("not_applicable") else "") +
                 f"{_esc(claim['section'])}</span></summary>"
                 f"<p class='small'>Statistic: {_esc(claim['statistic'])}. Passes when: "
                 f"{_esc(claim['pass_when'])}. Paper: {_esc(claim['paper_value'])}.</p>{choices}"
@@ -227,6 +230,12 @@ def _provenance(prov: dict) -> str:
     return "\n".join(out)
 
 
+def _not_applicable(results: dict) -> str:
+    cases = sum(s.get("not_applicable", 0) for s in results["summary"])
+    claims = sum(1 for s in results["summary"] if s["holds"] is None and s.get("not_applicable"))
+    return f"; {cases} cases ({claims} whole claims) are not applicable on this world" if cases else ""
+
+
 def render(results: dict) -> str:
     """The report's HTML."""
     prov = results["provenance"]
@@ -237,7 +246,8 @@ def render(results: dict) -> str:
 <style>{STYLE}</style></head><body>
 <h1>amx claims report: world <code>{_esc(prov['world'])}</code></h1>
 <p><b>{holding} of {len(summary)} claims hold</b> (a claim holds when every one of its cases passes);
-{sum(s['passed'] for s in summary)} of {sum(s['cases'] for s in summary)} cases pass.
+{sum(s['passed'] for s in summary)} of {sum(s['cases'] for s in summary)} cases pass\
+{_not_applicable(results)}.
 Claims of: {sets}. Generated {_esc(prov['created'])} by amx {_esc(prov['amx_version'])}
 (commit <code>{_esc(prov['git_commit'])}</code>) on {_esc(prov['device'])}.</p>
 <p class="small">World departures from the paper: {_esc(prov.get('world_departures'))}</p>
@@ -245,8 +255,9 @@ Claims of: {sets}. Generated {_esc(prov['created'])} by amx {_esc(prov['amx_vers
 {_summary_table(results)}
 <h2>Cases, claim by claim</h2>
 <p class="small">Outcomes: <i>passed</i>; <i>failed</i>; <i>expected failure</i> (it failed in the baseline
-too); <i>flipped</i> (the verdict differs from the baseline, which fails the run). Click a claim to see its
-cases.</p>
+too); <i>flipped</i> (the verdict differs from the baseline, which fails the run); <i>not applicable</i>
+(the world's zoo lacks the models the case compares, e.g. robust ones: not judged). Click a claim to see
+its cases.</p>
 {_claim_sections(results)}
 <h2>Figures</h2>{_figures(results)}
 <h2>Table 1 (regenerated)</h2>

@@ -22,7 +22,7 @@ from amx.claims.spec import ClaimSet, Evidence, claim_order
 from amx.files import write_atomic
 
 SCHEMA_VERSION = 2
-OUTCOMES = ("passed", "failed", "expected failure", "flipped")
+OUTCOMES = ("passed", "failed", "expected failure", "flipped", "not applicable")
 
 
 def git_commit() -> str | None:
@@ -65,20 +65,22 @@ def _headline(claim: dict | None, mine: list[dict]) -> dict:
 
 def summarise(entries: list[dict], claim_sets: list[dict] | None = None) -> list[dict]:
     """One row per claim of the claim sets (in order, claims in natural order) and per other
-    claim judged: its set and statement, cases judged and passed, whether it holds (every case
-    passed; None when none was run), and its headline case."""
+    claim judged: its set and statement, cases judged and passed, cases not applicable on the
+    world, whether it holds (every judged case passed; None when none was judged), and its
+    headline case."""
     claims = {cid: (cs["name"], c) for cs in claim_sets or [] for cid, c in cs["claims"].items()}
     order = {cs["name"]: k for k, cs in enumerate(claim_sets or [])}
     ids = set(claims) | {e["claim"] for e in entries}
     out = []
     for cid in sorted(ids, key=lambda c: (order.get(claims.get(c, ("",))[0], len(order)), claim_order(c))):
-        mine = [e for e in entries if e["claim"] == cid]
+        mine = [e for e in entries if e["claim"] == cid and e.get("outcome") != "not applicable"]
+        not_applicable = [e for e in entries if e["claim"] == cid and e.get("outcome") == "not applicable"]
         passed = sum(e["passed"] for e in mine)
         set_name, claim = claims.get(cid, (None, None))
         out.append({"claim": cid, "claim_set": set_name, "statement": claim["statement"] if claim else "",
                     "section": claim["section"] if claim else "",
                     "paper_value": claim["paper_value"] if claim else "", "cases": len(mine),
-                    "passed": passed,
+                    "passed": passed, "not_applicable": len(not_applicable),
                     "holds": passed == len(mine) if mine else None,
                     "headline": _headline(claim, mine) if mine else None})
     return out

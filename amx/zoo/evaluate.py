@@ -63,7 +63,7 @@ def evaluate_model(model: torch.nn.Module, images: torch.Tensor, labels: torch.T
 
 
 def _cache_path(world: World, sha256: str, attack: PGDConfig, n_images: int):
-    key = json.dumps([EVAL_VERSION, world.name, world.seed, sha256, asdict(attack), n_images])
+    key = json.dumps([EVAL_VERSION, world.name, world.version, world.seed, sha256, asdict(attack), n_images])
     return cache_dir() / "zoo-eval" / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
 
 
@@ -75,7 +75,7 @@ def evaluate_zoo(world: World, n_images: int = 1000, models: list[str] | None = 
     for name in names:
         if name not in specs:  # unknown names fail before any work
             raise unknown_name("model", name, specs)
-    data = load_split(world, "eval", n_images)
+    data = load_split(world, "table1" if "table1" in world.splits else "eval", n_images)
     images = torch.from_numpy(data.images).float().div_(255.0)
     labels = torch.from_numpy(data.labels).long()
     attack = world.attack

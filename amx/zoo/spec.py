@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REGIMES = ("vanilla", "pgd", "advprop-pgd1", "advprop-pgd5")
-WEIGHT_SOURCES = ("fixtures", "torchvision", "robustness", "advprop", "code")  # code: built by a plugin
+# package: installed with a Python package; code: built by a plugin
+WEIGHT_SOURCES = ("fixtures", "torchvision", "robustness", "advprop", "package", "code")
 _PAPER_FAMILIES = {"alexnet": "AlexNet", "googlenet": "GoogLeNet", "resnet": "ResNet",
                    "densenet": "DenseNet", "mobilenet": "MobileNet"}
 

@@ -60,12 +60,12 @@ def test_subsets_filter_and_draw_reproducibly():
              np.array([[1, 1, 2, 2], [20, 20, 30, 30]])]
     assert subsets.eligible(boxes, 64).tolist() == [True, False, True, False]  # one box of <= 50%
     both = np.array([True, True, True, False])
-    chosen = subsets.cl_images(both, np.array([True, True, False, True]), np.ones(4, bool), 1, 0, "x")
+    chosen = subsets.cl_images([both, np.array([True, True, False, True])], np.ones(4, bool), 1, 0, "x")
     assert chosen.tolist() in ([0], [1])
     drawn = subsets.draw(np.arange(100), 5, 3, "x")
     assert drawn.tolist() == subsets.draw(np.arange(100), 5, 3, "x").tolist()
     with pytest.raises(ValueError, match="CL subset of resnet: only 1 candidate images for n=2"):
-        subsets.cl_images(both, np.array([True, False, False, False]), np.ones(4, bool), 2, 0, "resnet")
+        subsets.cl_images([both, np.array([True, False, False, False])], np.ones(4, bool), 2, 0, "resnet")
 
 
 def test_run_builds_the_score_table_then_computes_nothing_again(tmp_path):
