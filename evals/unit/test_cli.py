@@ -23,7 +23,7 @@ def test_zoo_eval_unknown_model_exits_2_and_lists_valid_names(capsys):
 
 def test_unknown_world_exits_2_and_lists_valid_worlds(capsys):
     assert main(["zoo", "list", "--world", "imagenet-tiny"]) == 2
-    assert "Valid worlds: mini" in capsys.readouterr().err
+    assert "Did you mean 'imagenet'? Valid worlds: imagenet, mini, photos" in capsys.readouterr().err
 
 
 def test_amx_run_defaults_to_what_the_claim_sets_need_and_writes_the_table(tmp_path, capsys):

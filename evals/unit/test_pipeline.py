@@ -191,3 +191,37 @@ def test_unknown_methods_and_metrics_list_the_registered_ones(kwargs, message):
 def test_unknown_model_lists_the_valid_ones(tmp_path):
     with pytest.raises(KeyError, match="resnet-mini"):
         run(RunConfig(models=("resnet-huge",), **CHEAP), cache=tmp_path, progress=False)
+
+
+def test_the_plan_counts_the_passes_the_run_makes(tmp_path):
+    from amx.pipeline.plan import describe, plan
+
+    config = RunConfig(models=("resnet-mini",), methods=("gradient", "ig", "rise"),
+                       metrics=("insertion",), n_images=2, chunk_images=2)
+    planned = [(s.stage, s.what, s.forwards, s.forward_backwards)
+               for s in plan(config) if s.stage != "predict"]
+    result = run(config, cache=tmp_path, progress=False)
+    made = [(s.stage, s.method or s.metric, s.forwards, s.forward_backwards) for s in result.stages]
+    assert made == planned
+    assert ("attribute", "ig", 0, 2 * 20) in made  # the mini preset's 20 steps on 2 images
+    assert "total: " in describe(plan(config))
+    assert "min (" in describe(plan(config), dict.fromkeys(("resnet-mini", "resnet-mini-R"), (1e-3, 2e-3)))
+
+
+def test_cuda_out_of_memory_halves_the_batch_and_goes_on():
+    import torch
+
+    from amx.pipeline.plan import halving, inputs_per_pass
+
+    tried = []
+
+    def step(size):
+        tried.append(size)
+        if size > 3:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+        return size * 10
+
+    assert halving(step, 16, "x", log=lambda msg: None) == (20, 2) and tried == [16, 8, 4, 2]
+    with pytest.raises(torch.cuda.OutOfMemoryError, match="resnet ep: out of CUDA memory at 1 input"):
+        halving(lambda size: step(99), 1, "resnet ep", log=lambda msg: None)
+    assert inputs_per_pass("cpu", 224) is None  # CPU: the methods' own defaults

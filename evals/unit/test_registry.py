@@ -13,15 +13,17 @@ from amx.registry import Registry, RegistryError, UnknownNameError
 
 
 def test_every_kind_is_a_registry_with_amx_own_entries():
-    assert WORLDS.names() == ["mini"] and WORLDS.source("mini").startswith("entry point 'mini'")
+    assert WORLDS.names() == ["imagenet", "mini", "photos"]
+    assert WORLDS.source("mini").startswith("entry point 'mini'")
     assert len(methods.METHODS) == 12 and "gradcam" in methods.METHODS
     assert METRICS.names() == ["deletion", "insertion", "pointing_game", "wsl"]
     assert CLAIM_SETS.names() == ["001"] and CLAIM_SETS.get("001").prefix == "P"
-    assert PRESETS.names() == ["mini", "paper"] and PRESETS.source("mini").startswith("entry point 'mini'")
+    assert PRESETS.names() == ["mini", "paper", "photos"]
+    assert PRESETS.source("photos").startswith("entry point 'photos'")
 
 
 @pytest.mark.parametrize("registry, name, message", [
-    (WORLDS, "imagenett", "unknown world 'imagenett'. Valid worlds: mini"),
+    (WORLDS, "imagenett", "unknown world 'imagenett'. Did you mean 'imagenet'? Valid worlds: imagenet, "),
     (methods.METHODS, "gradcm", "unknown method 'gradcm'. Did you mean 'gradcam'? Valid methods: cam, ep"),
     (METRICS, "insertoin", "unknown metric 'insertoin'. Did you mean 'insertion'? Valid metrics: deletion"),
     (CLAIM_SETS, "002", "unknown claim set '002'. Did you mean '001'? Valid claim sets: 001"),

@@ -78,5 +78,5 @@ def test_render_matches_generate(tmp_path, monkeypatch):
 def test_unknown_split_and_world_name_the_valid_ones():
     with pytest.raises(ValueError, match="valid: .*'eval'.*'train'"):
         mini.generate(0, "test")
-    with pytest.raises(KeyError, match="Valid worlds: mini"):
+    with pytest.raises(KeyError, match="Valid worlds: imagenet, mini, photos"):
         get_world("imagenette")
