@@ -68,6 +68,7 @@ class AmxSession:
     zoo: list | None = None
     stage_seconds: dict = field(default_factory=dict)
     summary_line: str = ""
+    plan: list = field(default_factory=list)  # the ScoreTable's stages (amx.pipeline.plan)
 
     def run_config(self):
         """The ScoreTable the active claim sets need (None if none needs one)."""
@@ -187,6 +188,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "claims: regenerates a paper claim on the world's zoo (select with -m claims)")
     from amx.bench import device_name
     from amx.claims import active
+    from amx.pipeline.plan import plan
 
     for option in world_options():  # before the world is built: it reads them from the environment
         value = config.getoption(option.dest)
@@ -218,8 +220,10 @@ def pytest_configure(config: pytest.Config) -> None:
         seed=config.getoption("--seed"), claim_sets=active(world), cache_dir=config.getoption("--cache-dir"),
         report_dir=Path(config.getoption("--report-dir")),
         baseline_path=Path(baseline_path) if baseline_path else None, update_baseline=update)
-    try:  # the ScoreTable the claim sets need: unknown methods or metrics, or clashing subsets
-        session.run_config()
+    try:  # the ScoreTable the claim sets need (unknown methods or metrics, clashing subsets), and
+        # its plan, which reads the world's data (a missing or unreadable data set fails here)
+        run_config = session.run_config()
+        session.plan = [] if run_config is None else plan(run_config)
     except (KeyError, ValueError) as err:
         names = [c.name for c in session.claim_sets]
         raise pytest.UsageError(f"--world {world.name}: claim sets {names} cannot be run: {err}") from None
@@ -240,15 +244,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    from amx.pipeline.plan import plan
-
     s = config.stash[session_key]
     lines = [f"amx: world={s.world.name} device={s.device} n_images={s.n_images} seed={s.seed} "
              f"claim sets={','.join(c.name for c in s.claim_sets)}"
              + (f" baseline={s.baseline_path}" if s.baseline_path else "")]
-    run_config = s.run_config()
-    if run_config is not None:
-        stages = plan(run_config)
+    if s.plan:
+        stages = s.plan
         lines.append(f"amx: the claims' ScoreTable costs {sum(x.forwards for x in stages):,} forwards and "
                      f"{sum(x.forward_backwards for x in stages):,} forward+backward passes on an empty "
                      "cache (the time at a throughput probe is printed before the run)")
@@ -278,7 +279,7 @@ def score_run(amx_session: AmxSession, pytestconfig: pytest.Config):
     """The ``RunResult`` of the ScoreTable the active claim sets need (None if none needs one),
     from the cache where it can; tqdm bars show progress (pytest's capture is lifted for them)."""
     from amx.pipeline import run
-    from amx.pipeline.plan import describe, plan, probe
+    from amx.pipeline.plan import describe, probe
 
     config = amx_session.run_config()
     if config is None:
@@ -286,7 +287,7 @@ def score_run(amx_session: AmxSession, pytestconfig: pytest.Config):
     capture = pytestconfig.pluginmanager.getplugin("capturemanager")
     start = time.perf_counter()
     with capture.global_and_fixture_disabled():
-        stages = plan(config)
+        stages = amx_session.plan
         print(f"\namx: the run's passes and, at a throughput probe on {amx_session.device_name}, their "
               f"time (cached maps and scores are not recomputed)\n"
               + describe(stages, probe(config, sorted({s.model for s in stages}))), flush=True)

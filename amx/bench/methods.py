@@ -139,10 +139,11 @@ def _background_for(model_name: str, images: torch.Tensor):
         n, *images.shape[1:], generator=generator))
 
 
-def _bench_one(name, model, images, targets, preset, batch_size, forward, forward_backward, dev,
+def _bench_one(name, model, images, targets, preset, world, batch_size, forward, forward_backward, dev,
                n_images, log) -> dict:
-    """One method's row: ms per image, pass floor, efficiency, the reference's ms per image."""
-    method = methods.get(name, preset=preset, batch_size=batch_size, **BUDGETS.get(name, {}))
+    """One method's row: ms per image, pass floor, efficiency, the reference's ms per image.
+    ``world``: the world the method may read (SHAP's background), None for a random model."""
+    method = methods.get(name, preset=preset, batch_size=batch_size, world=world, **BUDGETS.get(name, {}))
     fwd, fwd_bwd = method.passes(tuple(images.shape[2:]))
     floor = fwd * forward + fwd_bwd * forward_backward
     method(model, images[:2], targets[:2])  # warm-up
@@ -184,8 +185,9 @@ def bench_methods(model_name: str, world: str = DEFAULT_WORLD, n_images: int = 1
     rows = []
     with _background_for(model_name, images):
         for name in names or methods.names():
-            rows.append(_bench_one(name, model, images, targets, preset, batch_size, forward,
-                                   forward_backward, dev, n_images, log))
+            rows.append(_bench_one(name, model, images, targets, preset,
+                                   None if model_name == "resnet50-random" else world, batch_size,
+                                   forward, forward_backward, dev, n_images, log))
     return {"benchmark": "methods", "model": model_name, "preset": preset, "n_images": n_images,
             "image_size": int(images.shape[-1]), "batch_size": batch_size,
             "floor_batches": FLOOR_BATCHES, "budgets": BUDGETS,

@@ -13,13 +13,10 @@ says, in prose, why.
 
 from __future__ import annotations
 
-import csv
-import functools
 from dataclasses import dataclass
 
 from amx.claims.spec import AtLeast, Between, Case, Claim, Greater, Less, Verdict, verdict
-from amx.files import PAPER_DIR
-from amx.zoo.spec import paper_model_name
+from amx.zoo.spec import paper_model_name, paper_table1
 
 MIN_CONFIDENCE_RATIO = 1.25
 MIN_PGD_GAIN = 15.0
@@ -89,15 +86,6 @@ def cases() -> list[Case]:
         requires = tuple(dict.fromkeys(("vanilla", c.regime)))
         return Case("P11", c.id, lambda ev: check(c, ev.zoo or []), requires, architecture=c.architecture)
     return [case(c) for c in table1_cases()]
-
-
-@functools.cache
-def paper_table1() -> dict[str, dict[str, float]]:
-    """The paper's Table 1 (``fixtures/paper/table1_models.csv``) by model name."""
-    with open(PAPER_DIR / "table1_models.csv", newline="") as f:
-        return {row["model"]: {"top1": float(row["imagenet_top1"]), "pgd_top1": float(row["adv_top1"]),
-                               "confidence_mean": float(row["confidence_mean"])}
-                for row in csv.DictReader(f)}
 
 
 def _row(table: list[dict], architecture: str, regime: str) -> dict:

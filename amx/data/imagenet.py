@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -125,11 +126,13 @@ class Index:
     def eligible(self) -> tuple[Annotation, ...]:
         return tuple(a for a in self.annotations if a.eligible)
 
-    def summary(self) -> str:
-        """One line a user reads before a run: the counts, then each skipped file."""
+    def summary(self, limit: int = 20) -> str:
+        """What a user reads before a run: the counts, then the first ``limit`` skipped files."""
         lines = [f"{self.root} ({self.layout} layout): {len(self.eligible):,} eligible images (one box of "
                  f"<= 50% of the image) of {len(self.annotations):,} read; {len(self.skipped)} skipped"]
-        lines += [f"  skipped {s.file}: {s.reason}" for s in self.skipped]
+        lines += [f"  skipped {s.file}: {s.reason}" for s in self.skipped[:limit]]
+        if len(self.skipped) > limit:
+            lines.append(f"  ... and {len(self.skipped) - limit} more")
         return "\n".join(lines)
 
 
@@ -270,6 +273,7 @@ def render_split(root: Path, split: str, n: int, size: int = SIZE, workers: int 
     if len(chosen) < n:
         raise ImageNetDataError(f"{index.root}: {n} {split} images asked for, the tree has "
                                 f"{len(pools[split])}\n{index.summary()}")
+    print(f"amx: decoding {len(chosen):,} {split} images of {index.summary()}", file=sys.stderr, flush=True)
     images = decode([a.image for a in chosen], size, workers, crop=split == "table1")
     return images, np.array([a.label for a in chosen], dtype=np.int64), [a.scaled_boxes(size) for a in chosen]
 
@@ -316,7 +320,7 @@ def _world():
     return World(
         name="imagenet", version=VERSION, seed=0, image_size=SIZE, n_classes=1000, splits=SPLITS,
         render=_render, zoo=zoo, attack=PAPER_ATTACK, table1_images=50_000, pool_size=_n_eligible,
-        eligible=all_eligible, default_n_images=2000, background_split="background",
+        eligible=all_eligible, default_n_images=2000, background_split="background", stratified=True,
         options=(WorldOption("imagenet-root", ROOT_ENV,
                              "the ILSVRC-2012 validation set (flat or Kaggle layout)"),
                  WorldOption("weights-dir", zoo.WEIGHTS_ENV,
@@ -327,8 +331,7 @@ def _world():
             "MadryLab / Salman et al. robust, AdvProp PGD-1 / PGD-5); Table 1 on all 50,000 images "
             "(Resize 256 + CenterCrop 224)."),
         departures=(
-            "The random subset is drawn uniformly among eligible images, not two per class; SHAP's "
-            "background is the first ineligible validation images (the paper does not state its own); "
+            "SHAP's background is the first ineligible validation images (the paper does not state its own); "
             "GoogLeNet-R is built with transform_input=False (unverified)."),
     )
 

@@ -89,6 +89,7 @@ class World:
     default_n_images: int = 100
     options: tuple[WorldOption, ...] = ()
     background_split: str = "train"
+    stratified: bool = False
 
     def __post_init__(self):
         if self.image_size < 1 or self.n_classes < 2:

@@ -54,7 +54,7 @@ def plan(config) -> list[PlannedStage]:
     size = (world.image_size, world.image_size)
     pool = world.pool_size(config.n_images)
     configs = metric_configs(config.preset or world.preset, world.image_size, config.metrics)
-    out = [PlannedStage("predict", n, "", pool, pool, 0) for n in _with_twins(names, specs)]
+    out = [PlannedStage("predict", n, "", pool, pool, 0) for n in _with_twins(names, specs, config.subset)]
     for name in names:
         for method_name in config.methods:
             method = _method(config, world, specs[name], method_name)

@@ -172,7 +172,7 @@ def run(config: RunConfig, cache: str | None = None, progress: bool = True) -> R
                    metric_batch_size=max(config.metric_batch_size,
                                          inputs_per_pass(config.device, world.image_size) or 0))
     try:
-        predictions = {name: _predictions(ctx, name) for name in _with_twins(names, specs)}
+        predictions = {name: _predictions(ctx, name) for name in _with_twins(names, specs, config.subset)}
         image_sets = _image_sets(ctx, names, predictions)
         frames = [_model_rows(ctx, name, image_sets[name], predictions[name], progress) for name in names]
     finally:
@@ -185,15 +185,16 @@ def run(config: RunConfig, cache: str | None = None, progress: bool = True) -> R
 
 
 def _twins(specs: dict[str, ModelSpec], architecture: str) -> dict[str, str]:
-    """``{regime: model}`` of the vanilla and robust models of ``architecture``."""
+    """``{regime: model}`` of the vanilla and robust models of ``architecture`` whose weights
+    were found (a world of user files may lack some)."""
     return {s.regime: n for n, s in specs.items()
-            if s.architecture == architecture and s.regime in ("vanilla", "pgd")}
+            if s.architecture == architecture and s.regime in ("vanilla", "pgd") and s.sha256 is not None}
 
 
-def _with_twins(names: list[str], specs: dict[str, ModelSpec]) -> list[str]:
-    """``names`` plus the vanilla and robust models their CL sets need."""
+def _with_twins(names: list[str], specs: dict[str, ModelSpec], subset: str) -> list[str]:
+    """``names`` plus the vanilla and robust models their CL sets need (none for ``random``)."""
     needed = list(names)
-    for name in names:
+    for name in names if subset == "cl" else ():
         needed += [t for t in _twins(specs, specs[name].architecture).values() if t not in needed]
     return needed
 
@@ -220,6 +221,9 @@ def _predictions(ctx: _Context, name: str) -> dict:
 def _image_sets(ctx: _Context, names: list[str], predictions: dict) -> dict[str, np.ndarray]:
     cfg = ctx.config
     ok = (ctx.world.eligible or subsets.eligible)(ctx.boxes, ctx.world.image_size)
+    if cfg.subset == "random" and ctx.world.stratified:
+        chosen = subsets.stratified_images(ctx.labels, ok, cfg.n_images, cfg.seed, ctx.world.n_classes)
+        return dict.fromkeys(names, chosen)
     if cfg.subset == "random":
         chosen = subsets.random_images(ok, cfg.n_images, cfg.seed)
         return dict.fromkeys(names, chosen)
@@ -289,9 +293,13 @@ def _model_rows(ctx: _Context, name: str, index: np.ndarray, predictions: dict,
         rows = rows.assign(status="ok", note="", runtime_s=[runtime.get(k, np.nan) for k in keys], **scores)
         frames.append(rows)
     if any(stage.model == name for stage in ctx.stages):
-        ctx.throughput[name] = {  # seconds per image of a plain batched pass, for the efficiency
-            "forward": pass_seconds(model, ctx.images[:64], 256, repeats=3),
-            "forward_backward": pass_seconds(model, ctx.images[:64], 64, backward=True, repeats=3)}
+        # seconds per image of a plain batched pass, for the efficiency, in the methods' batches
+        # (64 inputs at 64 px, 10 at 224 px on a CPU; by memory on CUDA), forwards 4x as many
+        batch = (inputs_per_pass(cfg.device, ctx.world.image_size)
+                 or method_registry.base.default_inputs_per_pass(ctx.images[:1]))
+        ctx.throughput[name] = {
+            "forward": pass_seconds(model, ctx.images[:64], min(4 * batch, 256), repeats=3),
+            "forward_backward": pass_seconds(model, ctx.images[:64], batch, backward=True, repeats=3)}
     return pd.concat(frames, ignore_index=True)
 
 

@@ -2,7 +2,9 @@
 
 * eligible: exactly one ground-truth box, covering at most half of the image (the paper filters
   ImageNet validation images this way);
-* ``random``: ``n`` eligible images drawn with ``seed``, the same for every model;
+* ``random``: ``n`` eligible images drawn with ``seed``, the same for every model; uniformly, or
+  stratified by class as the paper's ImageNet set (``stratified_images``: two per class) where the
+  world asks for it (``World.stratified``);
 * ``cl``: per architecture, ``n`` images drawn with ``seed`` among those that *both* its vanilla
   and its robust model classify correctly; AdvProp models use their architecture's set. In a
   zoo with no robust twin of an architecture (the ``photos`` world), its vanilla model alone.
@@ -49,3 +51,21 @@ def cl_images(correct: list[np.ndarray], is_eligible: np.ndarray, n: int, seed: 
 
 def random_images(is_eligible: np.ndarray, n: int, seed: int) -> np.ndarray:
     return draw(np.flatnonzero(is_eligible), n, seed, "random subset")
+
+
+def stratified_images(labels: np.ndarray, is_eligible: np.ndarray, n: int, seed: int,
+                      n_classes: int) -> np.ndarray:
+    """The paper's random ImageNet set (``dataPrep.ipynb``): ``n // n_classes`` eligible images per
+    class where a class has that many (all of a class with fewer), drawn with ``seed``, then the
+    rest of the ``n`` drawn uniformly among the eligible images left. Sorted."""
+    rng = np.random.default_rng(seed)
+    per_class = n // n_classes
+    chosen = []
+    for c in range(n_classes):
+        mine = np.flatnonzero(is_eligible & (labels == c))
+        chosen += rng.choice(mine, min(per_class, len(mine)), replace=False).tolist()
+    rest = np.setdiff1d(np.flatnonzero(is_eligible), chosen)
+    if len(chosen) + len(rest) < n:
+        raise ValueError(f"random subset: only {len(chosen) + len(rest)} eligible images for n={n}")
+    chosen += rng.choice(rest, n - len(chosen), replace=False).tolist() if n > len(chosen) else []
+    return np.sort(np.array(chosen[:n], dtype=np.int64))

@@ -155,8 +155,13 @@ def _figures(results: dict) -> str:
 def _zoo_table(rows: list[dict]) -> str:
     if not rows:
         return "<p class='small'>No claim here needed Table 1.</p>"
-    cells = (f"<td>{_esc(r['model'])}</td><td>{_esc(r['regime'])}</td><td class='num'>{r['top1']:.1f}</td>"
-             f"<td class='num'>{r['pgd_top1']:.1f}</td><td class='num'>{r['confidence_mean']:.3f}</td>"
+    def value(r: dict, key: str, digits: int) -> str:
+        paper = (r.get("paper") or {}).get(key)
+        note = f" <span class='small'>(paper {paper:.{digits}f})</span>" if paper is not None else ""
+        return f"<td class='num'>{r[key]:.{digits}f}{note}</td>"
+
+    cells = (f"<td>{_esc(r['model'])}</td><td>{_esc(r['regime'])}</td>{value(r, 'top1', 1)}"
+             f"{value(r, 'pgd_top1', 1)}{value(r, 'confidence_mean', 2)}"
              f"<td><code>{_esc(str(r.get('sha256'))[:12])}</code></td>" for r in rows)
     return _table(["model", "regime", "top-1 (%)", "PGD top-1 (%)", "confidence", "sha256"], cells)
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
 import re
 import time
 from collections.abc import Mapping
@@ -80,14 +81,17 @@ def load_checkpoint(path: Path, sha256: str | None = None) -> object:
     try:
         with torch.serialization.safe_globals(SAFE_GLOBALS):
             return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises UnpicklingError, or RuntimeError wrapping it
+    except pickle.UnpicklingError as err:  # a global (class, function) the weights-only loader refuses
         digest = sha256 or sha256_of(path)
         if digest not in trusted():
-            reason = str(err).strip().splitlines()[0]
+            lines = [x.strip() for x in str(err).splitlines() if x.strip()]
+            reason = next((x for x in lines if "Unsupported global" in x), lines[0] if lines else "")
             raise UntrustedCheckpointError(
                 f"checkpoint {path} (sha256 {digest}) cannot be loaded weights-only: {reason}. "
                 f"Loading it fully would run code pickled in the file; if you trust where it came from, "
                 f"run `amx zoo trust {path}` (recorded in {trust_file()})") from None
+    except (OSError, RuntimeError, EOFError) as err:  # truncated file, not a torch archive
+        raise ValueError(f"checkpoint {path} cannot be read: {' '.join(str(err).split())[:300]}") from None
     return torch.load(path, map_location="cpu", weights_only=False)
 
 

@@ -39,7 +39,7 @@ from torch import nn
 
 from amx.zoo.architectures import IMAGENET_MEAN, IMAGENET_STD, Normalize
 from amx.zoo.checkpoints import convert, load_checkpoint
-from amx.zoo.spec import ModelSpec, WeightsMismatchError, sha256_of
+from amx.zoo.spec import ModelSpec, WeightsMismatchError, paper_table1, sha256_of
 
 WEIGHTS_ENV = "AMX_WEIGHTS"
 ADVPROP_MEAN = ADVPROP_STD = (0.5, 0.5, 0.5)
@@ -136,7 +136,8 @@ def specs(world) -> dict[str, ModelSpec]:
             weights=str(path) if path else m.files[0], weights_source=m.format,
             sha256=fingerprint(path) if path else None, input_size=world.image_size, n_classes=1000,
             mean=m.mean, std=m.std, cam_layer=f"net.{m.cam_layer}", gap_head=m.gap_head,
-            pair=f"{family}-R" if m.regime == "vanilla" else family, provenance=m.source)
+            pair=f"{family}-R" if m.regime == "vanilla" else family, provenance=m.source,
+            paper=paper_table1()[m.name])
     return out
 
 

@@ -8,9 +8,13 @@ checkpoints; their loaders come with the ImageNet world).
 
 from __future__ import annotations
 
+import csv
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from amx.files import PAPER_DIR
 
 REGIMES = ("vanilla", "pgd", "advprop-pgd1", "advprop-pgd5")
 # package: installed with a Python package; code: built by a plugin
@@ -30,6 +34,16 @@ def paper_model_name(architecture: str, regime: str) -> str:
     return _PAPER_FAMILIES[architecture] + ("-R" if regime == "pgd" else "")
 
 
+@functools.cache
+def paper_table1() -> dict[str, dict[str, float]]:
+    """The paper's Table 1 (``fixtures/paper/table1_models.csv``) by model name: ``top1``,
+    ``pgd_top1`` and ``confidence_mean``."""
+    with open(PAPER_DIR / "table1_models.csv", newline="") as f:
+        return {row["model"]: {"top1": float(row["imagenet_top1"]), "pgd_top1": float(row["adv_top1"]),
+                               "confidence_mean": float(row["confidence_mean"])}
+                for row in csv.DictReader(f)}
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """A zoo entry.
@@ -37,7 +51,9 @@ class ModelSpec:
     ``cam_layer`` is the dotted module path used by CAM / GradCAM. ``gap_head`` says whether CAM
     applies (the head is global-average-pool -> linear, as the paper judged it: not AlexNet, not
     MobileNet-v2). ``sha256`` is the expected fingerprint of ``weights``; loading refuses a file
-    whose hash differs.
+    whose hash differs. ``paper``: the paper's Table 1 figures of this very model (``top1``,
+    ``pgd_top1``, ``confidence_mean``), where the world's model is the paper's; Table 1 shows them
+    beside the regenerated ones.
     """
 
     name: str
@@ -56,6 +72,7 @@ class ModelSpec:
     pair: str | None = None
     provenance: str = ""
     training: dict = field(default_factory=dict, compare=False, hash=False)
+    paper: dict = field(default_factory=dict, compare=False, hash=False)  # its Table 1 row, if the paper's
 
     def __post_init__(self):
         if self.regime not in REGIMES:

@@ -134,13 +134,22 @@ def test_a_file_that_needs_unpickling_is_refused_until_trusted(tmp_path):
     checkpoint["schedule"] = _Pickled()
     torch.save(checkpoint, path)
     digest = imagenet.fingerprint(path)
-    with pytest.raises(checkpoints.UntrustedCheckpointError, match=f"sha256 {digest}.*amx zoo trust"):
+    with pytest.raises(checkpoints.UntrustedCheckpointError,
+                       match=f"sha256 {digest}.*Unsupported global.*_Pickled.*amx zoo trust"):
         imagenet.load_published(BY_NAME["ResNet-R"], path)
     assert checkpoints.trust(path) == digest
     assert digest in checkpoints.trusted() and checkpoints.trust_file().parent.name == "amx"
     imagenet.load_published(BY_NAME["ResNet-R"], path)  # now loaded fully
     path.write_bytes(path.read_bytes() + b"\0")  # another file: trust is per sha256
     with pytest.raises(checkpoints.UntrustedCheckpointError):
+        checkpoints.load_checkpoint(path)
+
+
+def test_a_truncated_checkpoint_is_named_not_offered_for_trust(tmp_path):
+    path = tmp_path / "imagenet_l2_3_0.pt"
+    torch.save(_published("ResNet-R", _original("ResNet-R")), path)
+    path.write_bytes(path.read_bytes()[:4096])
+    with pytest.raises(ValueError, match=f"checkpoint {path} cannot be read"):
         checkpoints.load_checkpoint(path)
 
 

@@ -225,3 +225,17 @@ def test_cuda_out_of_memory_halves_the_batch_and_goes_on():
     with pytest.raises(torch.cuda.OutOfMemoryError, match="resnet ep: out of CUDA memory at 1 input"):
         halving(lambda size: step(99), 1, "resnet ep", log=lambda msg: None)
     assert inputs_per_pass("cpu", 224) is None  # CPU: the methods' own defaults
+
+
+def test_the_papers_random_set_takes_two_per_class_then_fills_with_the_seed():
+    labels = np.array([0, 0, 0, 1, 3, 3, 3, 3, 3, 2])
+    ok = np.array([True] * 9 + [False])  # class 2's one image is not eligible
+    chosen = subsets.stratified_images(labels, ok, 8, seed=0, n_classes=4)
+    assert len(chosen) == 8 and len(set(chosen)) == 8 and ok[chosen].all()
+    counts = np.bincount(labels[chosen], minlength=4)
+    assert counts[1] == 1 and counts[2] == 0 and counts[0] >= 2 and counts[3] >= 2
+    one_each = subsets.stratified_images(labels, ok, 4, seed=0, n_classes=4)  # 1 per class, 1 filled
+    assert (np.bincount(labels[one_each], minlength=4)[[0, 1, 3]] >= 1).all() and len(one_each) == 4
+    assert np.array_equal(chosen, subsets.stratified_images(labels, ok, 8, seed=0, n_classes=4))
+    with pytest.raises(ValueError, match="only 9 eligible images for n=10"):
+        subsets.stratified_images(labels, ok, 10, seed=0, n_classes=4)
