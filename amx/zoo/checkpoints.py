@@ -6,7 +6,9 @@ arguments), allow-listed here (``SAFE_GLOBALS``) because rebuilding one runs no 
 still cannot be loaded this way (old files pickled with ``dill``, say) is refused with its sha256
 and the reason, until the user confirms it: ``amx zoo trust PATH`` records the file's sha256 in
 ``trusted-checkpoints.json`` of amx's user cache directory (``$XDG_CACHE_HOME/amx`` or
-``~/.cache/amx``), and only a file with that exact sha256 is then loaded with full unpickling.
+``~/.cache/amx``), and only a file with that exact sha256 is then loaded with full unpickling
+(from the very bytes that were hashed). A file the weights-only loader rejects for any other
+reason (truncated, not a torch file) is named as unreadable, never offered for trust.
 
 Key conversions (``convert``) turn each published format into torchvision's key names:
 
@@ -25,6 +27,8 @@ Key conversions (``convert``) turn each published format into torchvision's key 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import io
 import json
 import os
 import pickle
@@ -75,24 +79,28 @@ def trust(path: Path) -> str:
     return digest
 
 
-def load_checkpoint(path: Path, sha256: str | None = None) -> object:
-    """The unpickled checkpoint at ``path``: weights-only (with ``SAFE_GLOBALS``), or, for a file
-    whose sha256 the user trusted, fully. ``sha256``: the file's, if already computed."""
+def load_checkpoint(path: Path) -> tuple[object, str]:
+    """The unpickled checkpoint at ``path`` and the sha256 of the bytes it was read from. The file
+    is read once: the bytes hashed are the bytes unpickled, weights-only (with ``SAFE_GLOBALS``),
+    or fully where the weights-only loader refuses a global and the user trusted that sha256."""
+    data = Path(path).read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
     try:
         with torch.serialization.safe_globals(SAFE_GLOBALS):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:  # a global (class, function) the weights-only loader refuses
-        digest = sha256 or sha256_of(path)
+            return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True), digest
+    except pickle.UnpicklingError as err:
+        refused = next((x.strip() for x in str(err).splitlines() if "Unsupported global" in x), None)
+        if refused is None:  # not a refused class or function: a damaged or foreign file
+            raise ValueError(f"checkpoint {path} cannot be read: {' '.join(str(err).split())[:300]}") \
+                from None
         if digest not in trusted():
-            lines = [x.strip() for x in str(err).splitlines() if x.strip()]
-            reason = next((x for x in lines if "Unsupported global" in x), lines[0] if lines else "")
             raise UntrustedCheckpointError(
-                f"checkpoint {path} (sha256 {digest}) cannot be loaded weights-only: {reason}. "
+                f"checkpoint {path} (sha256 {digest}) cannot be loaded weights-only: {refused}. "
                 f"Loading it fully would run code pickled in the file; if you trust where it came from, "
                 f"run `amx zoo trust {path}` (recorded in {trust_file()})") from None
     except (OSError, RuntimeError, EOFError) as err:  # truncated file, not a torch archive
         raise ValueError(f"checkpoint {path} cannot be read: {' '.join(str(err).split())[:300]}") from None
-    return torch.load(path, map_location="cpu", weights_only=False)
+    return torch.load(io.BytesIO(data), map_location="cpu", weights_only=False), digest
 
 
 def _state_dict(checkpoint: object, keys: tuple[str, ...]) -> dict[str, torch.Tensor]:

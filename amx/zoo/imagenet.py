@@ -15,8 +15,9 @@ The models (``MODELS``; the paper's code: ``Gullesh/VanillaVsARobust``, ``load_m
 * PGD-L2 eps 3 robust: ResNet-50-R is MadryLab's ``imagenet_l2_3_0.pt`` (Engstrom et al.; not
   Salman et al.'s ResNet-50, whose accuracy does not match the paper's 56.25%), DenseNet-161-R
   and MobileNet-v2-R Salman et al.'s, AlexNet-R from ``anguyen8/shape-bias``, GoogLeNet-R from
-  ``anguyen8/sam`` (built with ``transform_input=False``: which one it needs is unverified; its
-  published 50.94% top-1 decides, ``amx zoo eval --world imagenet`` measures it);
+  ``anguyen8/sam`` (built with ``transform_input=True``, the default of SAM's own GoogLeNet class
+  it was trained as; unverified on the file here: its published 50.94% top-1 decides, which
+  ``amx zoo eval --world imagenet`` measures);
 * AdvProp ResNet-50 PGD-1 and PGD-5 (the authors' own, not public), normalised with mean = std =
   0.5 instead of ImageNet's.
 
@@ -72,7 +73,7 @@ MODELS = (
     Published("GoogLeNet", "googlenet", "vanilla", ("googlenet-1378be20.pth",), "torchvision", TORCHVISION_V1,
               "inception5b", True, transform_input=True),
     Published("GoogLeNet-R", "googlenet", "pgd", ("GoogLeNet_R.pt",), "robustness",
-              "anguyen8/sam (PGD-L2 eps 3, robustness library)", "inception5b", True),
+              "anguyen8/sam (PGD-L2 eps 3, robustness library)", "inception5b", True, transform_input=True),
     Published("ResNet", "resnet", "vanilla", ("resnet50-0676ba61.pth", "resnet50-19c8e357.pth"),
               "torchvision", TORCHVISION_V1, "layer4", True),
     Published("ResNet-R", "resnet", "pgd", ("imagenet_l2_3_0.pt",), "robustness",
@@ -173,8 +174,14 @@ def check_torchvision_hash(path: Path, digest: str) -> None:
 
 
 def load_published(model: Published, path: Path, sha256: str | None = None) -> nn.Module:
-    """``model`` with the weights of ``path`` (any of its formats), wrapped in its normalisation."""
-    checkpoint = load_checkpoint(path, sha256)
+    """``model`` with the weights of ``path`` (any of its formats), wrapped in its normalisation.
+    ``sha256``: the fingerprint the file must still have (checked on the bytes loaded)."""
+    checkpoint, digest = load_checkpoint(path)
+    if sha256 is not None and digest != sha256:
+        raise WeightsMismatchError(f"model {model.name!r}: {path} changed since it was fingerprinted "
+                                   f"({sha256} -> {digest})")
+    if model.format == "torchvision":
+        check_torchvision_hash(path, digest)
     net = network(model)
     state = convert(checkpoint, model.format, model.architecture)
     try:
@@ -186,17 +193,11 @@ def load_published(model: Published, path: Path, sha256: str | None = None) -> n
 
 
 def load(spec: ModelSpec, device: str | torch.device = "cpu") -> nn.Module:
-    """The model of ``spec``, after checking the file is still the one fingerprinted."""
+    """The model of ``spec``, from the file it was fingerprinted by (refused if it changed)."""
     model = _BY_NAME[spec.name]
     path = Path(spec.weights)
     if spec.sha256 is None or not path.is_file():
         raise FileNotFoundError(
             f"model {spec.name!r}: no weights file {' or '.join(model.files)} in "
             f"{', '.join(str(d) for d in search_dirs())} (pass --weights-dir DIR; source: {model.source})")
-    digest = fingerprint(path)
-    if digest != spec.sha256:
-        raise WeightsMismatchError(f"model {spec.name!r}: {path} changed since it was fingerprinted "
-                                   f"({spec.sha256} -> {digest})")
-    if model.format == "torchvision":
-        check_torchvision_hash(path, digest)
-    return load_published(model, path, digest).to(device)
+    return load_published(model, path, spec.sha256).to(device)

@@ -84,7 +84,7 @@ def _published(name: str, net: torch.nn.Module) -> object:
 def test_every_published_format_loads_with_the_original_outputs(name, tmp_path):
     net = _original(name)
     model = BY_NAME[name]
-    path = tmp_path / model.files[0]
+    path = tmp_path / f"{name}.pth"  # not the published name: torchvision's carry their hash in it
     torch.save(_published(name, net), path)
     loaded = imagenet.load_published(model, path)
     x = torch.rand(2, 3, 96, 96, generator=torch.Generator().manual_seed(1))
@@ -119,6 +119,10 @@ def test_files_are_found_in_the_weights_dir_then_torch_home_and_fingerprinted(tm
     model = registry.load("ResNet-R", "imagenet")  # through the world: fingerprint, convert, normalise
     assert (model.amx_name, model.cam_layer) == ("ResNet-R", "net.layer4")
     assert dict(model.named_modules())["net.layer4"] is model.net.layer4
+    spec = registry.get_spec("ResNet-R", "imagenet")
+    (mine / "imagenet_l2_3_0.pt").write_bytes((mine / "imagenet_l2_3_0.pt").read_bytes() + b"\0")
+    with pytest.raises(imagenet.WeightsMismatchError, match="changed since it was fingerprinted"):
+        get_world("imagenet").zoo.load(spec)  # the bytes loaded are the bytes checked
 
 
 def test_a_torchvision_file_whose_name_hash_differs_is_refused(tmp_path):
@@ -142,6 +146,13 @@ def test_a_file_that_needs_unpickling_is_refused_until_trusted(tmp_path):
     imagenet.load_published(BY_NAME["ResNet-R"], path)  # now loaded fully
     path.write_bytes(path.read_bytes() + b"\0")  # another file: trust is per sha256
     with pytest.raises(checkpoints.UntrustedCheckpointError):
+        checkpoints.load_checkpoint(path)
+
+
+def test_a_foreign_file_is_named_unreadable_not_offered_for_trust(tmp_path):
+    path = tmp_path / "imagenet_l2_3_0.pt"
+    path.write_bytes(b"<html>a download page, not a checkpoint</html>")
+    with pytest.raises(ValueError, match="cannot be read"):
         checkpoints.load_checkpoint(path)
 
 
