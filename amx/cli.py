@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 from amx.data.worlds import DEFAULT_WORLD, get_world, world_options
+from amx.files import environment
 
 
 def _zoo_list(args) -> int:
@@ -264,11 +264,13 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=_bench_methods)
 
     args = parser.parse_args(argv)
-    for option in world_options():
-        if getattr(args, option.dest, None):
-            os.environ[option.env] = str(Path(getattr(args, option.dest)).expanduser())
+    settings = {option.env: str(Path(getattr(args, option.dest)).expanduser())
+                for option in world_options() if getattr(args, option.dest, None)}
+    if getattr(args, "cache_dir", None):  # every cache of the command: world splits and the store
+        settings["AMX_CACHE"] = str(Path(args.cache_dir).expanduser())
     try:
-        return args.func(args)
+        with environment(settings):
+            return args.func(args)
     except (KeyError, ValueError, FileNotFoundError, RuntimeError) as err:
         print(f"amx: error: {err}", file=sys.stderr)
         return 2

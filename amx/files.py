@@ -1,11 +1,12 @@
-"""Where amx's shipped files are, and atomic file writes: write to a temporary file beside the
-target, then rename over it, so a killed run never leaves a half-written cache entry, weights
-file or manifest."""
+"""Where amx's shipped files are; atomic file writes (write to a temporary file beside the target,
+then rename over it, so a killed run never leaves a half-written cache entry, weights file or
+manifest); and the environment settings a command sets for its own duration."""
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -23,3 +24,19 @@ def write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def environment(changes: dict[str, str]) -> Iterator[None]:
+    """Set the environment variables ``changes`` (``--cache-dir``, a world's ``--imagenet-root``
+    ...) while the block runs, then restore what was there."""
+    before = {key: os.environ.get(key) for key in changes}
+    os.environ.update(changes)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

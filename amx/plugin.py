@@ -29,8 +29,8 @@ cases of every claim set active on the world (``amx.claims.active``).
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -39,7 +39,7 @@ import pytest
 
 import amx
 from amx.data.worlds import DEFAULT_WORLD, World, get_world, world_options
-from amx.files import write_atomic
+from amx.files import environment, write_atomic
 
 
 class AmxBaselineWarning(UserWarning):
@@ -79,18 +79,21 @@ class AmxSession:
         if needed is None:
             return None
         methods, metrics, subset = needed
-        return RunConfig(world=self.world.name, models=self.available_models(), methods=methods,
+        return RunConfig(world=self.world.name, models=self.available_models(subset), methods=methods,
                          metrics=metrics, subset=subset, n_images=self.n_images, seed=self.seed,
                          device=self.device)
 
-    def available_models(self) -> tuple[str, ...]:
-        """The zoo's models whose weights were found (a world whose files the user supplies may lack
-        some: the cases that need them are reported as not applicable)."""
+    def available_models(self, subset: str) -> tuple[str, ...]:
+        """The zoo's models a run can score (``amx.pipeline.run.runnable_models``): a world whose
+        files the user supplies may lack some, and the cases that need them are not applicable."""
+        from amx.pipeline.run import runnable_models
+
         specs = self.world.zoo.specs(self.world)
-        found = tuple(name for name, spec in specs.items() if spec.sha256 is not None)
+        found = tuple(runnable_models(specs, subset))
         if not found:
-            raise ValueError(f"none of the {len(specs)} models of world {self.world.name!r} was found; "
-                             f"`amx zoo check --world {self.world.name}` lists the files it looks for")
+            raise ValueError(f"none of the {len(specs)} models of world {self.world.name!r} was found (with "
+                             f"the twin its {subset} subset needs); `amx zoo check --world "
+                             f"{self.world.name}` lists the files it looks for")
         return found
 
     def record(self) -> dict:
@@ -100,12 +103,16 @@ class AmxSession:
                 "amx_version": amx.__version__}
 
     def not_applicable(self, case, reason: str) -> None:
-        """Record ``case`` as not applicable on this world and skip its test with ``reason``."""
+        """Record ``case`` as not applicable on this world and skip its test with ``reason`` (a case
+        the baseline judged says so: a model that went missing must not pass unnoticed)."""
+        old = None if self.update_baseline else self.baseline.get(case.id)
+        change = "" if old is None else (f"judged in the baseline ({'held' if old['passed'] else 'failed'}); "
+                                         "now not applicable")
         self.entries.append({"case_id": case.id, "claim": case.claim, "passed": None, "statistic": None,
                              "threshold": None, "paper_value": None, "message": f"{case.id}: {reason}",
-                             "details": {}, "outcome": "not applicable", "baseline_change": "",
-                             "baseline": None})
-        pytest.skip(f"not applicable: {reason}")
+                             "details": {}, "outcome": "not applicable", "baseline_change": change,
+                             "baseline": old})
+        pytest.skip(f"not applicable: {reason}" + (f" ({change})" if change else ""))
 
     def judge(self, verdict) -> None:
         """Record ``verdict`` and end the test by it: pass, fail, a flip against the baseline
@@ -190,10 +197,15 @@ def pytest_configure(config: pytest.Config) -> None:
     from amx.claims import active
     from amx.pipeline.plan import plan
 
-    for option in world_options():  # before the world is built: it reads them from the environment
-        value = config.getoption(option.dest)
-        if value is not None:
-            os.environ[option.env] = str(Path(value).expanduser())
+    # The world reads its options from the environment; --cache-dir covers every cache of the
+    # session (world splits, Table 1, the store). Both are restored when the session ends.
+    settings = {option.env: str(Path(config.getoption(option.dest)).expanduser())
+                for option in world_options() if config.getoption(option.dest) is not None}
+    if config.getoption("--cache-dir"):
+        settings["AMX_CACHE"] = str(Path(config.getoption("--cache-dir")).expanduser())
+    scope = contextlib.ExitStack()
+    scope.enter_context(environment(settings))
+    config.add_cleanup(scope.close)
     try:
         world = get_world(config.getoption("--world"))
     except KeyError as err:
@@ -222,6 +234,7 @@ def pytest_configure(config: pytest.Config) -> None:
         baseline_path=Path(baseline_path) if baseline_path else None, update_baseline=update)
     try:  # the ScoreTable the claim sets need (unknown methods or metrics, clashing subsets), and
         # its plan, which reads the world's data (a missing or unreadable data set fails here)
+        world.pool_size(n_images)  # the world's data first (a user's tree may be missing), then its models
         run_config = session.run_config()
         session.plan = [] if run_config is None else plan(run_config)
     except (KeyError, ValueError) as err:

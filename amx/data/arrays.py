@@ -1,7 +1,8 @@
 """A world split rendered to arrays, cached on disk as an uncompressed ``.npz`` (never pickled).
 
 Rendering 32,000 embedded-world images takes about a minute; training and evaluation reuse the
-cache. The cache key is (world, world version, seed, split, n); writes are atomic (temporary
+cache. The cache key is (world, world version, seed, the digest of a user's data set where the
+world reads one, split, n); writes are atomic (temporary
 file + rename). An image may have several boxes: they are stored flat (``boxes`` ``[M, 4]``) with
 each image's count (``box_counts`` ``[N]``).
 """
@@ -50,8 +51,9 @@ def _split_boxes(flat: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, ...]
 
 def load_split(world: World, split: str, n: int, workers: int = 1) -> SplitArrays:
     """The first ``n`` samples of ``split``, from the on-disk cache or rendered and cached."""
+    data = f"-data{world.data_id()[:16]}" if world.data_id else ""
     path = (cache_dir() / "worlds" / world.name
-            / f"v{world.version}-seed{world.seed}-{split}-{n}-layout{LAYOUT}.npz")
+            / f"v{world.version}-seed{world.seed}{data}-{split}-{n}-layout{LAYOUT}.npz")
     if path.is_file():
         with np.load(path, allow_pickle=False) as z:
             return SplitArrays(z["images"], z["labels"], _split_boxes(z["boxes"], z["box_counts"]))

@@ -10,7 +10,9 @@ Two layouts are read (``layout(root)`` tells which):
   competition's ``LOC_synset_mapping.txt`` (which must list the same classes in the same order).
 
 Each XML gives ``annotation/size`` and ``object/name`` (a WordNet id) with ``object/bndbox``
-``xmin..ymax``, 0-based inclusive pixels. Classes map through the wnid, never the devkit's ids.
+``xmin..ymax`` in pixels; a box touching the right or bottom edge may have ``xmax == width``
+(PASCAL-VOC-style corners), which the reader accepts; a corner beyond the image is an error.
+Classes map through the wnid, never the devkit's ids.
 
 The paper's protocol (``Gullesh/VanillaVsARobust``, ``dataPrep.ipynb`` and ``eval.py``):
 
@@ -30,6 +32,7 @@ decode.
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import sys
 import xml.etree.ElementTree as ET
@@ -189,8 +192,8 @@ def parse_annotation(image: Path, xml: Path, classes: dict[str, int]) -> Annotat
         raise ImageNetDataError(f"XML {xml.name}: objects of several classes {wnids}")
     if wnids[0] not in classes:
         raise ImageNetDataError(f"XML {xml.name}: unknown wnid {wnids[0]!r} (not one of the 1000 classes)")
-    for _, (x0, y0, x1, y1) in objects:
-        if not (0 <= x0 <= x1 < width and 0 <= y0 <= y1 < height):
+    for _, (x0, y0, x1, y1) in objects:  # a corner may equal the width or height (VOC-style)
+        if not (0 <= x0 <= x1 <= width and 0 <= y0 <= y1 <= height):
             raise ImageNetDataError(f"XML {xml.name}: box {[x0, y0, x1, y1]} lies outside the "
                                     f"{width}x{height} image")
     return Annotation(image, width, height, wnids[0], classes[wnids[0]],
@@ -279,8 +282,8 @@ def render_split(root: Path, split: str, n: int, size: int = SIZE, workers: int 
 
 
 def all_eligible(boxes, image_size: int) -> np.ndarray:
-    """``World.eligible`` of a world rendered by ``render_eligible``: the reader already kept only
-    the images the paper's rule admits (on original pixels), so every rendered image counts."""
+    """``World.eligible`` of a world whose ``eval`` split is ``render_split``'s: the reader already
+    kept only the images the paper's rule admits (on original pixels), so every rendered one counts."""
     return np.ones(len(boxes), dtype=bool)
 
 
@@ -301,7 +304,22 @@ def root() -> Path:
 
 
 def _render(split: str, n: int, workers: int = 1):
+    """``render_split`` of the user's tree, decoded on every core (at most 16) whatever ``workers``
+    the caller's default: 50,000 JPEGs are the slow part."""
     return render_split(root(), split, n, workers=max(workers, default_workers()))
+
+
+@functools.cache
+def data_digest(tree: Path) -> str:
+    """sha256 of the names and sizes of the tree's images and XML files (``World.data_id``)."""
+    tree = Path(tree).resolve()
+    images, xml = _images_and_xml(tree, layout(tree))
+    entries = [f"{p.name}:{p.stat().st_size}" for p in [*images, *sorted(xml.values())]]
+    return hashlib.sha256("\n".join(entries).encode()).hexdigest()
+
+
+def _data_id() -> str:
+    return data_digest(root())
 
 
 def _n_eligible(_n: int) -> int:
@@ -321,6 +339,7 @@ def _world():
         name="imagenet", version=VERSION, seed=0, image_size=SIZE, n_classes=1000, splits=SPLITS,
         render=_render, zoo=zoo, attack=PAPER_ATTACK, table1_images=50_000, pool_size=_n_eligible,
         eligible=all_eligible, default_n_images=2000, background_split="background", stratified=True,
+        data_id=_data_id,
         options=(WorldOption("imagenet-root", ROOT_ENV,
                              "the ILSVRC-2012 validation set (flat or Kaggle layout)"),
                  WorldOption("weights-dir", zoo.WEIGHTS_ENV,
@@ -332,7 +351,8 @@ def _world():
             "(Resize 256 + CenterCrop 224)."),
         departures=(
             "SHAP's background is the first ineligible validation images (the paper does not state its own); "
-            "GoogLeNet-R is built with transform_input=False (unverified)."),
+            "GoogLeNet-R is built with transform_input=True, as the SAM repository's GoogLeNet class "
+            "(unverified on the file); DenseNet's CAM layer is features.norm5 (before the final ReLU)."),
     )
 
 

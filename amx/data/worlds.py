@@ -90,6 +90,13 @@ class World:
     options: tuple[WorldOption, ...] = ()
     background_split: str = "train"
     stratified: bool = False
+    data_id: Callable[[], str] | None = None
+
+    def key(self) -> dict:
+        """What identifies this world's data in cache keys: name, version, seed and, for a world
+        that reads the user's files (``data_id``: a digest of them), that digest."""
+        out = {"world": self.name, "world_version": self.version, "world_seed": self.seed}
+        return out if self.data_id is None else {**out, "world_data": self.data_id()}
 
     def __post_init__(self):
         if self.image_size < 1 or self.n_classes < 2:

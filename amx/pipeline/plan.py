@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from amx.data.worlds import get_world
+from amx.methods import NotApplicableError
 from amx.metrics import METRICS
 from amx.presets import metric_configs
 from amx.zoo import registry
@@ -46,11 +47,11 @@ class PlannedStage:
 
 def plan(config) -> list[PlannedStage]:
     """Every stage of ``config`` (a ``RunConfig``) as an empty cache would run it."""
-    from amx.pipeline.run import _method, _with_twins
+    from amx.pipeline.run import _method, _with_twins, runnable_models
 
     world = get_world(config.world)
     specs = registry.specs(world.name)
-    names = list(config.models) or [n for n, s in specs.items() if s.sha256 is not None]
+    names = list(config.models) or runnable_models(specs, config.subset)
     size = (world.image_size, world.image_size)
     pool = world.pool_size(config.n_images)
     configs = metric_configs(config.preset or world.preset, world.image_size, config.metrics)
@@ -58,6 +59,10 @@ def plan(config) -> list[PlannedStage]:
     for name in names:
         for method_name in config.methods:
             method = _method(config, world, specs[name], method_name)
+            try:
+                method.check_applicable(specs[name])  # the spec carries gap_head and cam_layer
+            except NotApplicableError:
+                continue  # CAM on a head that is not GAP -> linear: no maps, no passes
             fwd, fwd_bwd = method.passes(size)
             out.append(PlannedStage("attribute", name, method_name, config.n_images,
                                     fwd * config.n_images, fwd_bwd * config.n_images))

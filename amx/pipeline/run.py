@@ -142,7 +142,7 @@ class _Context:
     world: World
     store: Store
     specs: dict[str, ModelSpec]
-    images: torch.Tensor  # the pool, float [N, 3, H, W] on the device
+    images: torch.Tensor  # the pool, uint8 [N, 3, H, W] on the device (``floats`` converts)
     labels: np.ndarray
     boxes: tuple[np.ndarray, ...]
     metrics: dict[str, tuple[MetricSpec, object]]  # name -> (spec, config)
@@ -151,19 +151,23 @@ class _Context:
     throughput: dict = field(default_factory=dict)
     metric_batch_size: int = 256  # halved for the rest of the run when CUDA runs out of memory
 
+    def floats(self, index) -> torch.Tensor:
+        """Pool images ``index`` as floats in [0, 1] (pixel / 255), converted only when used."""
+        return self.images[index].float().div_(255.0)
+
 
 def run(config: RunConfig, cache: str | None = None, progress: bool = True) -> RunResult:
     """The ScoreTable of ``config`` and how it was computed, using and filling the cache."""
     world = get_world(config.world)
     specs = registry.specs(world.name)
-    names = list(config.models) or list(specs)
+    names = list(config.models) or runnable_models(specs, config.subset)
     for name in names:
         registry.get_spec(name, world.name)  # an unknown name lists the valid ones
         if specs[name].sha256 is None:
             raise ValueError(f"model {name!r} of world {world.name!r} has no weight fingerprint (sha256): "
                              "its maps and scores could not be cached by content")
     pool = load_split(world, "eval", world.pool_size(config.n_images))
-    images, _ = pool.batch(slice(None), config.device)
+    images = torch.from_numpy(pool.images).to(config.device)  # uint8: 4x less memory than floats
     configs = metric_configs(config.preset or world.preset, world.image_size, config.metrics)
     metrics = {name: (METRICS.get(name), configs[name]) for name in config.metrics}
     cache = str(cache or cache_dir())
@@ -185,25 +189,39 @@ def run(config: RunConfig, cache: str | None = None, progress: bool = True) -> R
 
 
 def _twins(specs: dict[str, ModelSpec], architecture: str) -> dict[str, str]:
-    """``{regime: model}`` of the vanilla and robust models of ``architecture`` whose weights
-    were found (a world of user files may lack some)."""
+    """``{regime: model}`` of the vanilla and robust models of ``architecture``."""
     return {s.regime: n for n, s in specs.items()
-            if s.architecture == architecture and s.regime in ("vanilla", "pgd") and s.sha256 is not None}
+            if s.architecture == architecture and s.regime in ("vanilla", "pgd")}
+
+
+def runnable_models(specs: dict[str, ModelSpec], subset: str) -> list[str]:
+    """The models a run can score by default: weights found and, for the CL subset, the vanilla
+    model and robust twin (where the zoo has one) of their architecture found too. A world of user
+    files may lack some; the claim cases that need them are reported as not applicable."""
+    found = [n for n, s in specs.items() if s.sha256 is not None]
+    if subset != "cl":
+        return found
+    return [n for n in found if "vanilla" in (twins := _twins(specs, specs[n].architecture))
+            and all(specs[t].sha256 is not None for t in twins.values())]
 
 
 def _with_twins(names: list[str], specs: dict[str, ModelSpec], subset: str) -> list[str]:
     """``names`` plus the vanilla and robust models their CL sets need (none for ``random``)."""
     needed = list(names)
     for name in names if subset == "cl" else ():
-        needed += [t for t in _twins(specs, specs[name].architecture).values() if t not in needed]
+        twins = _twins(specs, specs[name].architecture)
+        absent = [t for t in twins.values() if specs[t].sha256 is None]
+        if "vanilla" not in twins or absent:
+            raise ValueError(f"CL subset of {specs[name].architecture}: needs its vanilla and robust models, "
+                             f"and the weights of {absent or 'a vanilla model'} were not found")
+        needed += [t for t in twins.values() if t not in needed]
     return needed
 
 
 def _predictions(ctx: _Context, name: str) -> dict:
     """Predicted class and p(label) of model ``name`` on the pool (cached)."""
     spec = ctx.specs[name]
-    key = content_key(kind="predictions", version=PREDICTIONS_VERSION, world=ctx.world.name,
-                      world_version=ctx.world.version, world_seed=ctx.world.seed, model=spec.sha256,
+    key = content_key(kind="predictions", version=PREDICTIONS_VERSION, **ctx.world.key(), model=spec.sha256,
                       n=len(ctx.labels))
     cached = ctx.store.get_records([key])
     if key in cached:
@@ -211,7 +229,7 @@ def _predictions(ctx: _Context, name: str) -> dict:
     model = registry.load(name, ctx.world.name, device=ctx.config.device)
     labels = torch.from_numpy(ctx.labels).to(ctx.images.device)
     with torch.no_grad():
-        logits = torch.cat([model(ctx.images[i:i + 256]) for i in range(0, len(labels), 256)])
+        logits = torch.cat([model(ctx.floats(slice(i, i + 256))) for i in range(0, len(labels), 256)])
     record = {"predicted": logits.argmax(1).cpu().tolist(),
               "p_label": target_probabilities(logits, labels).cpu().tolist()}
     ctx.store.put_records([(key, record)])
@@ -232,9 +250,7 @@ def _image_sets(ctx: _Context, names: list[str], predictions: dict) -> dict[str,
     for name in names:
         arch = ctx.specs[name].architecture
         if arch not in by_architecture:
-            twins = _twins(ctx.specs, arch)
-            if "vanilla" not in twins:
-                raise ValueError(f"CL subset of {arch}: needs its vanilla model, the zoo has {sorted(twins)}")
+            twins = _twins(ctx.specs, arch)  # both found: _with_twins checked
             correct = [np.asarray(predictions[n]["predicted"]) == ctx.labels for n in twins.values()]
             by_architecture[arch] = subsets.cl_images(correct, ok, cfg.n_images, cfg.seed, arch)
         out[name] = by_architecture[arch]
@@ -253,8 +269,8 @@ def _method(config: RunConfig, world: World, spec: ModelSpec, name: str):
 
 
 def _map_key(world: World, config: RunConfig, labels: np.ndarray, spec: ModelSpec, method, index: int) -> str:
-    return content_key(kind="map", world=world.name, world_version=world.version, world_seed=world.seed,
-                       image=int(index), target=int(labels[index]), model=spec.sha256,
+    return content_key(kind="map", **world.key(), image=int(index), target=int(labels[index]),
+                       model=spec.sha256,
                        method=method.name, method_version=method.version, config=asdict(method.config),
                        seed=config.seed)
 
@@ -297,9 +313,10 @@ def _model_rows(ctx: _Context, name: str, index: np.ndarray, predictions: dict,
         # (64 inputs at 64 px, 10 at 224 px on a CPU; by memory on CUDA), forwards 4x as many
         batch = (inputs_per_pass(cfg.device, ctx.world.image_size)
                  or method_registry.base.default_inputs_per_pass(ctx.images[:1]))
+        sample = ctx.floats(slice(0, 64))
         ctx.throughput[name] = {
-            "forward": pass_seconds(model, ctx.images[:64], min(4 * batch, 256), repeats=3),
-            "forward_backward": pass_seconds(model, ctx.images[:64], batch, backward=True, repeats=3)}
+            "forward": pass_seconds(model, sample, min(4 * batch, 256), repeats=3),
+            "forward_backward": pass_seconds(model, sample, batch, backward=True, repeats=3)}
     return pd.concat(frames, ignore_index=True)
 
 
@@ -324,7 +341,7 @@ def _chunks(todo: list[int], size: int) -> list[list[int]]:
 
 def _attribute(ctx: _Context, model, method, rows: np.ndarray) -> tuple[np.ndarray, float]:
     """Maps of the pool images ``rows`` and the seconds per image they took."""
-    images = ctx.images[rows]
+    images = ctx.floats(rows)
     targets = torch.from_numpy(ctx.labels[rows]).to(images.device)
 
     def step(size: int) -> torch.Tensor:
@@ -394,7 +411,7 @@ def _score_missing(ctx: _Context, model, name, index, keys, bar) -> dict[str, li
             rows = index[part]
             maps = ctx.store.get_maps([keys[j] for j in part])
             maps = torch.from_numpy(np.stack([maps[keys[j]] for j in part])).to(ctx.images.device)
-            images = ctx.images[rows]
+            images = ctx.floats(rows)
             targets = torch.from_numpy(ctx.labels[rows]).to(images.device)
             boxes = [torch.from_numpy(ctx.boxes[i]) for i in rows]
             for metric, (spec, config) in ctx.metrics.items():

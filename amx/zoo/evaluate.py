@@ -67,7 +67,8 @@ def evaluate_model(model: torch.nn.Module, images: torch.Tensor, labels: torch.T
 
 
 def _cache_path(world: World, sha256: str, attack: PGDConfig, n_images: int):
-    key = json.dumps([EVAL_VERSION, world.name, world.version, world.seed, sha256, asdict(attack), n_images])
+    key = json.dumps([EVAL_VERSION, world.name, world.version, world.seed, sha256, asdict(attack), n_images]
+                     + ([world.data_id()] if world.data_id else []))
     return cache_dir() / "zoo-eval" / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
 
 
@@ -75,7 +76,7 @@ def evaluate_zoo(world: World, n_images: int = 1000, models: list[str] | None = 
                  device: str = "cpu", log=print) -> list[dict]:
     """Table 1 rows for ``models`` (default: the whole zoo of ``world``), cached by content."""
     specs = registry.specs(world.name)
-    names = models or list(specs)
+    names = models or [n for n, s in specs.items() if s.sha256 is not None]  # missing files: left out
     for name in names:
         if name not in specs:  # unknown names fail before any work
             raise unknown_name("model", name, specs)

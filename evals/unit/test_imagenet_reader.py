@@ -25,17 +25,18 @@ def _xml(path: Path, width: int, height: int, objects) -> None:
 
 
 def _write_tree(images: Path, xml: Path) -> None:
-    """Seven images: two eligible, one too large a box, one with two boxes, one past the edge,
-    one unknown wnid, one malformed XML, one without XML, and a corrupt JPEG with a good XML."""
+    """Nine images: two eligible (one box on the edge), one too large a box, one with two boxes, one
+    past the edge, one unknown wnid, one malformed XML, one without XML, and a corrupt JPEG with a
+    good XML."""
     images.mkdir(parents=True, exist_ok=True)
     xml.mkdir(parents=True, exist_ok=True)
     rows = [
         ("ILSVRC2012_val_00000001", 500, 375, [(TABBY, (100, 50, 299, 249))]),          # 40000 <= 93750
         ("ILSVRC2012_val_00000002", 400, 300, [(ESPRESSO, (0, 0, 399, 299))]),          # > 50%
         ("ILSVRC2012_val_00000003", 300, 400, [(ESPRESSO, (10, 10, 50, 50)), (ESPRESSO, (60, 60, 90, 90))]),
-        ("ILSVRC2012_val_00000004", 200, 200, [(TABBY, (10, 10, 200, 50))]),            # xmax == W
+        ("ILSVRC2012_val_00000004", 200, 200, [(TABBY, (10, 10, 201, 50))]),            # xmax > W
         ("ILSVRC2012_val_00000005", 200, 200, [("n99999999", (10, 10, 20, 20))]),
-        ("ILSVRC2012_val_00000007", 640, 480, [(ESPRESSO, (320, 240, 639, 479))]),       # 319*239 <= 153600
+        ("ILSVRC2012_val_00000007", 640, 480, [(ESPRESSO, (320, 240, 640, 480))]),       # on the edge
     ]
     for k, (stem, w, h, objects) in enumerate(rows):
         _jpeg(images / f"{stem}.JPEG", w, h, k)
@@ -79,7 +80,7 @@ def test_reader_maps_classes_scales_boxes_and_lists_every_skipped_file(tree):
     assert by_name["3"].boxes.shape == (2, 4)
     # round(x * 224 / W), round(y * 224 / H): 100*224/500 = 44.8 -> 45; 299*224/500 = 133.9 -> 134
     assert by_name["1"].scaled_boxes().tolist() == [[45, 30, 134, 149]]
-    # the right edge 639 * 224 / 640 = 223.65 rounds to 224 and is clipped to the last pixel, 223
+    # a VOC-style corner on the edge, 640 * 224 / 640 = 224, is clipped to the last pixel, 223
     assert by_name["7"].scaled_boxes().tolist() == [[112, 112, 223, 223]]
     assert [a.image.stem[-1] for a in index.eligible] == ["1", "7", "9"]  # 9 only fails to decode
     reasons = {s.file[-6]: s.reason for s in index.skipped}

@@ -239,3 +239,16 @@ def test_the_papers_random_set_takes_two_per_class_then_fills_with_the_seed():
     assert np.array_equal(chosen, subsets.stratified_images(labels, ok, 8, seed=0, n_classes=4))
     with pytest.raises(ValueError, match="only 9 eligible images for n=10"):
         subsets.stratified_images(labels, ok, 10, seed=0, n_classes=4)
+
+
+def test_a_missing_robust_twin_leaves_its_architecture_out_of_a_cl_run():
+    from amx.pipeline.run import _with_twins, runnable_models
+
+    specs = {n: dataclasses.replace(s, sha256=None) if n == "resnet-mini-R" else s
+             for n, s in registry.specs("mini").items()}
+    cl = runnable_models(specs, "cl")
+    assert not {"resnet-mini", "resnet-mini-PGD1", "resnet-mini-PGD5", "resnet-mini-R"} & set(cl)
+    assert {"alexnet-mini", "alexnet-mini-R"} <= set(cl) and len(cl) == 8
+    assert "resnet-mini" in runnable_models(specs, "random") and len(runnable_models(specs, "random")) == 11
+    with pytest.raises(ValueError, match=r"CL subset of resnet: .*\['resnet-mini-R'\] were not found"):
+        _with_twins(["resnet-mini"], specs, "cl")
