@@ -44,6 +44,20 @@ class Preset:
     metric_configs: Callable[[int], dict] | None = None
 
 
+def budgeted(fixed: dict[str, dict], mp_max_iterations: int, rise_mask_divisor: int) -> Callable:
+    """``Preset.method_overrides`` for a smaller compute budget: the paper's Table A1 values, then
+    ``fixed[method]``, with MP's iterations capped at ``mp_max_iterations`` and RISE's masks
+    divided by ``rise_mask_divisor`` (the ``mini`` and ``photos`` presets)."""
+    def overrides(method: str, tuned: dict, row: dict) -> dict:
+        out = {**tuned, **fixed.get(method, {})}
+        if method == "mp":
+            out["iterations"] = min(row["mp_steps"], mp_max_iterations)
+        if method == "rise":
+            out["n_masks"] = row["rise_n_masks"] // rise_mask_divisor
+        return out
+    return overrides
+
+
 PRESETS: Registry[Preset] = Registry("preset", "amx.presets", Preset)
 PAPER = Preset("paper", "the paper's values (Table A1, Sec 2.4) for 224-px ImageNet inputs")
 PRESETS.register(PAPER.name, PAPER, source=__name__)

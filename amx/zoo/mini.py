@@ -60,7 +60,7 @@ from amx.data.arrays import load_split
 from amx.files import FIXTURES, write_atomic
 from amx.metrics.causal import CausalConfig
 from amx.metrics.pointing import PointingGameConfig
-from amx.presets import Preset
+from amx.presets import Preset, budgeted
 from amx.registry import unknown_name
 from amx.zoo.architectures import IMAGENET_MEAN, IMAGENET_STD, Classifier, build
 from amx.zoo.spec import ModelSpec, sha256_of, verify_weights
@@ -135,16 +135,6 @@ MINI_RISE_MASK_DIVISOR = 32
 MINI_CAUSAL_STEPS = 16
 
 
-def _method_overrides(method: str, tuned: dict, row: dict) -> dict:
-    """The ``mini`` preset of ``method``: the paper's Table A1 values, scaled as tabulated above."""
-    out = {**tuned, **MINI_METHODS.get(method, {})}
-    if method == "mp":
-        out["iterations"] = min(row["mp_steps"], MINI_MP_MAX_ITERATIONS)
-    if method == "rise":
-        out["n_masks"] = row["rise_n_masks"] // MINI_RISE_MASK_DIVISOR
-    return out
-
-
 def _metric_configs(image_size: int) -> dict:
     causal = CausalConfig(n_steps=MINI_CAUSAL_STEPS)
     return {"pointing_game": PointingGameConfig.for_image_size(image_size), "insertion": causal,
@@ -152,7 +142,7 @@ def _metric_configs(image_size: int) -> dict:
 
 
 PRESET = Preset("mini", "the embedded world's 64-px scaling and 2-core CPU budgets (amx.zoo.mini)",
-                _method_overrides, _metric_configs)
+                budgeted(MINI_METHODS, MINI_MP_MAX_ITERATIONS, MINI_RISE_MASK_DIVISOR), _metric_configs)
 
 
 def _config(architecture: str, regime: str) -> TrainConfig:
