@@ -1,5 +1,5 @@
 """``amx`` command line: ``amx run``, ``amx report``, ``amx zoo list | check | trust | train | eval``
-and ``amx bench metrics | methods``. Every command that takes ``--world`` also takes the
+and ``amx bench metrics | methods | similarity``. Every command that takes ``--world`` also takes the
 registered worlds' own options (``World.options``: ``--imagenet-root``, ``--weights-dir``)."""
 
 from __future__ import annotations
@@ -162,6 +162,17 @@ def _run(args) -> int:
     return 0
 
 
+def _bench_similarity(args) -> int:
+    from amx.bench import machine, write_result
+    from amx.bench.similarity import bench_similarity
+
+    result = bench_similarity(n_pairs=args.n_pairs, size=args.size, device=args.device,
+                              log=lambda msg: print(msg, flush=True))
+    result["machine"] = machine(args.device)
+    print(f"written to {write_result(args.out, result)}")
+    return 0
+
+
 def _report(args) -> int:
     from amx.report import load_results, write_html
 
@@ -262,6 +273,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", default="reports/bench/methods.json", help="result JSON path")
     p.set_defaults(func=_bench_methods)
+
+    p = bench.add_parser("similarity", help="batched SSIM / Spearman of maps vs the per-pair references")
+    p.add_argument("--n-pairs", type=int, default=256, help="pairs of maps (default 256)")
+    p.add_argument("--size", type=int, default=224, help="map side in pixels (default 224)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--out", default="reports/bench/similarity.json", help="result JSON path")
+    p.set_defaults(func=_bench_similarity)
 
     args = parser.parse_args(argv)
     settings = {option.env: str(Path(getattr(args, option.dest)).expanduser())
