@@ -206,6 +206,11 @@ class Evidence:
         """The ok rows of the vanilla and PGD-robust models (the paper's 10 CNNs)."""
         return self.ok[self.ok["regime"].isin(["vanilla", "pgd"])]
 
+    @functools.cached_property
+    def specs(self) -> dict:
+        """The world's zoo specs (what the cases' ``not_applicable`` checks), read once per evidence."""
+        return {} if self.world is None else self.world.zoo.specs(self.world)
+
     def top1(self) -> pd.Series:
         if self.zoo is None:
             raise ValueError("this claim needs the regenerated Table 1, and the evidence has none")
@@ -237,7 +242,7 @@ class Case:
         world = evidence.world
         if world is None:
             return None
-        specs = world.zoo.specs(world)
+        specs = evidence.specs
         mine = [s for s in specs.values() if self.architecture in (None, s.architecture)]
         found = {s.regime for s in mine if s.sha256 is not None}
         missing = [r for r in self.requires if r not in found]
