@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from amx.scoring import balanced_chunks, target_scores
 
 FAMILIES = ("gradient", "cam", "perturbation")
-REDUCTIONS = ("max_abs", "abs_sum")
+REDUCTIONS = ("max_abs", "abs_sum", "mean")
 
 
 class NotApplicableError(ValueError):
@@ -34,11 +34,14 @@ def model_name(model) -> str:
 
 def reduce_channels(attributions: torch.Tensor, how: str) -> torch.Tensor:
     """``[B, C, H, W] -> [B, H, W]``: ``max_abs`` = max_c |a_c| (TorchRay's saliency),
-    ``abs_sum`` = |sum_c a_c| (Captum's default ``visualize_image_attr``, sign 'absolute_value')."""
+    ``abs_sum`` = |sum_c a_c| (Captum's default ``visualize_image_attr``, sign 'absolute_value'),
+    ``mean`` = mean_c a_c, signed (the sensitivity study's, SAM, seed 002)."""
     if how == "max_abs":
         return attributions.abs().amax(1)
     if how == "abs_sum":
         return attributions.sum(1).abs()
+    if how == "mean":
+        return attributions.mean(1)
     raise ValueError(f"reduction: unknown {how!r}; valid: {REDUCTIONS}")
 
 
@@ -77,6 +80,9 @@ class AttributionMethod:
     world_field: ClassVar[str | None] = None
     # Part of every cached map's key: bump it when a change alters the maps the method returns.
     version: ClassVar[int] = 1
+    # The config field whose smaller values' maps come out of one computation at its largest value
+    # (SmoothGrad's samples, MP's iterations): ``attribute_nested`` gives them all. None: no such field.
+    nested: ClassVar[str | None] = None
     Config: ClassVar[type]
 
     def __init__(self, config=None, batch_size: int | None = None):
@@ -102,6 +108,22 @@ class AttributionMethod:
         generator = torch.Generator().manual_seed(seed) if self.stochastic else None
         maps = self.attribute(model, images, targets.long(), generator)
         return maps.detach().float()
+
+    def attribute_nested(self, model, images: torch.Tensor, targets: torch.Tensor, values,
+                         seed: int = 0) -> dict:
+        """``{value: maps}`` for every ``value`` of the ``nested`` field, from one computation at the
+        largest value; each equals the maps of the method with that value (a test holds them equal)."""
+        if self.nested is None:
+            raise ValueError(f"{self.name} has no nested hyperparameter")
+        self._check_inputs(images, targets)
+        self.check_applicable(model)
+        generator = torch.Generator().manual_seed(seed) if self.stochastic else None
+        steps = sorted(set(int(v) for v in values))
+        out = self.attribute_prefixes(model, images, targets.long(), generator, steps)
+        return {v: out[v].detach().float() for v in steps}
+
+    def attribute_prefixes(self, model, images, targets, generator, values: list[int]) -> dict:
+        raise NotImplementedError
 
     def check_applicable(self, model) -> None:
         """Raise ``NotApplicableError`` when the model lacks what the method needs."""

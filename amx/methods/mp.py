@@ -29,12 +29,17 @@ from scipy.ndimage import median_filter
 from amx.methods.base import AttributionMethod
 from amx.scoring import balanced_chunks, target_probabilities
 
+BLURS = ("gaussian_median", "gaussian")
+
 
 @dataclass(frozen=True)
 class MPConfig:
     """The paper's values: ``iterations`` 500 (Table A1 default), ``learning_rate`` 0.1,
     ``l1`` 0.01 (lambda1), ``tv`` 0.2 (lambda2), ``tv_beta`` 3, ``mask_size`` 28 (at 224 px),
-    blur kernel 11 and sigma 5."""
+    blur kernel 11 and sigma 5, ``blur`` the mean of a Gaussian and a median blur, no ``jitter``.
+    The sensitivity study (SAM, seed 002) used ``blur="gaussian"`` (PIL's GaussianBlur, sigma =
+    its "radius") and ``jitter`` 4: each step, the image and its blur, resized to ``H + jitter``,
+    are cropped back to ``H`` at an offset drawn from the seed (the one random step)."""
 
     iterations: int = 500
     learning_rate: float = 0.1
@@ -44,11 +49,15 @@ class MPConfig:
     mask_size: int = 28
     blur_kernel: int = 11
     blur_sigma: float = 5.0
+    blur: str = "gaussian_median"
+    jitter: int = 0
 
     def __post_init__(self):
-        if self.iterations < 1 or self.mask_size < 2 or self.blur_kernel % 2 == 0:
-            raise ValueError(f"MPConfig: iterations >= 1, mask_size >= 2, odd blur_kernel; got "
-                             f"{self.iterations}, {self.mask_size}, {self.blur_kernel}")
+        if self.iterations < 1 or self.mask_size < 2 or self.blur_kernel % 2 == 0 or self.jitter < 0:
+            raise ValueError(f"MPConfig: iterations >= 1, mask_size >= 2, odd blur_kernel, jitter >= 0; got "
+                             f"{self.iterations}, {self.mask_size}, {self.blur_kernel}, {self.jitter}")
+        if self.blur not in BLURS:
+            raise ValueError(f"MPConfig.blur: unknown {self.blur!r}; valid: {BLURS}")
 
 
 def gaussian_blur(images: torch.Tensor, size: int, sigma: float) -> torch.Tensor:
@@ -69,9 +78,12 @@ def median_blur(images: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def blurred(images: torch.Tensor, config: MPConfig) -> torch.Tensor:
-    """The perturbation: the mean of the Gaussian and the median blur, as the reference."""
-    return (gaussian_blur(images, config.blur_kernel, config.blur_sigma)
-            + median_blur(images, config.blur_kernel)) / 2
+    """The perturbation: the mean of the Gaussian and the median blur, as the reference, or the
+    Gaussian blur alone (``blur="gaussian"``, SAM's)."""
+    gaussian = gaussian_blur(images, config.blur_kernel, config.blur_sigma)
+    if config.blur == "gaussian":
+        return gaussian
+    return (gaussian + median_blur(images, config.blur_kernel)) / 2
 
 
 def tv_norm(masks: torch.Tensor, beta: float) -> torch.Tensor:
@@ -81,35 +93,69 @@ def tv_norm(masks: torch.Tensor, beta: float) -> torch.Tensor:
     return rows + cols
 
 
+def jitter_offset(jitter: int, generator) -> tuple[int, int]:
+    """One step's crop offset (rows, columns), each in ``[0, jitter)``; ``(0, 0)`` without jitter."""
+    if not jitter:
+        return 0, 0
+    top, left = torch.randint(jitter, (2,), generator=generator).tolist()
+    return top, left
+
+
 class MeaningfulPerturbation(AttributionMethod):
     name = "mp"
     family = "perturbation"
     needs_gradients = True
-    stochastic = False
+    nested = "iterations"
     Config = MPConfig
+
+    @property
+    def stochastic(self) -> bool:
+        """Random only with ``jitter``: then the seed draws the crops."""
+        return self.config.jitter > 0
 
     def passes(self, size):
         return (0, self.config.iterations)
 
     def attribute(self, model, images, targets, generator):
-        return torch.cat([self._masks(model, images[chunk], targets[chunk])
-                          for chunk in balanced_chunks(len(images), self.inputs_per_pass(images))])
+        return self.attribute_prefixes(model, images, targets, generator, [self.config.iterations])[
+            self.config.iterations]
 
-    def _masks(self, model, images, targets) -> torch.Tensor:
+    def attribute_prefixes(self, model, images, targets, generator, values):
+        """The maps after every number of steps in ``values``, from one optimisation."""
+        parts = [self.optimise(model, images[chunk], targets[chunk], generator, values)[0]
+                 for chunk in balanced_chunks(len(images), self.inputs_per_pass(images))]
+        return {v: torch.cat([p[v] for p in parts]) for v in values}
+
+    def optimise(self, model, images, targets, generator, snapshots=()) -> tuple[dict, torch.Tensor]:
+        """Optimise the masks of ``images`` for ``max(snapshots)`` steps (default: ``iterations``):
+        ``{steps: maps}`` after each number of steps in ``snapshots``, and every step's total loss
+        per image ``[B, steps]`` (the convergence trace the sensitivity study's S8 reads)."""
         cfg, size = self.config, images.shape[2:]
+        steps = max(snapshots, default=cfg.iterations)
         background = blurred(images, cfg)
+        if cfg.jitter:
+            grown = [s + cfg.jitter for s in size]
+            images, background = (F.interpolate(x, size=grown, mode="bilinear", align_corners=False)
+                                  for x in (images, background))
         mask = torch.ones(len(images), 1, cfg.mask_size, cfg.mask_size, device=images.device,
                           requires_grad=True)
         optimizer = torch.optim.Adam([mask], lr=cfg.learning_rate)
-        for _ in range(cfg.iterations):
+        maps, trace = {}, torch.empty(len(images), steps, dtype=torch.float64)
+        for step in range(steps):
             with torch.enable_grad():
                 up = F.interpolate(mask, size=size, mode="bilinear", align_corners=True)
-                x = images * up + background * (1 - up)
+                top, left = jitter_offset(cfg.jitter, generator)
+                window = (..., slice(top, top + size[0]), slice(left, left + size[1]))
+                x = images[window] * up + background[window] * (1 - up)
                 probability = target_probabilities(model(x), targets)
                 loss = (cfg.l1 * (1 - mask).abs().mean((1, 2, 3)) + cfg.tv * tv_norm(mask, cfg.tv_beta)
-                        + probability).sum()
-                mask.grad = torch.autograd.grad(loss, mask)[0]
+                        + probability)
+                mask.grad = torch.autograd.grad(loss.sum(), mask)[0]
+            trace[:, step] = loss.detach().double().cpu()
             optimizer.step()
             mask.data.clamp_(0, 1)
-        with torch.no_grad():
-            return 1 - F.interpolate(mask, size=size, mode="bilinear", align_corners=True)[:, 0]
+            if step + 1 in snapshots:
+                with torch.no_grad():
+                    maps[step + 1] = 1 - F.interpolate(mask, size=size, mode="bilinear",
+                                                       align_corners=True)[:, 0]
+        return maps, trace
