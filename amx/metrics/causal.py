@@ -22,7 +22,9 @@ Substrates, in [0, 1] image space: ``zero`` is a black image (the paper's text);
 RISE's Gaussian blur (kernel 11, sigma 5, the kernel made as RISE's ``gkern`` by smoothing a
 delta with ``scipy.ndimage.gaussian_filter``, applied by ``conv2d`` with zero padding). RISE
 applied both in normalised space, where zero is the mean colour; amx models normalise inside, so
-amx's zero is black, as the paper says.
+amx's zero is black, as the paper says; ``mean`` is the ImageNet mean colour, the zero of the
+models' normalised input, which the sensitivity study (SAM, seed 002) used. SAM also divided each
+AUC by its curve's maximum (``divide_by_max``) and used 28 steps (1,792 px at 224 px).
 
 Batched: all ``n + 1`` steps of many images go through the model in chunks of ``batch_size``
 perturbed images (the memory budget), never one forward per step per image.
@@ -41,21 +43,24 @@ from scipy.ndimage import gaussian_filter
 
 from amx.metrics.inputs import check_images, check_maps
 from amx.scoring import target_probabilities, variant_probabilities
+from amx.zoo.architectures import IMAGENET_MEAN
 
-SUBSTRATES = ("zero", "blur")
+SUBSTRATES = ("zero", "blur", "mean")
 
 
 @dataclass(frozen=True)
 class CausalConfig:
     """Insertion/Deletion hyperparameters: 112 steps (paper: 448 px per step at 224 px), the
     ``zero`` substrate (paper's text; RISE's insertion default is ``blur``), blur kernel 11 and
-    sigma 5 (RISE). Give ``step_pixels`` (and ``n_steps=None``) for a fixed step in pixels."""
+    sigma 5 (RISE). Give ``step_pixels`` (and ``n_steps=None``) for a fixed step in pixels.
+    ``divide_by_max`` False (SAM: True, AUC / max of the curve)."""
 
     n_steps: int | None = 112
     step_pixels: int | None = None
     substrate: str = "zero"
     blur_kernel: int = 11
     blur_sigma: float = 5.0
+    divide_by_max: bool = False
 
     def __post_init__(self):
         if (self.n_steps is None) == (self.step_pixels is None):
@@ -109,6 +114,9 @@ def substrate(images: torch.Tensor, config: CausalConfig) -> torch.Tensor:
     """The substrate images for ``images`` ``[B, C, H, W]``."""
     if config.substrate == "zero":
         return torch.zeros_like(images)
+    if config.substrate == "mean":
+        mean = torch.tensor(IMAGENET_MEAN, dtype=images.dtype, device=images.device)
+        return mean.view(1, -1, 1, 1).expand_as(images).clone()
     kernel = blur_kernel(config.blur_kernel, config.blur_sigma).to(images)
     channels = images.shape[1]
     weight = kernel.expand(channels, 1, *kernel.shape).contiguous()
@@ -154,6 +162,8 @@ def _causal(mode: str, model, images, maps, targets, config, batch_size, return_
     curves = causal_curves(model, images, maps, targets, mode, config, batch_size)
     p_image = curves[:, 0] if mode == "deletion" else curves[:, -1]
     auc = trapezoid_auc(curves)
+    if config.divide_by_max:
+        auc = auc / curves.amax(-1)
     return CausalResult(auc=auc, p_image=p_image, normalized_auc=auc / p_image,
                         curves=curves if return_curves else None)
 

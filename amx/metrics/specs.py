@@ -23,7 +23,7 @@ import torch
 
 from amx.metrics.causal import CausalConfig, deletion, insertion
 from amx.metrics.pointing import PointingGameConfig, pointing_game
-from amx.metrics.wsl import WSLConfig, box_iou_curves, select_threshold
+from amx.metrics.wsl import AlphaBoxConfig, WSLConfig, alpha_box_ious, box_iou_curves, select_threshold
 from amx.registry import Registry
 
 
@@ -109,6 +109,12 @@ for _spec in (
     MetricSpec("wsl", True, WSLConfig,
                "IoU >= 0.5 of the largest-region box at the set's best threshold (MaxBoxAcc)", _wsl_score,
                _wsl_columns, ("wsl", "wsl_iou", "wsl_threshold"), test_column="wsl_iou"),
+    MetricSpec("wsl_alpha", True, AlphaBoxConfig,
+               "mean over alpha 0.1-0.5 of the IoU of one box around map >= alpha max (SAM's WSL)",
+               lambda config, b: [{"ious": r.tolist()}
+                                  for r in alpha_box_ious(b.maps.cpu(), b.boxes, config)],
+               lambda config, records: {"wsl_alpha": [sum(r["ious"]) / len(r["ious"]) for r in records]},
+               ("wsl_alpha",)),
     MetricSpec("insertion", True, CausalConfig,
                "AUC of p(target) as top pixels are inserted; _normalized: AUC / p(target | image)",
                _causal(insertion), _causal_columns("insertion"), ("insertion", "insertion_normalized"),

@@ -169,3 +169,41 @@ def max_box_acc(maps: torch.Tensor, boxes: Sequence[torch.Tensor],
                 config: WSLConfig = WSLConfig()) -> BoxAccuracy:
     """MaxBoxAcc of ``maps`` against ``boxes``: ``select_threshold(box_iou_curves(...))``."""
     return select_threshold(box_iou_curves(maps, boxes, config), config)
+
+
+@dataclass(frozen=True)
+class AlphaBoxConfig:
+    """The sensitivity study's localisation (SAM, seed 002, ``Sensitivity_Analysis_IOU.py``): per
+    ``alpha`` in 0.10, 0.15, ..., 0.50, the pixels with ``map >= alpha * max(map)`` (negative
+    values set to 0) and one box around all of them; its pixel IoU with the union of the GT boxes."""
+
+    alphas: tuple[float, ...] = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
+
+    def __post_init__(self):
+        if not self.alphas or not all(0 < a <= 1 for a in self.alphas):
+            raise ValueError(f"AlphaBoxConfig.alphas must be in (0, 1], got {self.alphas}")
+
+
+def alpha_box_ious(maps: torch.Tensor, boxes: Sequence[torch.Tensor],
+                   config: AlphaBoxConfig = AlphaBoxConfig()) -> torch.Tensor:
+    """Per image, the IoU at every alpha: float64 ``[B, len(alphas)]``. A map with no positive
+    value gives no box and IoU 0. Departure: SAM's box ends one pixel past the last kept column
+    and row (``+1``, then an exclusive slice); amx's box is the kept pixels' inclusive extent."""
+    check_maps(maps)
+    batch, height, width = maps.shape
+    boxes = check_boxes(boxes, batch, height, width)
+    out = torch.zeros(batch, len(config.alphas), dtype=torch.float64)
+    for i, score_map in enumerate(maps.detach().cpu().double().numpy()):
+        truth = np.zeros((height, width), dtype=bool)
+        for x0, y0, x1, y1 in boxes[i].tolist():
+            truth[y0:y1 + 1, x0:x1 + 1] = True
+        positive = np.clip(score_map, 0, None)
+        top = positive.max()
+        for a, alpha in enumerate(config.alphas):
+            if top <= 0:
+                continue
+            rows, cols = np.nonzero(positive >= alpha * top)
+            estimate = np.zeros_like(truth)
+            estimate[rows.min():rows.max() + 1, cols.min():cols.max() + 1] = True
+            out[i, a] = (estimate & truth).sum() / (estimate | truth).sum()
+    return out

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from amx.metrics import CausalConfig, WSLConfig, box_iou, box_iou_curves, deletion, insertion, pointing_game
+from amx.metrics.wsl import alpha_box_ious
 from amx.testing import PixelSetModel
 
 SIZE = 12
@@ -99,3 +100,13 @@ def test_ranking_the_evidence_first_is_the_best_map(seed, other):
         best_auc = metric(model, image, best[None], target, config).auc.item()
         other_auc = metric(model, image, other[None], target, config).auc.item()
         assert sign * (best_auc - other_auc) >= -1e-12
+
+
+@given(integer_maps, st.lists(boxes(), min_size=1, max_size=3), st.integers(1, 1000))
+def test_sam_alpha_box_iou_is_in_the_unit_interval_and_invariant_to_positive_scaling(m, box_list, scale):
+    m = torch.from_numpy(m).double()[None]
+    gt = [torch.cat(box_list)]
+    ious = alpha_box_ious(m, gt)
+    assert ((0 <= ious) & (ious <= 1)).all()
+    assert torch.equal(ious, alpha_box_ious(scale * m, gt))
+    assert torch.equal(ious, alpha_box_ious(m.clamp(min=0), gt))  # negative values never count
