@@ -103,7 +103,7 @@ class StoredMaps:
         try:
             for name in methods:
                 method = _method(self.config, world, spec, name)
-                keys = {int(i): _map_key(world, self.config, self.labels, spec, method, int(i))
+                keys = {int(i): map_key(world, self.labels, spec, method, int(i), self.config.seed)
                         for i in images}
                 found = store.get_maps(list(keys.values()))
                 out[name] = {i: found[k] for i, k in keys.items() if k in found}
@@ -258,25 +258,31 @@ def _image_sets(ctx: _Context, names: list[str], predictions: dict) -> dict[str,
 
 
 def _method(config: RunConfig, world: World, spec: ModelSpec, name: str):
-    """Method ``name`` with the run's preset (default: the world's) for ``spec``'s Table A1 row,
-    its inputs per pass sized to the device's memory on CUDA."""
+    return method_for(world, spec, name, config.preset, config.device)
+
+
+def method_for(world: World, spec: ModelSpec, name: str, preset: str | None, device: str, **overrides):
+    """Method ``name`` with ``preset`` (None: the world's) for ``spec``'s Table A1 row, then
+    ``overrides``, its inputs per pass sized to the device's memory on CUDA."""
     try:
         row = paper_model_name(spec.architecture, spec.regime)
     except KeyError:
         row = "Default"  # a model the paper's Table A1 has no row for
-    return method_registry.get(name, preset=config.preset or world.preset, model=row, world=world.name,
-                               batch_size=inputs_per_pass(config.device, world.image_size))
+    return method_registry.get(name, preset=preset or world.preset, model=row, world=world.name,
+                               batch_size=inputs_per_pass(device, world.image_size), **overrides)
 
 
-def _map_key(world: World, config: RunConfig, labels: np.ndarray, spec: ModelSpec, method, index: int) -> str:
+def map_key(world: World, labels: np.ndarray, spec: ModelSpec, method, index: int, seed: int) -> str:
+    """The content key of the map of pool image ``index`` by ``method`` on model ``spec``."""
     return content_key(kind="map", **world.key(), image=int(index), target=int(labels[index]),
                        model=spec.sha256,
                        method=method.name, method_version=method.version, config=asdict(method.config),
-                       seed=config.seed)
+                       seed=seed)
 
 
-def _score_key(map_key: str, spec: MetricSpec, config) -> str:
-    return content_key(kind="score", map=map_key, metric=spec.name, metric_version=spec.version,
+def score_key(map_id: str, spec: MetricSpec, config) -> str:
+    """The content key of ``spec``'s score (with ``config``) of the map stored under ``map_id``."""
+    return content_key(kind="score", map=map_id, metric=spec.name, metric_version=spec.version,
                        config=asdict(config))
 
 
@@ -298,7 +304,7 @@ def _model_rows(ctx: _Context, name: str, index: np.ndarray, predictions: dict,
         except method_registry.NotApplicableError as err:
             frames.append(rows.assign(status="n/a", note=str(err)))
             continue
-        keys = [_map_key(ctx.world, cfg, ctx.labels, spec, method, i) for i in index]
+        keys = [map_key(ctx.world, ctx.labels, spec, method, i, cfg.seed) for i in index]
         # The bar counts (image, stage) pairs: its map, then its scores.
         bar = tqdm(total=2 * len(index), desc=f"{name} {method_name}", unit="img", disable=not progress,
                    leave=False)
@@ -400,7 +406,7 @@ def _score(ctx: _Context, spec: MetricSpec, config, batch: ScoreBatch, what: str
 def _score_missing(ctx: _Context, model, name, index, keys, bar) -> dict[str, list]:
     """Score every map with every metric (missing scores computed); the table's score columns."""
     cfg = ctx.config
-    wanted = {m: [_score_key(k, spec, config) for k in keys] for m, (spec, config) in ctx.metrics.items()}
+    wanted = {m: [score_key(k, spec, config) for k in keys] for m, (spec, config) in ctx.metrics.items()}
     records = {m: ctx.store.get_records(v) for m, v in wanted.items()}
     todo = sorted({j for m, v in wanted.items() for j, k in enumerate(v) if k not in records[m]})
     bar.update(len(index) - len(todo))

@@ -1,0 +1,190 @@
+"""The sweep stage: the maps of (model, method, hyperparameter, value, seed, image), cached by
+content, for claims about how maps change with their hyperparameters (the SAM study, seed 002).
+
+A ``Sweep`` names a method, the config it starts from (``base``: a paper's variant of the method,
+e.g. SAM's signed channel mean), one hyperparameter (a config field, or ``seed``) and its values,
+the default among them. ``sweep_maps`` computes the maps of every value on every model's images,
+batched, and stores each under the key a run of the method with that value uses
+(``amx.pipeline.run.map_key``): a repeated sweep computes nothing, a changed model (new weight
+fingerprint) recomputes only its own maps. A method's ``nested`` field (SmoothGrad's sample count,
+MP's iterations) is swept in one computation at its largest missing value, not once per value.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+import torch
+
+from amx import methods as method_registry
+from amx.bench import device_name
+from amx.pipeline.run import Stage, map_key, method_for
+from amx.pipeline.store import Store
+from amx.scoring import balanced_chunks
+
+SEED = "seed"
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """``method`` from ``base`` (config overrides over the world's preset), ``parameter`` over
+    ``values`` (``default`` among them). ``label`` tells two sweeps of one parameter apart."""
+
+    method: str
+    parameter: str
+    values: tuple
+    default: Any
+    base: tuple[tuple[str, Any], ...] = ()
+    label: str = ""
+
+    def __post_init__(self):
+        cls = method_registry.METHODS.get(self.method)
+        valid = {f.name for f in fields(cls.Config)}
+        unknown = sorted({k for k, _ in self.base} - valid)
+        if unknown or self.parameter not in valid | {SEED}:
+            raise ValueError(f"sweep of {self.method}: unknown parameter(s) "
+                             f"{unknown or [self.parameter]}; valid: {sorted(valid | {SEED})}")
+        if len(set(self.values)) < 2 or self.default not in self.values:
+            raise ValueError(f"sweep {self.name}: needs two or more distinct values with the default among "
+                             f"them, got {self.values} (default {self.default})")
+
+    @property
+    def name(self) -> str:
+        return f"{self.method}-{self.label or self.parameter}"
+
+    @property
+    def nested(self) -> bool:
+        """One computation gives every value (the method's ``nested`` field)."""
+        return method_registry.METHODS.get(self.method).nested == self.parameter
+
+    def overrides(self, value) -> dict:
+        """The method's config overrides for ``value``."""
+        out = dict(self.base)
+        if self.parameter != SEED:
+            out[self.parameter] = value
+        return out
+
+    def seed(self, value, seed: int) -> int:
+        """The seed of ``value``'s maps: the value of a seed sweep, else the run's ``seed``."""
+        return int(value) if self.parameter == SEED else seed
+
+
+@dataclass(frozen=True)
+class SweepInputs:
+    """What the sweeps run on: the ``world``, its zoo ``specs``, the pool's uint8 ``images``
+    ``[N, 3, H, W]`` and ``labels`` (the maps' targets), the run's ``seed``, ``preset`` (None: the
+    world's) and ``device``, and the ``cache`` directory."""
+
+    world: Any
+    specs: dict
+    images: np.ndarray
+    labels: np.ndarray
+    seed: int
+    device: str
+    cache: str
+    preset: str | None = None
+    chunk_images: int = 32
+
+
+class SweepMaps:
+    """The stored maps of a set of sweeps: ``get(model, sweep, images) -> {value: [n, H, W]}``.
+    ``stages``: what ``sweep_maps`` computed."""
+
+    def __init__(self, inputs: SweepInputs, stages: list[Stage]):
+        self.inputs, self.stages = inputs, stages
+
+    def keys(self, model: str, sweep: Sweep, value, images) -> list[str]:
+        x = self.inputs
+        spec = x.specs[model]
+        method = method_for(x.world, spec, sweep.method, x.preset, x.device, **sweep.overrides(value))
+        return [map_key(x.world, x.labels, spec, method, int(i), sweep.seed(value, x.seed)) for i in images]
+
+    def get(self, model: str, sweep: Sweep, images) -> dict:
+        store = Store(self.inputs.cache)
+        try:
+            out = {}
+            for value in sweep.values:
+                keys = self.keys(model, sweep, value, images)
+                found = store.get_maps(keys)
+                missing = [int(i) for i, k in zip(images, keys, strict=True) if k not in found]
+                if missing:
+                    raise KeyError(f"sweep {sweep.name}={value} of {model}: no stored maps of images "
+                                   f"{missing}")
+                out[value] = np.stack([found[k] for k in keys])
+            return out
+        finally:
+            store.close()
+
+
+def sweep_maps(inputs: SweepInputs, sweeps: list[Sweep], images: dict[str, np.ndarray],
+               log=print) -> SweepMaps:
+    """Compute and store the maps of every ``sweep`` value on every model's ``images`` (``{model:
+    pool indices}``) that the cache lacks; the handle reads them back."""
+    from amx.zoo import registry
+
+    handle = SweepMaps(inputs, [])
+    store = Store(inputs.cache)
+    try:
+        for model_name, index in images.items():
+            index = np.asarray(index)
+            model, computed = None, 0.0
+            for sweep in sweeps:
+                todo = {}
+                for value in sweep.values:
+                    keys = handle.keys(model_name, sweep, value, index)
+                    done = store.has_maps(keys)
+                    missing = [j for j, k in enumerate(keys) if k not in done]
+                    if missing:
+                        todo[value] = (keys, missing)
+                if not todo:
+                    continue
+                if model is None:
+                    model = registry.load(model_name, inputs.world.name, device=inputs.device)
+                start = time.perf_counter()
+                passes = _compute(inputs, store, model, model_name, sweep, index, todo)
+                seconds = time.perf_counter() - start
+                n = len({j for _, missing in todo.values() for j in missing})
+                handle.stages.append(Stage("sweep", model_name, sweep.name, None, n, seconds, *passes))
+                computed += seconds
+            if model is not None:
+                log(f"amx: sweeps of {model_name}: {len(index)} image(s), maps not cached computed in "
+                    f"{computed:.1f} s")
+    finally:
+        store.close()
+    return handle
+
+
+def _compute(inputs: SweepInputs, store: Store, model, model_name: str, sweep: Sweep, index: np.ndarray,
+             todo: dict) -> tuple[int, int]:
+    """Attribute and store the missing maps of ``todo`` (``{value: (keys, missing positions)}``);
+    the (forward, forward + backward) passes it took."""
+    x = inputs
+    spec = x.specs[model_name]
+    size = (x.world.image_size,) * 2
+    forwards = backwards = 0
+    groups = [(max(todo), sorted(todo))] if sweep.nested else [(v, [v]) for v in todo]
+    for value, values in groups:
+        method = method_for(x.world, spec, sweep.method, x.preset, x.device, **sweep.overrides(value))
+        rows = sorted({j for v in values for j in todo[v][1]})
+        for chunk in balanced_chunks(len(rows), x.chunk_images):
+            part = rows[chunk]
+            images = torch.from_numpy(x.images[index[part]]).to(x.device).float().div_(255.0)
+            targets = torch.from_numpy(x.labels[index[part]]).to(x.device)
+            t0 = time.perf_counter()
+            seed = sweep.seed(value, x.seed)
+            maps = (method.attribute_nested(model, images, targets, values, seed=seed) if sweep.nested
+                    else {value: method(model, images, targets, seed=seed)})
+            per_image = (time.perf_counter() - t0) / len(part)
+            items = []
+            for v in values:
+                keys, missing = todo[v]
+                wanted = set(missing)
+                items += [(keys[j], m, per_image) for j, m in zip(part, maps[v].cpu().numpy(), strict=True)
+                          if j in wanted]
+            store.put_maps(items, device_name(x.device))
+        fwd, bwd = method.passes(size)
+        forwards, backwards = forwards + fwd * len(rows), backwards + bwd * len(rows)
+    return forwards, backwards
