@@ -69,6 +69,7 @@ class AmxSession:
     stage_seconds: dict = field(default_factory=dict)
     summary_line: str = ""
     plan: list = field(default_factory=list)  # the ScoreTable's stages (amx.pipeline.plan)
+    collected: dict = field(default_factory=dict)  # {claim set: what its ``collect`` computed}
 
     def run_config(self):
         """The ScoreTable the active claim sets need (None if none needs one)."""
@@ -310,14 +311,33 @@ def score_run(amx_session: AmxSession, pytestconfig: pytest.Config):
 
 
 @pytest.fixture(scope="session")
-def claim_evidence(amx_session: AmxSession, score_run, request):
+def collected(amx_session: AmxSession, score_run, pytestconfig: pytest.Config) -> dict:
+    """What the active claim sets compute themselves (``ClaimSet.collect``), from the cache where
+    it can, with progress shown."""
+    from amx.claims.spec import CollectRequest
+
+    request = CollectRequest(world=amx_session.world, n_images=amx_session.n_images, seed=amx_session.seed,
+                             device=amx_session.device, cache=amx_session.cache_dir, run=score_run)
+    capture = pytestconfig.pluginmanager.getplugin("capturemanager")
+    for claim_set in amx_session.claim_sets:
+        if claim_set.collect is None:
+            continue
+        start = time.perf_counter()
+        with capture.global_and_fixture_disabled():
+            amx_session.collected[claim_set.name] = claim_set.collect(request)
+        amx_session.stage_seconds[f"collect {claim_set.name}"] = round(time.perf_counter() - start, 1)
+    return amx_session.collected
+
+
+@pytest.fixture(scope="session")
+def claim_evidence(amx_session: AmxSession, score_run, collected, request):
     """What the active claim sets are checked on: the ScoreTable (with the run and world behind
-    it) and, where one needs it, Table 1."""
+    it), what claim sets collected themselves and, where one needs it, Table 1."""
     from amx.claims.spec import Evidence
 
     zoo = request.getfixturevalue("zoo_table") if any(c.table1 for c in amx_session.claim_sets) else None
     return Evidence(scores=None if score_run is None else score_run.table, zoo=zoo, run=score_run,
-                    world=amx_session.world)
+                    world=amx_session.world, collected=collected)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
@@ -329,7 +349,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
     from amx.report import build_results, write_html, write_results
 
     start = time.perf_counter()
-    evidence = Evidence(scores=None if s.run is None else s.run.table, zoo=s.zoo, run=s.run, world=s.world)
+    evidence = Evidence(scores=None if s.run is None else s.run.table, zoo=s.zoo, run=s.run, world=s.world,
+                        collected=s.collected)
     results = build_results(s.entries, s.claim_sets, evidence, _provenance(s))
     results["provenance"]["stage_seconds"]["report"] = round(time.perf_counter() - start, 1)
     json_path = write_results(results, s.report_dir / "results.json")

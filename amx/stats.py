@@ -132,3 +132,25 @@ def average_ranks(table: pd.DataFrame, higher_is_better: dict[str, bool] | bool 
     ranks = pd.DataFrame({c: table[c].rank(ascending=not higher_is_better[c], method="average")
                           for c in table.columns})
     return ranks.mean(axis=1)
+
+
+def paired_ratio(a, b, alternative: str = "greater", seed: int = 0, n_boot: int = N_BOOT) -> TestResult:
+    """Wilcoxon signed-rank test of paired samples ``a`` against ``b`` (``greater``: a > b), with
+    the effect ``mean(a) / mean(b)`` and its 95% bootstrap CI over the pairs (the SAM claims'
+    robust-vs-vanilla comparisons on the same images)."""
+    if alternative not in ALTERNATIVES:
+        raise ValueError(f"alternative: unknown {alternative!r}; valid: {ALTERNATIVES}")
+    a, b = _clean(a, "a"), _clean(b, "b")
+    if len(a) != len(b) or len(a) < 2:
+        raise ValueError(f"paired_ratio needs >= 2 pairs of equal length, got {len(a)} and {len(b)}")
+    if np.all(a == b):
+        statistic, p = 0.0, 1.0
+    else:
+        res = stats.wilcoxon(a, b, alternative=alternative)
+        statistic, p = float(res.statistic), float(res.pvalue)
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(a), (n_boot, len(a)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        effect = float(a.mean() / b.mean())
+        boot = a[picks].mean(1) / b[picks].mean(1)
+    return TestResult("wilcoxon " + alternative, statistic, p, effect, *_percentile_ci(boot), len(a))

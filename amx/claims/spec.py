@@ -188,12 +188,14 @@ class Verdict:
 @dataclass(frozen=True)
 class Evidence:
     """What claims are checked on: the ScoreTable (``scores``), the regenerated Table 1 rows
-    (``zoo``), and where a live run has them, the ``RunResult`` (its stored maps) and the world."""
+    (``zoo``), what claim sets collected themselves (``collected``: ``{claim set: evidence}``, e.g.
+    the SAM sweeps), and where a live run has them, the ``RunResult`` (its stored maps) and the world."""
 
     scores: pd.DataFrame | None = None
     zoo: list[dict] | None = None
     run: Any = None
     world: Any = None
+    collected: dict = field(default_factory=dict)
 
     @functools.cached_property
     def ok(self) -> pd.DataFrame:
@@ -277,13 +279,29 @@ def verdict(case_id: str, rule: Threshold, statistic, message: str, paper_value=
 
 
 @dataclass(frozen=True)
+class CollectRequest:
+    """What a claim set's ``collect`` computes its own evidence on: the session's ``world``,
+    ``n_images``, ``seed``, ``device`` and cache directory (``cache``, None: the default), and the
+    session's ScoreTable run (``run``, None if no claim set needs one; its CL image sets)."""
+
+    world: Any
+    n_images: int
+    seed: int
+    device: str
+    cache: str | None
+    run: Any = None
+
+
+@dataclass(frozen=True)
 class ClaimSet:
     """A paper's claims, registered in ``amx.claims.CLAIM_SETS`` under ``name``.
 
     ``prefix``: every claim id's prefix (``P``). ``source``: the document. ``cases()``: every case,
     in claim order. The evidence the cases need: a ScoreTable of ``methods`` x ``metrics`` (none
     if both are empty) on the image ``subset`` (``amx.pipeline.subsets``), and Table 1
-    (``table1``). ``figure_data(evidence) -> dict`` (JSON-ready) and ``render_figures(data) ->
+    (``table1``), and what ``collect(request) -> object`` computes itself from a
+    ``CollectRequest`` (the SAM claims' hyperparameter sweeps), which cases read as
+    ``evidence.collected[name]``. ``figure_data(evidence) -> dict`` (JSON-ready) and ``render_figures(data) ->
     [(title, PNG data URI)]`` give the paper's figures for the report (``amx report`` re-renders
     them from ``results.json``).
     """
@@ -300,6 +318,7 @@ class ClaimSet:
     table1: bool = False
     figure_data: Callable[[Evidence], dict] | None = None
     render_figures: Callable[[dict], list[tuple[str, str]]] | None = None
+    collect: Callable[[CollectRequest], Any] | None = None
 
     def __post_init__(self):
         for claim in self.claims:

@@ -294,6 +294,11 @@ def _render_world(split: str, n: int, workers: int = 1):
     return images, labels, [b[None] for b in boxes]
 
 
+def object_masks(split: str, indices) -> np.ndarray:
+    """The exact masks (bool ``[n, 64, 64]``) of the visible objects of ``split``'s images ``indices``."""
+    return np.stack([generate(int(i), split).mask for i in indices])
+
+
 def _world():
     from amx.attacks import PGDConfig
     from amx.data.worlds import World
@@ -301,7 +306,7 @@ def _world():
 
     return World(
         name="mini", version=VERSION, seed=0, image_size=SIZE, n_classes=N_CLASSES, splits=tuple(SPLITS),
-        render=_render_world, zoo=zoo, preset="mini",
+        render=_render_world, zoo=zoo, preset="mini", object_masks=object_masks,
         # The paper's PGD-L2 eps 3 at 224 px scales to 0.86 at 64 px; see amx.zoo.mini.ATTACK_EPS.
         attack=PGDConfig(eps=zoo.ATTACK_EPS, steps=10),
         description=(

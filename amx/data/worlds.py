@@ -67,7 +67,8 @@ class World:
     ``preset`` names the hyperparameter preset (``amx.presets``) of the methods and metrics a
     claims run uses. ``attack`` is Table 1's PGD attack. ``pool_size(n)`` is how many of the eval
     split's first images a subset of ``n`` is drawn from. ``claim_sets``: the claim sets a claims
-    run regenerates here (None: every registered one).
+    run regenerates here (None: every registered one). ``object_masks(split, indices)``: the exact
+    object masks (bool ``[n, H, W]``) of a world that has them (None: boxes only).
     """
 
     name: str
@@ -91,6 +92,7 @@ class World:
     background_split: str = "train"
     stratified: bool = False
     data_id: Callable[[], str] | None = None
+    object_masks: Callable[[str, np.ndarray], np.ndarray] | None = None
 
     def key(self) -> dict:
         """What identifies this world's data in cache keys: name, version, seed and, for a world

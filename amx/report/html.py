@@ -149,6 +149,7 @@ def _figures(results: dict) -> str:
             continue
         for title, uri in claim_set.render_figures(data):
             out.append(f"<h3>{_esc(title)}</h3><img src='{uri}' alt='{_esc(title)}'>")
+        out += [f"<p class='small'>{_esc(note)}</p>" for note in data.get("notes", [])]
     return "\n".join(out)
 
 

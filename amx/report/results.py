@@ -88,8 +88,9 @@ def summarise(entries: list[dict], claim_sets: list[dict] | None = None) -> list
 
 def build_results(entries: list[dict], claim_sets: list[ClaimSet], evidence: Evidence, prov: dict) -> dict:
     catalogues = [catalogue(cs) for cs in claim_sets]
-    figures = {cs.name: cs.figure_data(evidence) for cs in claim_sets
-               if cs.figure_data is not None and evidence.scores is not None}
+    figures = {cs.name: cs.figure_data(evidence) for cs in claim_sets if cs.figure_data is not None
+               and (not cs.needs_scores or evidence.scores is not None)
+               and (cs.collect is None or cs.name in evidence.collected)}
     return {"schema": SCHEMA_VERSION, "provenance": prov, "claim_sets": catalogues,
             "summary": summarise(entries, catalogues), "cases": entries, "zoo_table": evidence.zoo or [],
             "figures": figures}

@@ -28,7 +28,7 @@ def test_claims_marker_is_registered_and_selects(pytester):
     pytester.makepyfile(MARKED)
     result = pytester.runpytest("--strict-markers", "-m", "claims")
     result.assert_outcomes(passed=1, deselected=1)
-    result.stdout.fnmatch_lines(["amx: world=mini device=cpu n_images=100 seed=0 claim sets=001"])
+    result.stdout.fnmatch_lines(["amx: world=mini device=cpu n_images=100 seed=0 claim sets=001,002"])
 
 
 def test_the_plugin_itself_deselects_nothing(pytester):
@@ -241,13 +241,28 @@ def mass_case(name, rule):
 
 
 RULES = {"holds": Greater(0.05, "mean mass"), "impossible": Greater(2.0, "mean mass")}
+
+
+def collect(request):
+    # evidence the claim set computes itself, beside the ScoreTable: the mean of the eval images
+    images = request.world.render("eval", request.n_images)[0]
+    return {"n": request.n_images, "mean": float(images.mean() / 255)}
+
+
+def collected_case(evidence):
+    found = evidence.collected["toy"]
+    return verdict("T3[collected]", Greater(0, "mean"), found["mean"], f"T3[collected]: {found}")
+
+
 CLAIMS = ClaimSet(
     name="toy", prefix="T", title="Toy claims", source="this test",
     claims=(Claim("T1", "toy", "s1", "Gradients put some mass on the square.", "mean box mass",
                   str(RULES["holds"]), "-"),
-            Claim("T2", "toy", "s1", "More than all of it.", "mean box mass", str(RULES["impossible"]), "-")),
-    cases=lambda: [mass_case("holds", RULES["holds"]), mass_case("impossible", RULES["impossible"])],
-    methods=("gradient",), metrics=("toy_mass",), subset="random")
+            Claim("T2", "toy", "s1", "More than all of it.", "mean box mass", str(RULES["impossible"]), "-"),
+            Claim("T3", "toy", "s1", "Images are not black.", "mean pixel", "mean > 0", "-")),
+    cases=lambda: [mass_case("holds", RULES["holds"]), mass_case("impossible", RULES["impossible"]),
+                   Case("T3", "collected", collected_case)],
+    methods=("gradient",), metrics=("toy_mass",), subset="random", collect=collect)
 """
 
 TOY_ENTRY_POINTS = """
@@ -271,14 +286,15 @@ def test_a_plugin_package_registers_a_world_metric_and_claim_set_through_entry_p
     result = pytester.runpytest_subprocess("-m", "claims", "--world", "toy", "--n-images", "4",
                                            "--cache-dir", "cache", "--report-dir", "out",
                                            "-p", "no:cacheprovider", "-rA")
-    result.assert_outcomes(passed=1, failed=1)
+    result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(["T2[[]impossible[]]: mean box mass = 0.* (needs mean mass > 2)",
-                                 "amx: 1 of 2 claims hold; report out/claims.html*",
+                                 "amx: 2 of 3 claims hold; report out/claims.html*",
                                  "PASSED test_toy.py::test_claim[[]T1[[]holds[]][]]",
                                  "FAILED test_toy.py::test_claim[[]T2[[]impossible[]][]]*"])
     results = json.loads((pytester.path / "out" / "results.json").read_text())
     assert [c["name"] for c in results["claim_sets"]] == ["toy"]
-    assert {s["claim"]: s["holds"] for s in results["summary"]} == {"T1": True, "T2": False}
+    assert {s["claim"]: s["holds"] for s in results["summary"]} == {"T1": True, "T2": False, "T3": True}
+    assert "'n': 4" in next(c["message"] for c in results["cases"] if c["claim"] == "T3")
     html = (pytester.path / "out" / "claims.html").read_text()
     assert "Toy claims" in html and "Gradients put some mass on the square." in html
 
@@ -295,4 +311,4 @@ def test_a_claim_set_needing_an_unknown_metric_is_a_usage_error(pytester, monkey
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--world mini: claim sets [[]'001'[]] cannot be run: "
                                  "unknown metric 'ssim'. Valid metrics: deletion, insertion, pointing_game, "
-                                 "wsl"])
+                                 "wsl, wsl_alpha"])

@@ -16,9 +16,9 @@ def test_every_kind_is_a_registry_with_amx_own_entries():
     assert WORLDS.names() == ["imagenet", "mini", "photos"]
     assert WORLDS.source("mini").startswith("entry point 'mini'")
     assert len(methods.METHODS) == 12 and "gradcam" in methods.METHODS
-    assert METRICS.names() == ["deletion", "insertion", "pointing_game", "wsl"]
-    assert CLAIM_SETS.names() == ["001"] and CLAIM_SETS.get("001").prefix == "P"
-    assert PRESETS.names() == ["mini", "paper", "photos"]
+    assert METRICS.names() == ["deletion", "insertion", "pointing_game", "wsl", "wsl_alpha"]
+    assert CLAIM_SETS.names() == ["001", "002"] and CLAIM_SETS.get("002").prefix == "S"
+    assert PRESETS.names() == ["mini", "paper", "photos", "sam"]
     assert PRESETS.source("photos").startswith("entry point 'photos'")
 
 
@@ -26,7 +26,7 @@ def test_every_kind_is_a_registry_with_amx_own_entries():
     (WORLDS, "imagenett", "unknown world 'imagenett'. Did you mean 'imagenet'? Valid worlds: imagenet, "),
     (methods.METHODS, "gradcm", "unknown method 'gradcm'. Did you mean 'gradcam'? Valid methods: cam, ep"),
     (METRICS, "insertoin", "unknown metric 'insertoin'. Did you mean 'insertion'? Valid metrics: deletion"),
-    (CLAIM_SETS, "002", "unknown claim set '002'. Did you mean '001'? Valid claim sets: 001"),
+    (CLAIM_SETS, "003", "unknown claim set '003'. Did you mean '002'? Valid claim sets: 001, 002"),
 ])
 def test_an_unknown_name_lists_the_valid_ones(registry, name, message):
     with pytest.raises(UnknownNameError) as err:
