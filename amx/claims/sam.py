@@ -72,16 +72,22 @@ def _s1(sweep):
     return Case("S1", sweep, check, ("vanilla",))
 
 
+def _robust_higher(cid: str, what: str, robust, vanilla, paper=None):
+    """The verdict of robust > vanilla on values paired by image: one-sided Wilcoxon signed-rank
+    test and the ratio of the means with its bootstrap CI."""
+    t = stats.paired_ratio(robust, vanilla, "greater")
+    msg = (f"{cid}: {what}, robust {robust.mean():.3f} vs vanilla {vanilla.mean():.3f}: ratio "
+           f"{t.effect:.3f} [{t.ci_low:.3f}, {t.ci_high:.3f}], one-sided Wilcoxon p = {t.p_value:.3g} "
+           f"(needs {HIGHER_RULE}), n = {t.n} image pairs")
+    higher = t.effect > 1 and P_RULE.passes(t.p_value)
+    return verdict(cid, HIGHER_RULE, t.effect, msg, paper, t, checked=higher)
+
+
 def _s2(sweep):
     def check(ev):
         robust, vanilla = _paired(per_image_ssim(ev, sweep), "mean")
-        t = stats.paired_ratio(robust, vanilla, "greater")
-        cid = f"S2[{sweep}]"
-        msg = (f"{cid}: mean SSIM robust {robust.mean():.3f} vs vanilla {vanilla.mean():.3f}: ratio "
-               f"{t.effect:.3f} [{t.ci_low:.3f}, {t.ci_high:.3f}], one-sided Wilcoxon p = {t.p_value:.3g} "
-               f"(needs {HIGHER_RULE}), n = {t.n} image pairs")
-        return verdict(cid, HIGHER_RULE, t.effect, msg, S2_PAPER.get(sweep.split("-")[0]), t,
-                       checked=t.effect > 1 and P_RULE.passes(t.p_value))
+        return _robust_higher(f"S2[{sweep}]", "mean SSIM with the default map", robust, vanilla,
+                              S2_PAPER.get(sweep.split("-")[0]))
     return Case("S2", sweep, check, PAIR)
 
 
@@ -146,14 +152,7 @@ def _s5(sweep):
 
 def _per_image_case(claim, column, what, paper=None):
     def check(ev):
-        robust, vanilla = _paired(_sam(ev).per_image, column)
-        t = stats.paired_ratio(robust, vanilla, "greater")
-        cid = f"{claim}[pooled]"
-        msg = (f"{cid}: {what}, robust {robust.mean():.3f} vs vanilla {vanilla.mean():.3f}: ratio "
-               f"{t.effect:.3f} [{t.ci_low:.3f}, {t.ci_high:.3f}], one-sided Wilcoxon p = {t.p_value:.3g} "
-               f"(needs {HIGHER_RULE}), n = {t.n} image pairs")
-        return verdict(cid, HIGHER_RULE, t.effect, msg, paper, t,
-                       checked=t.effect > 1 and P_RULE.passes(t.p_value))
+        return _robust_higher(f"{claim}[pooled]", what, *_paired(_sam(ev).per_image, column), paper)
     return Case(claim, "pooled", check, PAIR)
 
 
