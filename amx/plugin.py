@@ -313,8 +313,9 @@ def score_run(amx_session: AmxSession, pytestconfig: pytest.Config):
 @pytest.fixture(scope="session")
 def collected(amx_session: AmxSession, score_run, pytestconfig: pytest.Config) -> dict:
     """What the active claim sets compute themselves (``ClaimSet.collect``), from the cache where
-    it can, with progress shown."""
-    from amx.claims.spec import CollectRequest
+    it can, with progress shown. A claim set whose collection fails is recorded as failed
+    (``CollectFailed``): its cases fail with the reason, other claim sets' cases are judged."""
+    from amx.claims.spec import CollectFailed, CollectRequest
 
     request = CollectRequest(world=amx_session.world, n_images=amx_session.n_images, seed=amx_session.seed,
                              device=amx_session.device, cache=amx_session.cache_dir, run=score_run)
@@ -324,7 +325,10 @@ def collected(amx_session: AmxSession, score_run, pytestconfig: pytest.Config) -
             continue
         start = time.perf_counter()
         with capture.global_and_fixture_disabled():
-            amx_session.collected[claim_set.name] = claim_set.collect(request)
+            try:
+                amx_session.collected[claim_set.name] = claim_set.collect(request)
+            except (ValueError, KeyError, FileNotFoundError) as err:
+                amx_session.collected[claim_set.name] = CollectFailed(f"{type(err).__name__}: {err}")
         amx_session.stage_seconds[f"collect {claim_set.name}"] = round(time.perf_counter() - start, 1)
     return amx_session.collected
 

@@ -3,6 +3,8 @@ Attribution Methods to Hyperparameters", CVPR 2020; ``fixtures/paper/CLAIMS.md``
 the sweeps ``amx.claims.sam_sweeps`` collects.
 
 Conventions for all cases:
+* every case needs a vanilla/robust pair, on which SAM's protocol runs (S1 and S5 judge the
+  vanilla models of the pairs); a world without one reports them not applicable;
 * "robust" = regime ``pgd``, "vanilla" = regime ``vanilla``; robust/vanilla comparisons pair the
   two twins' values on the same image (each architecture's CL images), pooled over the pairs,
   with a one-sided Wilcoxon signed-rank test and the ratio of means with a bootstrap CI
@@ -38,10 +40,7 @@ PAIR = ("vanilla", "pgd")
 
 
 def _sam(ev: Evidence) -> sam_sweeps.SamEvidence:
-    found = ev.collected.get("002")
-    if found is None:
-        raise ValueError("the SAM claims need the sweeps claim set 002 collects, and the evidence has none")
-    return found
+    return ev.collected_by("002")
 
 
 def per_image_ssim(ev: Evidence, sweep: str):
@@ -69,7 +68,7 @@ def _s1(sweep):
                f"(+- {spread:.3f}, SAM's sqrt of mean per-image variance; needs {S1_RULE}), "
                f"{len(vanilla)} images of {vanilla['model'].nunique()} models")
         return verdict(cid, S1_RULE, mean, msg, sd=spread)
-    return Case("S1", sweep, check, ("vanilla",))
+    return Case("S1", sweep, check, PAIR)
 
 
 def _robust_higher(cid: str, what: str, robust, vanilla, paper=None):
@@ -147,7 +146,7 @@ def _s5(sweep):
                f"seeds {spread[seeds].mean():.4f}: ratio {ratio:.2f} (needs {S5_RULE}), vanilla models, "
                f"{len(spread[sweep])} images")
         return verdict(cid, S5_RULE, ratio, msg, paper)
-    return Case("S5", sweep, check, ("vanilla",))
+    return Case("S5", sweep, check, PAIR)
 
 
 def _per_image_case(claim, column, what, paper=None):

@@ -21,9 +21,7 @@ def _mean_ci(values) -> list[float]:
 def figure_data(evidence) -> dict:
     from amx.claims import sam
 
-    found = evidence.collected.get("002")
-    if found is None:
-        return {}
+    found = evidence.collected_by("002")
     ssim = {}
     for sweep in found.similarity["sweep"].unique():
         table = sam.per_image_ssim(evidence, sweep)

@@ -186,6 +186,13 @@ class Verdict:
 
 
 @dataclass(frozen=True)
+class CollectFailed:
+    """A claim set's ``collect`` raised: ``reason`` says why (its cases fail with it)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class Evidence:
     """What claims are checked on: the ScoreTable (``scores``), the regenerated Table 1 rows
     (``zoo``), what claim sets collected themselves (``collected``: ``{claim set: evidence}``, e.g.
@@ -196,6 +203,17 @@ class Evidence:
     run: Any = None
     world: Any = None
     collected: dict = field(default_factory=dict)
+
+    def collected_by(self, claim_set: str):
+        """What ``claim_set``'s ``collect`` computed; an error naming the claim set if it has none
+        here or its collection failed (then only that claim set's cases fail)."""
+        found = self.collected.get(claim_set)
+        if found is None:
+            raise ValueError(f"claim set {claim_set}'s cases need the evidence its collect computes, and "
+                             "the evidence has none")
+        if isinstance(found, CollectFailed):
+            raise ValueError(f"claim set {claim_set} could not collect its evidence: {found.reason}")
+        return found
 
     @functools.cached_property
     def ok(self) -> pd.DataFrame:

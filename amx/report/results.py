@@ -86,11 +86,19 @@ def summarise(entries: list[dict], claim_sets: list[dict] | None = None) -> list
     return out
 
 
+def _collected(evidence: Evidence, name: str) -> bool:
+    try:
+        evidence.collected_by(name)
+    except ValueError:
+        return False
+    return True
+
+
 def build_results(entries: list[dict], claim_sets: list[ClaimSet], evidence: Evidence, prov: dict) -> dict:
     catalogues = [catalogue(cs) for cs in claim_sets]
     figures = {cs.name: cs.figure_data(evidence) for cs in claim_sets if cs.figure_data is not None
                and (not cs.needs_scores or evidence.scores is not None)
-               and (cs.collect is None or cs.name in evidence.collected)}
+               and (cs.collect is None or _collected(evidence, cs.name))}
     return {"schema": SCHEMA_VERSION, "provenance": prov, "claim_sets": catalogues,
             "summary": summarise(entries, catalogues), "cases": entries, "zoo_table": evidence.zoo or [],
             "figures": figures}

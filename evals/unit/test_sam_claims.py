@@ -11,7 +11,7 @@ import torch
 
 from amx import stats
 from amx.claims import CLAIM_SETS, active, sam, sam_figures, sam_sweeps
-from amx.claims.spec import Evidence
+from amx.claims.spec import CollectFailed, Evidence
 from amx.data.worlds import get_world
 from amx.methods.base import reduce_channels
 from amx.metrics import CausalConfig, insertion
@@ -146,6 +146,14 @@ def test_every_case_judges_synthetic_sweeps_both_ways(robust_better):
     # S1 and S5 are about the vanilla models: with vanilla SSIM 0.5 maps change; with 0.9, < 0.95 still
     assert all(verdicts[f"S1[{s}]"].passed for s in sam.SWEPT)
     assert all(verdicts[f"S5[{s}]"].passed for s in sam.S5_PAIRS)
+
+
+def test_a_failed_collection_fails_the_sam_cases_with_its_reason():
+    evidence = Evidence(collected={"002": CollectFailed("ValueError: no vanilla/robust pair")})
+    with pytest.raises(ValueError, match="claim set 002 could not collect its evidence: .*no vanilla/robust"):
+        sam.cases()[0].check(evidence)
+    with pytest.raises(ValueError, match="claim set 002's cases need"):
+        sam.cases()[0].check(Evidence())
 
 
 def test_figures_render_from_their_json():
