@@ -96,7 +96,9 @@ def _plan(patches, fine, stride, sg_samples, mp_mask, blur_sigmas, mp_kernel, ji
     sg = GRADIENT + (("noise", 0.2), ("n_samples", max(sg_samples)))
     mp = _mp_base(mp_mask, blur_sigmas[1], mp_kernel, jitter) + (("iterations", max(iterations)),)
     mp_no_iter = mp[:-1]
-    lime = (("compactness", 30.0), ("sigma", lime_sigma), ("n_samples", lime_samples[1]), ("hide_color", 0.0))
+    # SAM's LIME: 50 SLIC segments for every model (Table A1's per-model counts do not apply)
+    lime = (("compactness", 30.0), ("sigma", lime_sigma), ("n_samples", lime_samples[1]), ("hide_color", 0.0),
+            ("n_superpixels", 50))
     return SamPlan(sweeps=(
         Sweep("sliding_patch", "patch", patches, patches[2], (("stride", stride),)),
         Sweep("sliding_patch", "patch", fine, fine[1], (("stride", stride),), label="patch-fine"),
