@@ -121,9 +121,14 @@ class MeaningfulPerturbation(AttributionMethod):
             self.config.iterations]
 
     def attribute_prefixes(self, model, images, targets, generator, values):
-        """The maps after every number of steps in ``values``, from one optimisation."""
-        parts = [self.optimise(model, images[chunk], targets[chunk], generator, values)[0]
-                 for chunk in balanced_chunks(len(images), self.inputs_per_pass(images))]
+        """The maps after every number of steps in ``values``, from one optimisation. Every chunk
+        draws the same jitter offsets, so the maps do not depend on the inputs per pass."""
+        state = None if generator is None else generator.get_state()
+        parts = []
+        for chunk in balanced_chunks(len(images), self.inputs_per_pass(images)):
+            if state is not None:
+                generator.set_state(state)
+            parts.append(self.optimise(model, images[chunk], targets[chunk], generator, values)[0])
         return {v: torch.cat([p[v] for p in parts]) for v in values}
 
     def optimise(self, model, images, targets, generator, snapshots=()) -> tuple[dict, torch.Tensor]:

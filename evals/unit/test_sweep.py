@@ -46,6 +46,10 @@ def test_mp_jitter_makes_the_seed_matter_and_its_trace_has_every_step(model, poo
     mp = methods.get("mp", iterations=4, mask_size=8, jitter=3)
     assert mp.stochastic and not methods.get("mp").stochastic
     assert not torch.equal(mp(model, images, targets, seed=0), mp(model, images, targets, seed=1))
+    alone = methods.get("mp", iterations=4, mask_size=8, jitter=3, batch_size=1)
+    # the same jitter offsets in every chunk: one image per pass gives the batch's maps
+    torch.testing.assert_close(mp(model, images, targets, seed=0), alone(model, images, targets, seed=0),
+                               rtol=1e-4, atol=1e-5)
     maps, trace = mp.optimise(model, images, targets, torch.Generator().manual_seed(0), (4,))
     assert trace.shape == (2, 4) and torch.isfinite(trace).all() and set(maps) == {4}
 
