@@ -9,7 +9,8 @@ and config. Values are never pickled:
   precision);
 * ``runtimes``: the seconds per image a map took, per (map key, device it was measured on): a
   CPU's timings never stand in for a GPU's;
-* ``records``: a JSON document per key (metric scores, a model's predictions).
+* ``records``: a JSON document per key (metric scores, a model's predictions);
+* ``arrays``: one float32 array per key, stored exactly (BIG's decision-boundary points).
 
 Each ``put_*`` call is one SQLite transaction: a killed run keeps every finished call and never
 leaves a half-written entry. The pipeline reads maps back through the store, so a cold and a
@@ -31,6 +32,7 @@ CREATE TABLE IF NOT EXISTS maps (key TEXT PRIMARY KEY, height INTEGER, width INT
                                  scale REAL, data BLOB);
 CREATE TABLE IF NOT EXISTS runtimes (key TEXT, device TEXT, seconds REAL, PRIMARY KEY (key, device));
 CREATE TABLE IF NOT EXISTS records (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS arrays (key TEXT PRIMARY KEY, shape TEXT, data BLOB);
 """
 
 
@@ -119,6 +121,22 @@ class Store:
             self._db.executemany("INSERT OR REPLACE INTO records VALUES (?, ?)",
                                  [(k, json.dumps(v)) for k, v in items])
 
+    def get_arrays(self, keys: list[str]) -> dict[str, np.ndarray]:
+        """``{key: float32 array}`` for the keys present."""
+        return {k: np.frombuffer(d, dtype=np.float32).reshape(json.loads(shape))
+                for k, shape, d in self._select("arrays", "shape, data", keys)}
+
+    def put_arrays(self, items: Iterable[tuple[str, np.ndarray]]) -> None:
+        """Store ``(key, array)`` items as float32 in one transaction."""
+        rows = []
+        for key, array in items:
+            array = np.ascontiguousarray(array, dtype=np.float32)
+            if not np.isfinite(array).all():
+                raise ValueError(f"put_arrays: the array of key {key[:12]}... has NaN or inf values")
+            rows.append((key, json.dumps(list(array.shape)), array.tobytes()))
+        with self._db:
+            self._db.executemany("INSERT OR REPLACE INTO arrays VALUES (?, ?, ?)", rows)
+
     def counts(self) -> dict[str, int]:
         return {t: self._db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
-                for t in ("maps", "runtimes", "records")}
+                for t in ("maps", "runtimes", "records", "arrays")}

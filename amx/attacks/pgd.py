@@ -1,6 +1,7 @@
 """Projected Gradient Descent (Madry et al. 2018), L2 and Linf, in [0, 1] pixel space.
 
-Shared by adversarial training, adversarial accuracy (Table 1) and, later, boundary search.
+Shared by adversarial training, adversarial accuracy (Table 1) and the boundary search
+(``amx.attacks.boundary``, which starts each attack at a random point of the ball).
 Each step ascends the cross-entropy: ``x <- Proj_{B(x0, eps)}(x + alpha * g / ||g||)`` for L2
 (``alpha * sign(g)`` for Linf), then clips to [0, 1]. The loss is computed in float64: a
 confident CNN's float32 softmax rounds to exactly 1, its cross-entropy gradient to exactly 0,
@@ -39,6 +40,18 @@ class PGDConfig:
         return self.step_size if self.step_size is not None else 2.5 * self.eps / max(self.steps, 1)
 
 
+def uniform_l2_ball(shape: tuple[int, ...], eps: float, generator: torch.Generator) -> torch.Tensor:
+    """Points drawn uniformly from the L2 ball of radius ``eps`` in ``prod(shape[1:])`` dimensions,
+    one per row: the first d coordinates of a Gaussian in d + 2 dimensions, normalised (Voelker et
+    al. 2017; what foolbox's ``random_start`` draws). Drawn on the CPU from ``generator``."""
+    d = 1
+    for size in shape[1:]:
+        d *= size
+    gauss = torch.randn(shape[0], d + 2, generator=generator, dtype=torch.float64)
+    gauss = gauss / gauss.norm(dim=1, keepdim=True)
+    return (eps * gauss[:, :d]).float().view(shape)
+
+
 def _l2_normalize(g: torch.Tensor) -> torch.Tensor:
     norm = g.flatten(1).norm(dim=1).clamp_min(1e-12)
     return g / norm.view(-1, 1, 1, 1)
@@ -52,13 +65,19 @@ def _project(delta: torch.Tensor, cfg: PGDConfig) -> torch.Tensor:
 
 
 def pgd(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
-        cfg: PGDConfig) -> torch.Tensor:
+        cfg: PGDConfig, start: torch.Tensor | None = None) -> torch.Tensor:
     """Adversarial images within ``cfg.eps`` of ``images`` (untargeted, maximising the loss).
 
-    The model's train/eval mode is left as the caller set it; parameters get no gradient.
+    ``start``: the initial perturbation (None: the clean image; ``uniform_l2_ball`` draws
+    Madry et al.'s random start), projected into the ball and [0, 1]. The model's train/eval mode
+    is left as the caller set it; parameters get no gradient.
     """
     x0 = images.detach()
-    delta = torch.zeros_like(x0)  # deterministic start at the clean image
+    if start is None:
+        delta = torch.zeros_like(x0)
+    else:
+        delta = _project(start.to(x0), cfg)
+        delta = (x0 + delta).clamp(0, 1) - x0
     requires = [p.requires_grad for p in model.parameters()]
     for p in model.parameters():
         p.requires_grad_(False)
