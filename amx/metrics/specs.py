@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from amx.metrics.causal import CausalConfig, deletion, insertion
+from amx.metrics.energy import EnergyConfig, box_region, energy_pointing_game
 from amx.metrics.pointing import PointingGameConfig, pointing_game
 from amx.metrics.wsl import AlphaBoxConfig, WSLConfig, alpha_box_ious, box_iou_curves, select_threshold
 from amx.registry import Registry
@@ -30,8 +31,9 @@ from amx.registry import Registry
 @dataclass(frozen=True)
 class ScoreBatch:
     """What a metric may read to score maps: the ``model``, images ``[B, 3, H, W]`` in [0, 1], the
-    maps ``[B, H, W]``, targets ``[B]``, each image's boxes (``[k, 4]`` xyxy inclusive) and the
-    model inputs per pass (``batch_size``)."""
+    maps ``[B, H, W]``, targets ``[B]``, each image's boxes (``[k, 4]`` xyxy inclusive), the
+    model inputs per pass (``batch_size``) and, for a metric whose spec ``uses_masks``, the exact
+    object masks (bool ``[B, H, W]``) of a world that has them."""
 
     model: torch.nn.Module
     images: torch.Tensor
@@ -39,12 +41,14 @@ class ScoreBatch:
     targets: torch.Tensor
     boxes: Sequence[torch.Tensor]
     batch_size: int
+    masks: torch.Tensor | None = None
 
 
 @dataclass(frozen=True)
 class MetricSpec:
     """A registered metric (see the module docstring). ``version`` keys its cached scores: bump it
-    when a change alters them. ``test_column`` is the per-image column statistical tests use."""
+    when a change alters them. ``test_column`` is the per-image column statistical tests use.
+    ``uses_masks(config)``: whether scoring with ``config`` reads the world's exact object masks."""
 
     name: str
     higher_is_better: bool
@@ -56,6 +60,7 @@ class MetricSpec:
     forwards: Callable[[Any, int], int] = lambda config, n_pixels: 0
     test_column: str | None = None
     version: int = 1
+    uses_masks: Callable[[Any], bool] = lambda config: False
 
     def __post_init__(self):
         if not self.column_names:
@@ -77,6 +82,17 @@ def _pointing_score(config: PointingGameConfig, b: ScoreBatch) -> list[dict]:
 
 def _wsl_score(config: WSLConfig, b: ScoreBatch) -> list[dict]:
     return [{"iou_curve": c.tolist()} for c in box_iou_curves(b.maps.cpu(), b.boxes, config)]
+
+
+def _energy_score(config: EnergyConfig, b: ScoreBatch) -> list[dict]:
+    if config.region == "mask":
+        if b.masks is None:
+            raise ValueError("energy_pointing_game with region='mask' needs the world's exact object masks, "
+                             "and this world has none; use region='box'")
+        region = b.masks.bool()
+    else:
+        region = box_region(b.boxes, *b.maps.shape[1:])
+    return [{"energy": float(e)} for e in energy_pointing_game(b.maps, region).cpu()]
 
 
 def _wsl_columns(config: WSLConfig, records: list[dict]) -> dict:
@@ -115,6 +131,10 @@ for _spec in (
                                   for r in alpha_box_ious(b.maps.cpu(), b.boxes, config)],
                lambda config, records: {"wsl_alpha": [sum(r["ious"]) / len(r["ious"]) for r in records]},
                ("wsl_alpha",)),
+    MetricSpec("energy_pointing_game", True, EnergyConfig,
+               "share of the map's positive mass inside the object's boxes (or exact mask)", _energy_score,
+               lambda config, records: {"energy_pointing_game": [r["energy"] for r in records]},
+               ("energy_pointing_game",), uses_masks=lambda config: config.region == "mask"),
     MetricSpec("insertion", True, CausalConfig,
                "AUC of p(target) as top pixels are inserted; _normalized: AUC / p(target | image)",
                _causal(insertion), _causal_columns("insertion"), ("insertion", "insertion_normalized"),

@@ -424,8 +424,14 @@ def _score_missing(ctx: _Context, model, name, index, keys, bar) -> dict[str, li
                 missing = [p for p, j in enumerate(part) if wanted[metric][j] not in records[metric]]
                 if not missing:
                     continue
+                masks = None
+                if spec.uses_masks(config):
+                    if ctx.world.object_masks is None:
+                        raise ValueError(f"metric {metric!r} ({config}) reads exact object masks, and world "
+                                         f"{ctx.world.name!r} has none")
+                    masks = torch.from_numpy(ctx.world.object_masks("eval", rows[missing])).to(images.device)
                 batch = ScoreBatch(model, images[missing], maps[missing], targets[missing],
-                                   [boxes[p] for p in missing], ctx.metric_batch_size)
+                                   [boxes[p] for p in missing], ctx.metric_batch_size, masks)
                 t0 = time.perf_counter()
                 values = _score(ctx, spec, config, batch, f"{name} {metric}")
                 seconds[metric] += time.perf_counter() - t0

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from amx.metrics import CausalConfig, WSLConfig, box_iou, box_iou_curves, deletion, insertion, pointing_game
+from amx.metrics.energy import box_region, energy_pointing_game
 from amx.metrics.wsl import alpha_box_ious
 from amx.testing import PixelSetModel
 
@@ -110,3 +111,16 @@ def test_sam_alpha_box_iou_is_in_the_unit_interval_and_invariant_to_positive_sca
     assert ((0 <= ious) & (ious <= 1)).all()
     assert torch.equal(ious, alpha_box_ious(scale * m, gt))
     assert torch.equal(ious, alpha_box_ious(m.clamp(min=0), gt))  # negative values never count
+
+
+@given(integer_maps, st.lists(boxes(), min_size=1, max_size=3), st.floats(0.01, 100, allow_nan=False),
+       integer_maps)
+def test_energy_is_a_share_invariant_to_scaling_and_to_negative_values(m, box_list, scale, negatives):
+    m = torch.tensor(m, dtype=torch.float64)[None]
+    region = box_region([torch.cat(box_list)], SIZE, SIZE)
+    energy = energy_pointing_game(m, region)
+    assert 0 <= energy.item() <= 1
+    torch.testing.assert_close(energy_pointing_game(m * scale, region), energy)
+    dimmed = torch.where(m > 0, m, -torch.tensor(negatives, dtype=torch.float64).abs()[None])
+    torch.testing.assert_close(energy_pointing_game(dimmed, region), energy)  # only positive mass counts
+    assert energy_pointing_game(m, torch.ones_like(region)).item() == float((m > 0).any())

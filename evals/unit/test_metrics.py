@@ -132,6 +132,44 @@ def test_metric_directions_are_declared_once():
     assert METRICS.get("deletion").column_names == ("deletion", "deletion_normalized")
 
 
+def test_energy_pointing_game_is_the_positive_mass_share_inside_the_region():
+    from amx.metrics.energy import EnergyConfig, box_region, energy_pointing_game
+
+    maps = torch.zeros(4, 6, 6)
+    maps[0, 1:3, 1:3] = 2.0                 # all of it in the box
+    maps[1] = 1.0                           # uniform: the box's area share
+    maps[2] = -1.0
+    maps[2, 0, 0] = 3.0                     # negative values count as no mass; the positive outside
+    region = box_region([torch.tensor([[1, 1, 3, 2]])] * 4, 6, 6)  # columns 1-3, rows 1-2
+    assert region[0].sum() == 6
+    energy = energy_pointing_game(maps, region)
+    torch.testing.assert_close(energy, torch.tensor([1.0, 6 / 36, 0.0, 0.0], dtype=torch.float64))
+    two_boxes = box_region([torch.tensor([[0, 0, 0, 0], [5, 5, 5, 5]])], 6, 6)
+    assert two_boxes.sum() == 2 and two_boxes[0, 5, 5]
+    with pytest.raises(ValueError, match="region: expected a bool tensor"):
+        energy_pointing_game(maps, region.float())
+    with pytest.raises(ValueError, match="EnergyConfig.region"):
+        EnergyConfig(region="circle")
+
+
+def test_energy_pointing_game_reads_exact_masks_only_when_asked(zoo_model, eval_batch):
+    from amx.metrics import ScoreBatch
+    from amx.metrics.energy import EnergyConfig
+
+    images, targets = eval_batch
+    boxes = [torch.tensor([[0, 0, 9, 9]])] * len(images)
+    maps = torch.rand(len(images), 64, 64)
+    spec = METRICS.get("energy_pointing_game")
+    assert spec.higher_is_better and spec.uses_masks(EnergyConfig("mask"))
+    assert not spec.uses_masks(EnergyConfig())
+    batch = ScoreBatch(zoo_model, images, maps, targets, boxes, 8)
+    with pytest.raises(ValueError, match="needs the world's exact object masks"):
+        spec.score(EnergyConfig("mask"), batch)
+    full = torch.ones_like(maps, dtype=torch.bool)
+    records = spec.score(EnergyConfig("mask"), ScoreBatch(zoo_model, images, maps, targets, boxes, 8, full))
+    assert all(r["energy"] == pytest.approx(1.0) for r in records)
+
+
 # --- the references ---------------------------------------------------------------------------
 
 def test_pointing_game_agrees_with_torchray():
