@@ -9,7 +9,10 @@ at identical hyperparameters, against the reference library the paper used.
 * reference: RISE vs ``torchray.attribution.rise``, LIME vs ``lime.lime_image``, SHAP vs
   ``shap.GradientExplainer``, IG vs Captum, EP vs TorchRay's ``extremal_perturbation``, MP vs a
   per-image loop (amx's MP one image at a time, as the reference's script), Gradient vs TorchRay,
-  Gradient x Input, SmoothGrad and Sliding-Patch vs Captum; CAM and GradCAM have none here.
+  Gradient x Input, SmoothGrad and Sliding-Patch vs Captum, DeepLIFT vs Captum's ``DeepLift`` (on a
+  copy of the model whose every call has its own module: Captum raises on a reused ReLU; a timing
+  reference only, as its attributions are wrong on the zoo, see ``amx.methods.deeplift``), AGI vs
+  the reference's loop (one image and one false class at a time); CAM, GradCAM and BIG have none.
   Where a reference's API takes a batch size (RISE, LIME, SHAP, IG, SmoothGrad, Occlusion), it
   gets amx's number of model inputs per pass, so that the speed-up is the implementation's.
 
@@ -21,24 +24,28 @@ them, so the ratios hold at the paper's budgets. Maps are not compared here (the
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 from collections.abc import Callable
 from unittest import mock
 
 import numpy as np
 import torch
+import torch.fx
 
 from amx import methods
 from amx.bench import fastest, pass_seconds
 from amx.data.arrays import load_split
 from amx.data.worlds import DEFAULT_WORLD, get_world
 from amx.methods.base import default_inputs_per_pass
+from amx.scoring import balanced_chunks
 from amx.zoo import registry
 
 FLOOR_BATCHES = (8, 16, 32, 64)
 BUDGETS = {"rise": {"n_masks": 256}, "lime": {"n_samples": 128}, "shap": {"n_samples": 16},
            "ig": {"n_steps": 16}, "smoothgrad": {"n_samples": 16}, "ep": {"iterations": 8},
-           "mp": {"iterations": 16}}
+           "mp": {"iterations": 16}, "agi": {"iterations": 8, "n_classes": 8},
+           "big": {"boundary": {"pgd_steps": 10, "cw_steps": 20, "cw_binary_steps": 3}}}
 
 
 def random_resnet50(device: str) -> torch.nn.Module:
@@ -68,6 +75,15 @@ def _reference(name: str, method, model, images, targets) -> Callable[[], object
     if name == "mp":
         one_at_a_time = methods.get("mp", batch_size=1, **vars(cfg))
         return lambda: one_at_a_time(model, images, targets)
+    if name == "agi":
+        one_path_at_a_time = methods.get("agi", batch_size=1, **vars(cfg))
+        return lambda: one_path_at_a_time(model, images, targets)
+    if name == "deeplift":
+        from captum.attr import DeepLift
+
+        reference = DeepLift(distinct_module_calls(model))
+        return lambda: [reference.attribute(images[c], torch.zeros_like(images[c]), target=targets[c])
+                        for c in balanced_chunks(len(images), max(1, batch // 2))]
     if name == "gradient":
         from torchray.attribution.gradient import gradient
         return lambda: gradient(model, images.clone(), targets)
@@ -83,6 +99,22 @@ def _reference(name: str, method, model, images, targets) -> Callable[[], object
     if name == "lime":
         return _lime(cfg, model, images, targets, batch)
     return None
+
+
+def distinct_module_calls(model: torch.nn.Module) -> torch.nn.Module:
+    """A traced copy of ``model`` in which a module called twice (a residual block's ReLU) is two
+    modules, as Captum's ``DeepLift`` needs."""
+    traced = torch.fx.symbolic_trace(model)
+    seen = set()
+    for node in traced.graph.nodes:
+        if node.op == "call_module":
+            if node.target in seen:
+                copy_name = f"{node.target.replace('.', '_')}_call{len(seen)}"
+                traced.add_submodule(copy_name, copy.deepcopy(traced.get_submodule(node.target)))
+                node.target = copy_name
+            seen.add(node.target)
+    traced.recompile()
+    return traced
 
 
 def _captum(name, cfg, model, images, targets, batch):

@@ -1,7 +1,7 @@
 """Attribution-map methods behind one interface (``amx.methods.base``) and one registry.
 
 >>> len(names()), names()[:3]
-(12, ['cam', 'ep', 'gradcam'])
+(15, ['agi', 'big', 'cam'])
 >>> get("ig", n_steps=20).config.n_steps
 20
 
@@ -15,8 +15,11 @@ from __future__ import annotations
 
 from dataclasses import fields, replace
 
+from amx.methods.agi import AGI
 from amx.methods.base import AttributionMethod, NotApplicableError
+from amx.methods.big import BIG
 from amx.methods.cam import CAM
+from amx.methods.deeplift import DeepLift
 from amx.methods.ep import ExtremalPerturbation
 from amx.methods.gradcam import GradCAM
 from amx.methods.gradient import Gradient
@@ -33,7 +36,7 @@ from amx.registry import Registry
 
 METHODS: Registry[type[AttributionMethod]] = Registry("method", "amx.methods", AttributionMethod)
 for _cls in (Gradient, GradientXInput, SmoothGrad, IntegratedGradients, CAM, GradCAM, RISE, SlidingPatch,
-             SHAP, LIME, ExtremalPerturbation, MeaningfulPerturbation):
+             SHAP, LIME, ExtremalPerturbation, MeaningfulPerturbation, DeepLift, AGI, BIG):
     METHODS.register(_cls.name, _cls, source=_cls.__module__)
 
 

@@ -7,6 +7,7 @@ from captum.attr import InputXGradient
 from torchray.attribution.gradient import gradient as torchray_gradient
 
 from amx import methods
+from amx.attacks.boundary import BoundaryConfig
 from amx.data.arrays import load_split
 from amx.data.worlds import DEFAULT_WORLD, get_world
 from amx.methods import NotApplicableError
@@ -19,7 +20,9 @@ from amx.zoo import registry
 CHEAP = {"smoothgrad": {"n_samples": 4}, "ig": {"n_steps": 8}, "rise": {"n_masks": 24},
          "sliding_patch": {"patch": 16, "stride": 16}, "shap": {"n_samples": 6},
          "lime": {"n_samples": 20}, "ep": {"iterations": 3, "areas": (0.1, 0.2), "step": 2, "sigma": 6.0},
-         "mp": {"iterations": 3, "mask_size": 8}}
+         "mp": {"iterations": 3, "mask_size": 8}, "agi": {"iterations": 3, "n_classes": 4},
+         "big": {"n_steps": 4, "boundary": BoundaryConfig(eps=(2.0, 8.0), pgd_steps=3, cw_steps=4,
+                                                          cw_binary_steps=2)}}
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +87,13 @@ def test_defaults_are_the_papers():
     assert methods.get("smoothgrad").config.n_samples == 50
     assert methods.get("smoothgrad").config.noise == 0.15
     assert methods.get("gradient").config.reduction == "max_abs"
+    agi = methods.get("agi").config
+    assert (agi.eps, agi.iterations, agi.n_classes) == (0.05, 20, 20)  # the AGI paper's (its README: 15/15)
+    big = methods.get("big").config
+    assert (big.n_steps, big.integration) == (10, "riemann_trapezoid")
+    assert big.boundary.eps == (36 / 255, 64 / 255, 0.3, 0.5, 0.7, 0.9, 1.1) and big.boundary.pgd_steps == 40
+    assert (big.boundary.cw_binary_steps, big.boundary.cw_steps, big.boundary.cw_stepsize) == (9, 100, 0.01)
+    assert methods.get("deeplift").config.baseline == "zero"
 
 
 @pytest.mark.parametrize("preset", ["paper", "mini"])
@@ -452,3 +462,135 @@ def test_cam_on_a_model_without_gap_head_is_not_applicable(batch):
     images, targets = batch
     with pytest.raises(NotApplicableError, match="cam does not apply to model 'alexnet-mini'"):
         methods.get("cam")(registry.load("alexnet-mini"), images, targets)
+
+
+# --- BIG's methods (seed 003): DeepLIFT, AGI, BIG ----------------------------------------------------
+
+def _torchvision_models():
+    import torchvision
+
+    yield "resnet50", torchvision.models.resnet50(weights=None)
+    yield "googlenet", torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=False)
+    yield "mobilenet_v2", torchvision.models.mobilenet_v2(weights=None)
+    yield "densenet121", torchvision.models.densenet121(weights=None)
+    yield "alexnet", torchvision.models.alexnet(weights=None)
+
+
+def _batch_norm_calibrated(model, images):
+    """``model`` in eval mode with its BatchNorm statistics those of ``images``: a randomly initialised
+    network's logits then differ by O(1) between images, not by 1e-11 (where rounding is the error)."""
+    for module in model.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            module.reset_running_stats()
+            module.momentum = None  # a cumulative average
+    with torch.no_grad():
+        model.train()(torch.cat([images, images.flip(0) * 0.5]))
+    return model.eval()
+
+
+def _completeness_error(attributions, model, images, baselines, targets):
+    """Per image: |sum(attr) - (f(x) - f(x'))| / |f(x) - f(x')|."""
+    with torch.no_grad():
+        gap = (model(images) - model(baselines)).gather(1, targets[:, None]).squeeze(1).double()
+    return ((attributions.sum((1, 2, 3)).double() - gap).abs() / gap.abs()).max().item()
+
+
+@pytest.mark.parametrize("name", [s for s in registry.specs("mini")])
+def test_deeplift_is_complete_on_every_mini_zoo_model(name, batch):
+    model, (images, targets) = registry.load(name), batch
+    attributions = methods.get("deeplift").raw(model, images, targets)
+    assert _completeness_error(attributions, model, images, torch.zeros_like(images), targets) <= 1e-3
+
+
+def test_deeplift_is_complete_on_the_imagenet_and_photos_architectures():
+    """torchvision's families (reused ReLU modules, ReLU6, functional ReLUs, overlapping max-pools
+    after ReLUs, where Captum 0.9.0 raises or is wrong) and the photos world's EfficientNet-Lite0,
+    randomly initialised, in float64 so that the check measures the rule, not rounding."""
+    from amx.zoo.photos import EfficientNetLite0
+
+    images = torch.rand(2, 3, 224, 224, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    baselines = torch.full_like(images, 0.5)  # not zero: every ReLU6 input leaves its kink
+    for name, model in [*_torchvision_models(), ("efficientnet_lite0", EfficientNetLite0())]:
+        model = _batch_norm_calibrated(model.double(), images)
+        targets = model(images).argmax(1)
+        attributions = methods.deeplift.deeplift_attributions(model, images, baselines, targets, 4)
+        assert _completeness_error(attributions, model, images, baselines, targets) <= 1e-3, name
+
+
+def test_deeplift_equals_captum_where_captum_is_right():
+    """A network Captum handles (distinct activation modules, no max-pooling): the same attributions."""
+    from captum.attr import DeepLift as CaptumDeepLift
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(8, 8, 3, padding=1),
+        torch.nn.Sigmoid(), torch.nn.AvgPool2d(2), torch.nn.Conv2d(8, 8, 3), torch.nn.Tanh(),
+        torch.nn.Flatten(), torch.nn.Linear(8 * 6 * 6, 5)).double().eval()
+    images = torch.rand(4, 3, 16, 16, dtype=torch.float64)
+    baselines = torch.rand(4, 3, 16, 16, dtype=torch.float64) * 0.2
+    targets = torch.tensor([0, 1, 2, 4])
+    reference = CaptumDeepLift(model).attribute(images, baselines, target=targets)
+    ours = methods.deeplift.deeplift_attributions(model, images, baselines, targets, 8)
+    torch.testing.assert_close(ours, reference, rtol=1e-9, atol=1e-12)
+
+
+def test_big_integrates_from_the_boundary_point_and_is_complete(model, batch):
+    from amx.attacks.boundary import boundary_search
+    from amx.methods.big import big_attributions
+
+    images, targets = batch
+    method = methods.get("big", n_steps=200, **{k: v for k, v in CHEAP["big"].items() if k != "n_steps"})
+    found = boundary_search(model, images, targets, method.config.boundary, torch.Generator().manual_seed(0))
+    assert found.found.all()
+    attributions = big_attributions(model, images, found.points, targets, method.config, 64)
+    assert _completeness_error(attributions, model, images, found.points, targets) <= 0.02
+    # the method's own search draws the same points from the same seed
+    torch.testing.assert_close(method(model, images, targets, seed=0),
+                               attributions.sum(1).abs(), rtol=1e-4, atol=1e-6)
+
+
+def _agi_reference(model, image, explained, cfg, classes):
+    """AGI as the paper's Algorithm 1 reads, one image and one false class at a time."""
+    total = torch.zeros_like(image)
+    for false in classes:
+        if false == explained:
+            continue
+        x = image.clone()
+        for _ in range(cfg.iterations):
+            x.requires_grad_(True)
+            probabilities = model(x[None]).double().softmax(1)[0]
+            if probabilities.argmax() == false:
+                break
+            grad_false = torch.autograd.grad(probabilities[false], x, retain_graph=True)[0]
+            grad_explained = torch.autograd.grad(probabilities[explained], x)[0]
+            step = (x.detach() + cfg.eps * grad_false.sign()).clamp(0, 1)
+            total -= grad_explained * (step - x.detach())
+            x = step
+    return total
+
+
+def test_agi_equals_the_reference_algorithm_one_image_and_class_at_a_time(model, batch):
+    from amx.methods.agi import false_classes
+
+    images, targets = batch
+    method = methods.get("agi", iterations=6, n_classes=5)
+    ours = method.raw(model, images, targets)
+    classes = false_classes(20, 5)
+    for j in range(len(images)):
+        reference = _agi_reference(model, images[j], int(targets[j]), method.config, classes)
+        torch.testing.assert_close(ours[j], reference.float(), rtol=1e-3, atol=1e-6)
+    assert ours.abs().sum() > 0
+
+
+def test_agi_paths_stop_once_the_model_predicts_their_class():
+    from amx.methods.agi import AGIConfig, agi_paths
+
+    model, image, cfg = LinearModel(), torch.rand(1, 3, 8, 8), AGIConfig(iterations=5)
+    with torch.no_grad():
+        predicted = int(model(image).argmax(1))
+    explained, other = (predicted + 1) % 3, (predicted + 2) % 3
+    stopped = agi_paths(model, image, torch.tensor([explained]), torch.tensor([predicted]), cfg)
+    assert torch.equal(stopped, torch.zeros_like(stopped))  # the model predicts it already: no step
+    assert agi_paths(model, image, torch.tensor([explained]), torch.tensor([other]), cfg).abs().sum() > 0
+    same = agi_paths(model, image, torch.tensor([explained]), torch.tensor([explained]), cfg)
+    assert torch.equal(same, torch.zeros_like(same))  # the explained class is no false class
