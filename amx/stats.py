@@ -134,23 +134,38 @@ def average_ranks(table: pd.DataFrame, higher_is_better: dict[str, bool] | bool 
     return ranks.mean(axis=1)
 
 
-def paired_ratio(a, b, alternative: str = "greater", seed: int = 0, n_boot: int = N_BOOT) -> TestResult:
-    """Wilcoxon signed-rank test of paired samples ``a`` against ``b`` (``greater``: a > b), with
-    the effect ``mean(a) / mean(b)`` and its 95% bootstrap CI over the pairs (the SAM claims'
-    robust-vs-vanilla comparisons on the same images)."""
+def _signed_rank(a, b, alternative: str, caller: str):
+    """``(a, b, W, p)``: the cleaned pairs and scipy's Wilcoxon signed-rank test (p = 1 if all tie)."""
     if alternative not in ALTERNATIVES:
         raise ValueError(f"alternative: unknown {alternative!r}; valid: {ALTERNATIVES}")
     a, b = _clean(a, "a"), _clean(b, "b")
     if len(a) != len(b) or len(a) < 2:
-        raise ValueError(f"paired_ratio needs >= 2 pairs of equal length, got {len(a)} and {len(b)}")
+        raise ValueError(f"{caller} needs >= 2 pairs of equal length, got {len(a)} and {len(b)}")
     if np.all(a == b):
-        statistic, p = 0.0, 1.0
-    else:
-        res = stats.wilcoxon(a, b, alternative=alternative)
-        statistic, p = float(res.statistic), float(res.pvalue)
+        return a, b, 0.0, 1.0
+    res = stats.wilcoxon(a, b, alternative=alternative)
+    return a, b, float(res.statistic), float(res.pvalue)
+
+
+def paired_ratio(a, b, alternative: str = "greater", seed: int = 0, n_boot: int = N_BOOT) -> TestResult:
+    """Wilcoxon signed-rank test of paired samples ``a`` against ``b`` (``greater``: a > b), with
+    the effect ``mean(a) / mean(b)`` and its 95% bootstrap CI over the pairs (the SAM claims'
+    robust-vs-vanilla comparisons on the same images)."""
+    a, b, statistic, p = _signed_rank(a, b, alternative, "paired_ratio")
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, len(a), (n_boot, len(a)))
     with np.errstate(divide="ignore", invalid="ignore"):
         effect = float(a.mean() / b.mean())
         boot = a[picks].mean(1) / b[picks].mean(1)
     return TestResult("wilcoxon " + alternative, statistic, p, effect, *_percentile_ci(boot), len(a))
+
+
+def paired_difference(a, b, alternative: str = "greater", seed: int = 0, n_boot: int = N_BOOT) -> TestResult:
+    """Wilcoxon signed-rank test of paired samples ``a`` against ``b`` (``greater``: a > b; zero
+    differences dropped, so on 0/1 scores it is the sign test), with the effect ``mean(a - b)`` and
+    its 95% bootstrap CI over the pairs (BIG vs IG on the same images and model)."""
+    a, b, statistic, p = _signed_rank(a, b, alternative, "paired_difference")
+    diff = a - b
+    picks = np.random.default_rng(seed).integers(0, len(a), (n_boot, len(a)))
+    return TestResult("wilcoxon " + alternative, statistic, p, float(diff.mean()),
+                      *_percentile_ci(diff[picks].mean(1)), len(a))

@@ -34,6 +34,7 @@ LIME uses SAM's SLIC compactness 30. Departures from SAM's code, all stated in t
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -43,13 +44,14 @@ import torch.nn.functional as F
 from scipy import ndimage
 
 from amx.data.arrays import cache_dir, load_split
-from amx.metrics import METRICS, ScoreBatch
 from amx.metrics.similarity import SSIMConfig, ssim
-from amx.pipeline.run import map_key, method_for, score_key
+from amx.pipeline.run import map_key, method_for
+from amx.pipeline.scored import score_maps
 from amx.pipeline.store import Store, content_key
 from amx.pipeline.sweep import Sweep, SweepInputs, sweep_maps
 from amx.presets import metric_configs
 from amx.report.figures import encode
+from amx.zoo import registry
 
 # SAM's rescaling before SSIM, per method (``Sensitivity_Analysis_Basic*.py``).
 SSIM_BY_METHOD = {"gradient": SSIMConfig(), "smoothgrad": SSIMConfig(), "lime": SSIMConfig(),
@@ -158,18 +160,6 @@ def plan_for(world) -> SamPlan:
     return PLANS[world.preset]
 
 
-def pairs(world, plan: SamPlan) -> dict[str, dict[str, str]]:
-    """``{architecture: {"vanilla": model, "pgd": model}}`` of the found vanilla/robust pairs."""
-    specs = world.zoo.specs(world)
-    out = {}
-    for name, spec in specs.items():
-        if spec.sha256 is None or spec.regime not in ("vanilla", "pgd"):
-            continue
-        if plan.architectures is None or spec.architecture in plan.architectures:
-            out.setdefault(spec.architecture, {})[spec.regime] = name
-    return {a: m for a, m in out.items() if len(m) == 2}
-
-
 def collect(request) -> SamEvidence:
     """Run ``plan_for(world)``'s sweeps on the session's CL images and measure S1-S8's data."""
     world = request.world
@@ -177,7 +167,7 @@ def collect(request) -> SamEvidence:
     if request.run is None:
         raise ValueError("claim set 002 (SAM) draws its images from the session's CL sets, which the "
                          "ScoreTable of claim set 001 gives; activate 001 too")
-    twins = pairs(world, plan)
+    twins = registry.twins(world, plan.architectures)
     if not twins:
         raise ValueError(f"claim set 002 (SAM): world {world.name!r} has no vanilla/robust pair with "
                          "weights found")
@@ -224,7 +214,8 @@ def _similarity_and_scores(inputs, handle, plan, twins, images, pool) -> tuple[p
             for model_name in models.values():
                 spec = inputs.specs[model_name]
                 index = images[model_name]
-                model = None
+                load = functools.cache(lambda name=model_name: registry.load(name, inputs.world.name,
+                                                                            device=inputs.device))
                 for sweep in plan.sweeps:
                     maps = handle.get(model_name, sweep, index)
                     config = SSIM_BY_METHOD[sweep.method]
@@ -236,42 +227,13 @@ def _similarity_and_scores(inputs, handle, plan, twins, images, pool) -> tuple[p
                                                                       "ssim": float(v)})
                                      for i, v in zip(index, values, strict=True)]
                         keys = handle.keys(model_name, sweep, value, index)
-                        found, model = _scores(inputs, store, model, model_name, keys, maps[value], index,
-                                               pool, configs)
+                        found = score_maps(store, load, inputs.world, pool, index, keys, maps[value], configs,
+                                           inputs.device)
                         scores += [_rows(model_name, spec, sweep, {"value": value, "image": int(i), **f})
                                    for i, f in zip(index, found, strict=True)]
     finally:
         store.close()
     return pd.DataFrame(sims), pd.DataFrame(scores)
-
-
-def _scores(inputs, store, model, model_name, keys, maps, index, pool, configs):
-    """The SAM scores of ``maps`` (cached by content); loads the model only when one is missing."""
-    wanted = {m: [score_key(k, METRICS.get(m), configs[m]) for k in keys] for m in SCORES}
-    records = {m: store.get_records(v) for m, v in wanted.items()}
-    for name, keys_m in wanted.items():
-        missing = [j for j, k in enumerate(keys_m) if k not in records[name]]
-        if not missing:
-            continue
-        if model is None:
-            from amx.zoo import registry
-
-            model = registry.load(model_name, inputs.world.name, device=inputs.device)
-        rows = index[missing]
-        batch = ScoreBatch(model, torch.from_numpy(pool.images[rows]).to(inputs.device).float().div_(255.0),
-                           torch.from_numpy(maps[missing]).to(inputs.device),
-                           torch.from_numpy(pool.labels[rows]).to(inputs.device),
-                           [torch.from_numpy(pool.boxes[i]) for i in rows], 256)
-        values = METRICS.get(name).score(configs[name], batch)
-        new = list(zip([keys_m[j] for j in missing], values, strict=True))
-        store.put_records(new)
-        records[name].update(new)
-    columns = {m: METRICS.get(m).columns(configs[m], [records[m][k] for k in wanted[m]]) for m in SCORES}
-    out = [{} for _ in keys]
-    for metric, cols in columns.items():
-        for j, value in enumerate(cols[METRICS.get(metric).column]):
-            out[j][metric] = float(value)
-    return out, model
 
 
 def _gradient_maps(inputs, model, model_name, index, images=None) -> torch.Tensor:
@@ -286,8 +248,6 @@ def _gradient_maps(inputs, model, model_name, index, images=None) -> torch.Tenso
 
 def _smoothing(inputs, handle, plan, twins, images) -> pd.DataFrame:
     """S3: SSIM of the vanilla model's SmoothGrad at every value with the robust twin's Gradient."""
-    from amx.zoo import registry
-
     rows = []
     for architecture, models in twins.items():
         index = images[models["vanilla"]]
@@ -345,8 +305,6 @@ def converged_step(trace: np.ndarray, fraction: float) -> int:
 
 def _per_image(inputs, plan, twins, images, pool) -> pd.DataFrame:
     """S6 outline concentration, S7 SSIM under noise and S8 MP steps, per (model, image)."""
-    from amx.zoo import registry
-
     store = Store(inputs.cache)
     rows = []
     try:

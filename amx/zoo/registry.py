@@ -1,4 +1,4 @@
-"""Models across worlds: ``specs(world)``, ``get_spec``, ``load``. Each world owns its zoo
+"""Models across worlds: ``specs(world)``, ``get_spec``, ``load``, ``twins``. Each world owns its zoo
 (``World.zoo``); this module only looks models up in it and attaches what methods read."""
 
 from __future__ import annotations
@@ -35,3 +35,15 @@ def load(name: str, world: str = DEFAULT_WORLD, device: str | torch.device = "cp
     model = get_world(world).zoo.load(spec, device).to(memory_format=torch.channels_last)
     model.amx_name, model.cam_layer, model.gap_head = spec.name, spec.cam_layer, spec.gap_head
     return model
+
+
+def twins(world, architectures: tuple[str, ...] | None = None) -> dict[str, dict[str, str]]:
+    """``{architecture: {"vanilla": model, "pgd": model}}``: the vanilla/PGD-robust pairs of
+    ``world`` (a ``World``) whose weights were found, of ``architectures`` if given."""
+    out = {}
+    for name, spec in world.zoo.specs(world).items():
+        if spec.sha256 is None or spec.regime not in ("vanilla", "pgd"):
+            continue
+        if architectures is None or spec.architecture in architectures:
+            out.setdefault(spec.architecture, {})[spec.regime] = name
+    return {a: m for a, m in out.items() if len(m) == 2}

@@ -180,8 +180,8 @@ def test_bad_run_configs_name_the_parameter(kwargs, message):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"metrics": ("auc",)}, "unknown metric 'auc'.*Valid metrics: deletion, insertion"),
-    ({"methods": ("saliency",)}, "unknown method 'saliency'.*Valid methods: cam"),
+    ({"metrics": ("auc",)}, "unknown metric 'auc'.*Valid metrics: deletion, energy_pointing_game, insertion"),
+    ({"methods": ("saliency",)}, "unknown method 'saliency'.*Valid methods: agi, big, cam"),
 ])
 def test_unknown_methods_and_metrics_list_the_registered_ones(kwargs, message):
     with pytest.raises(KeyError, match=message):

@@ -28,7 +28,7 @@ def test_claims_marker_is_registered_and_selects(pytester):
     pytester.makepyfile(MARKED)
     result = pytester.runpytest("--strict-markers", "-m", "claims")
     result.assert_outcomes(passed=1, deselected=1)
-    result.stdout.fnmatch_lines(["amx: world=mini device=cpu n_images=100 seed=0 claim sets=001,002"])
+    result.stdout.fnmatch_lines(["amx: world=mini device=cpu n_images=100 seed=0 claim sets=001,002,003"])
 
 
 def test_the_plugin_itself_deselects_nothing(pytester):
@@ -310,5 +310,5 @@ def test_a_claim_set_needing_an_unknown_metric_is_a_usage_error(pytester, monkey
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--world mini: claim sets [[]'001'[]] cannot be run: "
-                                 "unknown metric 'ssim'. Valid metrics: deletion, insertion, pointing_game, "
-                                 "wsl, wsl_alpha"])
+                                 "unknown metric 'ssim'. Valid metrics: deletion, energy_pointing_game, "
+                                 "insertion, pointing_game, wsl, wsl_alpha"])

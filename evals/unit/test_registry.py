@@ -15,18 +15,19 @@ from amx.registry import Registry, RegistryError, UnknownNameError
 def test_every_kind_is_a_registry_with_amx_own_entries():
     assert WORLDS.names() == ["imagenet", "mini", "photos"]
     assert WORLDS.source("mini").startswith("entry point 'mini'")
-    assert len(methods.METHODS) == 12 and "gradcam" in methods.METHODS
-    assert METRICS.names() == ["deletion", "insertion", "pointing_game", "wsl", "wsl_alpha"]
-    assert CLAIM_SETS.names() == ["001", "002"] and CLAIM_SETS.get("002").prefix == "S"
+    assert len(methods.METHODS) == 15 and "gradcam" in methods.METHODS and "big" in methods.METHODS
+    assert METRICS.names() == ["deletion", "energy_pointing_game", "insertion", "pointing_game", "wsl",
+                               "wsl_alpha"]
+    assert CLAIM_SETS.names() == ["001", "002", "003"] and CLAIM_SETS.get("003").prefix == "B"
     assert PRESETS.names() == ["mini", "paper", "photos", "sam"]
     assert PRESETS.source("photos").startswith("entry point 'photos'")
 
 
 @pytest.mark.parametrize("registry, name, message", [
     (WORLDS, "imagenett", "unknown world 'imagenett'. Did you mean 'imagenet'? Valid worlds: imagenet, "),
-    (methods.METHODS, "gradcm", "unknown method 'gradcm'. Did you mean 'gradcam'? Valid methods: cam, ep"),
+    (methods.METHODS, "gradcm", "unknown method 'gradcm'. Did you mean 'gradcam'? Valid methods: agi, big"),
     (METRICS, "insertoin", "unknown metric 'insertoin'. Did you mean 'insertion'? Valid metrics: deletion"),
-    (CLAIM_SETS, "003", "unknown claim set '003'. Did you mean '002'? Valid claim sets: 001, 002"),
+    (CLAIM_SETS, "004", "unknown claim set '004'. Did you mean '003'? Valid claim sets: 001, 002, 003"),
 ])
 def test_an_unknown_name_lists_the_valid_ones(registry, name, message):
     with pytest.raises(UnknownNameError) as err:

@@ -91,3 +91,18 @@ def test_vectorised_effects_equal_scipy_with_ties():
     assert stats.rank_biserial(a, b) == pytest.approx(2 * u / (40 * 30) - 1, abs=1e-12)
     x, y = rng.integers(0, 4, 50).astype(float), rng.normal(size=50)
     assert stats.spearman(x, y).effect == pytest.approx(spearmanr(x, y).statistic, abs=1e-12)
+
+
+def test_paired_difference_is_scipys_wilcoxon_with_a_bootstrap_ci_of_the_mean_difference():
+    from scipy.stats import wilcoxon
+
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 2, 60).astype(float)  # 0/1 hits: zero differences drop out (the sign test)
+    b = np.where(rng.random(60) < 0.3, 0.0, a)
+    t = stats.paired_difference(a, b, "greater")
+    assert t.p_value == pytest.approx(wilcoxon(a, b, alternative="greater").pvalue)
+    assert t.effect == pytest.approx((a - b).mean()) and t.ci_low <= t.effect <= t.ci_high
+    assert t == stats.paired_difference(a, b, "greater")  # seeded
+    assert stats.paired_difference(a, a).p_value == 1.0
+    with pytest.raises(ValueError, match="paired_difference needs >= 2 pairs"):
+        stats.paired_difference([1.0], [2.0])

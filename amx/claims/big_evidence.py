@@ -1,0 +1,213 @@
+"""The evidence of BIG's claims B1-B2 (seed 003; Wang, Fredrikson and Datta, ICML 2022; code:
+zifanw/boundary): on each vanilla/robust pair, the closest decision-boundary point of each image
+(``amx.attacks.boundary``, cached by content), the explained logit's gradients at the image and at
+that point (B1), and the maps of Gradient, IG, AGI and BIG scored by the Pointing Game, WSL and
+the energy pointing game (B2).
+
+``PLANS`` holds one ``BigPlan`` per world preset. Methods and metrics take the world's preset
+(``mini``: 8x BIG's eps, IG in 20 steps, the energy inside the exact object mask), so every map
+is the one ``amx run`` stores under the same key (BIG's from the cached boundary points, which
+are the ones its own search draws from the same seed). Departures from BIG, stated in the report:
+* B1's "boundary normal" is the explained logit's gradient at the boundary point (BIG's Boundary
+  Saliency Map, BSM, the quantity BIG's poster calls the normal): its code has no script for the
+  table, whose l2 distances exceed 2, so they are not between unit vectors; amx tests the
+  scale-free cosine distance and reports the l2 distance of the raw gradients beside it;
+* the images are the CL images of each architecture of the session's ScoreTable, the first
+  ``n_images`` (BIG: ImageNet validation images), the same for both twins;
+* the boundary search's own departures (``amx.attacks.boundary``).
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from amx.attacks.boundary import boundary_search
+from amx.data.arrays import cache_dir, load_split
+from amx.methods.base import input_gradients, reduce_channels
+from amx.methods.big import big_attributions
+from amx.pipeline.run import map_key, method_for
+from amx.pipeline.scored import score_maps
+from amx.pipeline.store import Store, content_key
+from amx.presets import metric_configs
+from amx.report.figures import encode
+from amx.zoo import registry
+
+METHODS = ("gradient", "ig", "agi", "big")  # mapped and drawn; B2 compares big with ig and agi
+METRICS = ("pointing_game", "wsl", "energy_pointing_game")
+BOUNDARY_VERSION = 1  # part of every boundary point's key: bump when the search changes
+
+
+@dataclass(frozen=True)
+class BigPlan:
+    """``n_images``: CL images per architecture (None: the session's ``--n-images``)."""
+
+    description: str
+    n_images: int | None
+
+
+PLANS = {
+    "paper": BigPlan("BIG's protocol at 224 px: seven PGD-L2 eps (36/255 .. 1.1 in normalised units) of 40 "
+                     "steps, then C&W L2 (9 x 100 steps); BIG with 10 trapezoid steps; AGI eps 0.05, 20 "
+                     "iterations, 20 classes.", None),
+    "mini": BigPlan("64 px, 16 CL images per architecture (2-core CPU budget): BIG's search at 8x its "
+                    "eps (pixel L2 up to 0.57), C&W as BIG ran it; IG in 20 steps; the energy pointing game "
+                    "inside the exact object mask.", 16),
+}
+
+
+@dataclass(frozen=True)
+class BigEvidence:
+    """``alignment``: per (model, image), the boundary point's distance, whether the search found one
+    and how (``source``), and the cosine and l2 distances between the explained logit's gradients at
+    the image and at the boundary point. ``scores``: per (model, method, image), the B2 metrics.
+    ``strips``: maps for the figures. ``plan``: what was run."""
+
+    alignment: pd.DataFrame
+    scores: pd.DataFrame
+    strips: dict
+    plan: dict
+
+
+def plan_for(world) -> BigPlan:
+    if world.preset not in PLANS:
+        raise ValueError(f"claim set 003 (BIG): no plan for world {world.name!r}'s preset {world.preset!r}; "
+                         f"plans: {sorted(PLANS)}")
+    return PLANS[world.preset]
+
+
+def collect(request) -> BigEvidence:
+    """Search the boundary points, measure B1's alignment and score B2's maps on the session's CL images."""
+    world = request.world
+    plan = plan_for(world)
+    if request.run is None:
+        raise ValueError("claim set 003 (BIG) draws its images from the session's CL sets, which the "
+                         "ScoreTable of claim set 001 gives; activate 001 too")
+    pairs = registry.twins(world)
+    if not pairs:
+        raise ValueError(f"claim set 003 (BIG): world {world.name!r} has no vanilla/robust pair with weights "
+                         "found")
+    n = plan.n_images or request.n_images
+    pool = load_split(world, "eval", world.pool_size(request.n_images))
+    specs = world.zoo.specs(world)
+    configs = metric_configs(world.preset, world.image_size, METRICS)
+    store = Store(request.cache or cache_dir())
+    alignment, scores, strips = [], [], {}
+    try:
+        for architecture, models in pairs.items():
+            index = np.asarray(request.run.subsets[models["vanilla"]][:n])
+            for regime, name in models.items():
+                context = _Model(world, specs[name], pool, index, request.seed, request.device, store)
+                boundary = context.boundary()
+                alignment += context.alignment(boundary)
+                for method in METHODS:
+                    maps, keys = context.maps(method, boundary)
+                    found = score_maps(store, context.load, world, pool, index, keys, maps, configs,
+                                       request.device)
+                    scores += [{**context.row(i), "method": method, **f}
+                               for i, f in zip(index, found, strict=True)]
+                    if architecture == next(iter(pairs)):  # the figure's maps: the first pair, first image
+                        strips.setdefault(regime, {})[method] = _strip(maps[0])
+                        strips.setdefault("models", {})[regime] = name
+            if architecture == next(iter(pairs)):
+                strips.update(size=world.image_size, image=int(index[0]),
+                              picture=encode(pool.images[index[0]].transpose(1, 2, 0)))
+    finally:
+        store.close()
+    return BigEvidence(alignment=pd.DataFrame(alignment), scores=pd.DataFrame(scores), strips=strips,
+                       plan={"world": world.name, "preset": world.preset, "n_images": n, "pairs": pairs,
+                             "description": plan.description, "methods": list(METHODS),
+                             "metrics": {m: asdict(c) for m, c in configs.items()}})
+
+
+class _Model:
+    """One model's share of the evidence: its boundary points (cached), alignment rows and maps."""
+
+    def __init__(self, world, spec, pool, index, seed, device, store):
+        self.world, self.spec, self.pool, self.index = world, spec, pool, index
+        self.seed, self.device, self.store = seed, device, store
+        self.big = method_for(world, spec, "big", None, device)
+        self.load = functools.cache(lambda: registry.load(spec.name, world.name, device=device))
+        self.images = torch.from_numpy(pool.images[index]).to(device).float().div_(255.0)
+        self.targets = torch.from_numpy(pool.labels[index]).to(device).long()
+
+    def row(self, image) -> dict:
+        return {"model": self.spec.name, "architecture": self.spec.architecture, "regime": self.spec.regime,
+                "image": int(image)}
+
+    def _boundary_keys(self) -> list[str]:
+        return [content_key(kind="boundary", version=BOUNDARY_VERSION, **self.world.key(), image=int(i),
+                            target=int(self.pool.labels[i]), model=self.spec.sha256,
+                            config=asdict(self.big.config.boundary), seed=self.seed) for i in self.index]
+
+    def boundary(self) -> dict:
+        """``{"points": [n, 3, H, W], "distance", "found", "source"}``, searched where not cached.
+        The search's random starts are shared by the images, so a subset gives the same points."""
+        keys = self._boundary_keys()
+        points, records = self.store.get_arrays(keys), self.store.get_records(keys)
+        missing = [j for j, k in enumerate(keys) if k not in points or k not in records]
+        if missing:
+            rows = torch.tensor(missing)
+            start = time.perf_counter()
+            found = boundary_search(self.load(), self.images[rows], self.targets[rows],
+                                    self.big.config.boundary, torch.Generator().manual_seed(self.seed),
+                                    self.big.inputs_per_pass(self.images))
+            seconds = (time.perf_counter() - start) / len(missing)
+            new = {keys[j]: found.points[p].cpu().numpy() for p, j in enumerate(missing)}
+            info = {keys[j]: {"distance": float(found.distance[p]), "found": bool(found.found[p]),
+                              "source": found.source[p], "seconds": seconds} for p, j in enumerate(missing)}
+            self.store.put_arrays(new.items())
+            self.store.put_records(info.items())
+            points.update(new)
+            records.update(info)
+        return {"points": torch.from_numpy(np.stack([points[k] for k in keys])).to(self.device),
+                **{f: [records[k][f] for k in keys] for f in ("distance", "found", "source", "seconds")}}
+
+    def alignment(self, boundary: dict) -> list[dict]:
+        """B1: the cosine and l2 distances of the explained logit's gradient at the image and at the
+        boundary point (BIG's Saliency Map vs Boundary Saliency Map)."""
+        model, batch = self.load(), self.big.inputs_per_pass(self.images)
+        at_image = input_gradients(model, self.images, self.targets, batch).flatten(1).double()
+        at_boundary = input_gradients(model, boundary["points"], self.targets, batch).flatten(1).double()
+        cosine = 1 - F.cosine_similarity(at_image, at_boundary, dim=1)
+        l2 = (at_image - at_boundary).norm(dim=1)
+        return [{**self.row(i), "distance": boundary["distance"][j], "found": boundary["found"][j],
+                 "source": boundary["source"][j], "cos_distance": float(cosine[j]), "l2": float(l2[j]),
+                 "gradient_norm": float(at_image[j].norm())}
+                for j, i in enumerate(self.index)]
+
+    def maps(self, name: str, boundary: dict) -> tuple[np.ndarray, list[str]]:
+        """The maps of method ``name`` (the world's preset) and their keys, computed where not stored."""
+        method = self.big if name == "big" else method_for(self.world, self.spec, name, None, self.device)
+        keys = [map_key(self.world, self.pool.labels, self.spec, method, i, self.seed) for i in self.index]
+        stored = self.store.get_maps(keys)
+        missing = [j for j, k in enumerate(keys) if k not in stored]
+        if missing:
+            rows = torch.tensor(missing)
+            start = time.perf_counter()
+            if name == "big":
+                raw = big_attributions(self.load(), self.images[rows], boundary["points"][rows],
+                                       self.targets[rows], method.config, method.inputs_per_pass(self.images))
+                new = reduce_channels(raw, method.config.reduction).detach().float()
+            else:
+                new = method(self.load(), self.images[rows], self.targets[rows], seed=self.seed)
+            seconds = (time.perf_counter() - start) / len(missing)
+            # BIG's time per image includes its boundary search
+            search = [boundary["seconds"][j] if name == "big" else 0.0 for j in missing]
+            items = [(keys[j], new[p].cpu().numpy(), seconds + search[p]) for p, j in enumerate(missing)]
+            self.store.put_maps(items, self.device)
+            stored = self.store.get_maps(keys)  # read back: scores see the stored (float16) maps
+        return np.stack([stored[k] for k in keys]), keys
+
+
+def _strip(score_map: np.ndarray) -> str:
+    """A map for display, ``map / max|map|`` from 0 to 1 (the maps are non-negative)."""
+    m = torch.from_numpy(score_map).float()
+    unit = (m / m.abs().max().clamp_min(1e-12)).clamp(0, 1)
+    return encode((unit * 255).round().byte().numpy())
