@@ -53,36 +53,67 @@ class DeepLiftConfig:
             raise ValueError(f"DeepLiftConfig.baseline: unknown {self.baseline!r}; valid: {BASELINES}")
 
 
-def _pairs(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    return t.chunk(2)
+def _image_half_only(image_grad: torch.Tensor) -> torch.Tensor:
+    """The gradient of a ``[z; z']`` batch whose baseline half gets none (nothing reads it)."""
+    return torch.cat([image_grad, torch.zeros_like(image_grad)])
 
 
-class _MaxPoolRule(torch.autograd.Function):
-    """Value: the pooled batch ``[y; y']``. Gradient to the image half: the output difference's
-    shares ``max(y, y') - y'`` (routed to the image's maxima) and ``y - max(y, y')`` (to the
-    baseline's), summed over windows, divided by ``z - z'``."""
+class _Rescale(torch.autograd.Function):
+    """``y = f(z)`` on ``[z; z']``; the image half's gradient is the multiplier
+    ``(f(z) - f(z')) / (z - z')``, or ``f'(z)`` where ``|z - z'| <= EPS``."""
 
     @staticmethod
-    def forward(ctx, z, y, pool):
-        ctx.save_for_backward(z.detach(), y.detach())
-        ctx.pool = pool
-        return y.detach().clone()
+    def forward(ctx, z, f, in_place):
+        y = f(z.clone() if in_place else z)  # an in-place call must leave z as it is
+        (zx, zb), (yx, yb) = z.chunk(2), y.chunk(2)
+        dz = zx - zb
+        use = dz.abs() > EPS
+        multiplier = (yx - yb) / dz
+        if not use.all():
+            with torch.enable_grad():
+                v = zx.detach().clone().requires_grad_(True)
+                local = torch.autograd.grad(f(v.clone()).sum(), v)[0]
+            multiplier = torch.where(use, multiplier, local)
+        ctx.save_for_backward(multiplier)
+        return y
 
     @staticmethod
     def backward(ctx, grad):
-        z, y = ctx.saved_tensors
-        (zx, zb), (yx, yb), (g, _) = _pairs(z), _pairs(y), _pairs(grad)
+        (multiplier,) = ctx.saved_tensors
+        return _image_half_only(grad[: len(multiplier)] * multiplier), None, None
+
+
+def _scatter(indices: torch.Tensor, values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """``values`` added at the pooling ``indices`` (flat per channel plane) into a zero ``like``: the
+    max-pool backward, overlapping windows summed."""
+    out = torch.zeros_like(like).flatten(2)
+    return out.scatter_add_(2, indices.flatten(2), values.flatten(2)).view_as(like)
+
+
+class _MaxPoolRule(torch.autograd.Function):
+    """``y = pool(z)`` on ``[z; z']``; to the image half flow the output difference's shares
+    ``max(y, y') - y'`` (at the image's maxima) and ``y - max(y, y')`` (at the baseline's), summed
+    over windows and divided by ``z - z'`` (the pool's own gradient where ``|z - z'| <= EPS``)."""
+
+    @staticmethod
+    def forward(ctx, z, pool_with_indices):
+        y, indices = pool_with_indices(z)
+        ctx.save_for_backward(z, y, indices)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        z, y = ctx.saved_tensors[:2]
+        (zx, zb), (yx, yb), (ix, ib) = z.chunk(2), y.chunk(2), ctx.saved_tensors[2].chunk(2)
+        g = grad[: len(zx)]
         top = torch.maximum(yx, yb)
-        with torch.enable_grad():
-            vx, vb = zx.clone().requires_grad_(True), zb.clone().requires_grad_(True)
-            px, pb = ctx.pool(vx), ctx.pool(vb)
-            routed_x = torch.autograd.grad(px, vx, g * (top - yb), retain_graph=True)[0]
-            local = torch.autograd.grad(px, vx, g)[0]
-            routed_b = torch.autograd.grad(pb, vb, g * (yx - top))[0]
+        routed = _scatter(ix, g * (top - yb), zx) + _scatter(ib, g * (yx - top), zx)
         dz = zx - zb
         use = dz.abs() > EPS
-        image = torch.where(use, (routed_x + routed_b) / torch.where(use, dz, 1.0), local)
-        return torch.cat([image, torch.zeros_like(zb)]), None, None
+        image = routed / dz
+        if not use.all():
+            image = torch.where(use, image, _scatter(ix, g, zx))
+        return _image_half_only(image), None
 
 
 class _RescaleMode(TorchFunctionMode):
@@ -98,23 +129,13 @@ class _RescaleMode(TorchFunctionMode):
         z = args[0] if args else None
         if not isinstance(z, torch.Tensor) or z.dim() == 0 or z.shape[0] != 2 * self.half:
             return func(*args, **kwargs)
+        rest = args[1:]
         if func in ELEMENTWISE:
-            return self._elementwise(func, z, args[1:], kwargs)
+            in_place = bool(kwargs.get("inplace")) or any(a is True for a in rest)  # hardtanh's is positional
+            return _Rescale.apply(z, lambda t: func(t, *rest, **kwargs), in_place)
         if func in MAX_POOLS and not kwargs.get("return_indices", False):
-            rest = args[1:]
-            y = func(z, *rest, **kwargs)
-            return _MaxPoolRule.apply(z, y, lambda t: func(t, *rest, **kwargs))
+            return _MaxPoolRule.apply(z, lambda t: func(t, *rest, **{**kwargs, "return_indices": True}))
         return func(*args, **kwargs)
-
-    @staticmethod
-    def _elementwise(func, z, rest, kwargs):
-        y = func(z.clone(), *rest, **kwargs)  # the clone keeps an in-place call off z
-        (zx, zb), (yx, yb) = _pairs(z.detach()), _pairs(y.detach())
-        dz = zx - zb
-        use = (dz.abs() > EPS).repeat(2, *([1] * (z.dim() - 1)))
-        multiplier = ((yx - yb) / torch.where(dz.abs() > EPS, dz, 1.0)).repeat(2, *([1] * (z.dim() - 1)))
-        rescaled = y.detach() + multiplier * (z - z.detach())  # value y, gradient multiplier * grad
-        return torch.where(use, rescaled, y)
 
 
 def deeplift_attributions(model, images: torch.Tensor, baselines: torch.Tensor, targets: torch.Tensor,
