@@ -75,25 +75,12 @@ class BigEvidence:
     plan: dict
 
 
-def plan_for(world) -> BigPlan:
-    if world.preset not in PLANS:
-        raise ValueError(f"claim set 003 (BIG): no plan for world {world.name!r}'s preset {world.preset!r}; "
-                         f"plans: {sorted(PLANS)}")
-    return PLANS[world.preset]
-
-
 def collect(request) -> BigEvidence:
     """Search the boundary points, measure B1's alignment and score B2's maps on the session's CL images."""
     world = request.world
-    plan = plan_for(world)
-    if request.run is None:
-        raise ValueError("claim set 003 (BIG) draws its images from the session's CL sets, which the "
-                         "ScoreTable of claim set 001 gives; activate 001 too")
-    pairs = registry.twins(world)
-    if not pairs:
-        raise ValueError(f"claim set 003 (BIG): world {world.name!r} has no vanilla/robust pair with weights "
-                         "found")
+    plan = request.plan(PLANS, "claim set 003 (BIG)")
     n = plan.n_images or request.n_images
+    pairs, images = request.twin_images("claim set 003 (BIG)", n)
     pool = load_split(world, "eval", world.pool_size(request.n_images))
     specs = world.zoo.specs(world)
     configs = metric_configs(world.preset, world.image_size, METRICS)
@@ -101,7 +88,7 @@ def collect(request) -> BigEvidence:
     alignment, scores, strips = [], [], {}
     try:
         for architecture, models in pairs.items():
-            index = np.asarray(request.run.subsets[models["vanilla"]][:n])
+            index = images[models["vanilla"]]
             for regime, name in models.items():
                 context = _Model(world, specs[name], pool, index, request.seed, request.device, store)
                 boundary = context.boundary()

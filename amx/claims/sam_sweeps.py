@@ -153,29 +153,12 @@ class SamEvidence:
     stages: list = field(default_factory=list)
 
 
-def plan_for(world) -> SamPlan:
-    if world.preset not in PLANS:
-        raise ValueError(f"claim set 002 (SAM): no sweep plan for world {world.name!r}'s preset "
-                         f"{world.preset!r}; plans: {sorted(PLANS)}")
-    return PLANS[world.preset]
-
-
 def collect(request) -> SamEvidence:
-    """Run ``plan_for(world)``'s sweeps on the session's CL images and measure S1-S8's data."""
+    """Run the world's plan's sweeps on the session's CL images and measure S1-S8's data."""
     world = request.world
-    plan = plan_for(world)
-    if request.run is None:
-        raise ValueError("claim set 002 (SAM) draws its images from the session's CL sets, which the "
-                         "ScoreTable of claim set 001 gives; activate 001 too")
-    twins = registry.twins(world, plan.architectures)
-    if not twins:
-        raise ValueError(f"claim set 002 (SAM): world {world.name!r} has no vanilla/robust pair with "
-                         "weights found")
+    plan = request.plan(PLANS, "claim set 002 (SAM)")
     n = plan.n_images or request.n_images
-    images = {}
-    for models in twins.values():
-        chosen = np.asarray(request.run.subsets[models["vanilla"]][:n])
-        images.update({m: chosen for m in models.values()})
+    twins, images = request.twin_images("claim set 002 (SAM)", n, plan.architectures)
     pool = load_split(world, "eval", world.pool_size(request.n_images))
     specs = world.zoo.specs(world)
     inputs = SweepInputs(world=world, specs=specs, images=pool.images, labels=pool.labels, seed=request.seed,

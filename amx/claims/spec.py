@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 # --- thresholds ----------------------------------------------------------------------------------
@@ -308,6 +309,33 @@ class CollectRequest:
     device: str
     cache: str | None
     run: Any = None
+
+    def plan(self, plans: dict, who: str):
+        """``plans[world.preset]``, the claim set's plan for this world; ``who`` names the claim set
+        in the error where there is none."""
+        if self.world.preset not in plans:
+            raise ValueError(f"{who}: no plan for world {self.world.name!r}'s preset "
+                             f"{self.world.preset!r}; plans: {sorted(plans)}")
+        return plans[self.world.preset]
+
+    def twin_images(self, who: str, n: int, architectures=None) -> tuple[dict, dict]:
+        """``(pairs, images)``: the world's vanilla/robust pairs with weights found
+        (``amx.zoo.registry.twins``, of ``architectures`` if given) and, per model, the pool indices
+        of the first ``n`` CL images of its architecture (the same for both twins)."""
+        from amx.zoo import registry
+
+        if self.run is None:
+            raise ValueError(f"{who} draws its images from the session's CL sets, which the ScoreTable of "
+                             "claim set 001 gives; activate 001 too")
+        pairs = registry.twins(self.world, architectures)
+        if not pairs:
+            raise ValueError(f"{who}: world {self.world.name!r} has no vanilla/robust pair with weights "
+                             "found")
+        images = {}
+        for models in pairs.values():
+            chosen = np.asarray(self.run.subsets[models["vanilla"]][:n])
+            images.update({m: chosen for m in models.values()})
+        return pairs, images
 
 
 @dataclass(frozen=True)

@@ -76,3 +76,18 @@ def test_figures_render_from_their_json():
     figures = big_figures.render(data)
     assert len(figures) == 3 and all(uri.startswith("data:image/png;base64,") for _, uri in figures)
     assert any("AGI follows the paper's accumulating path" in note for note in data["notes"])
+
+
+def test_collect_requests_name_the_claim_set_in_their_errors():
+    from types import SimpleNamespace
+
+    from amx.claims.spec import CollectRequest
+
+    request = CollectRequest(get_world("photos"), 4, 0, "cpu", None)
+    with pytest.raises(ValueError, match=r"claim set 003 \(BIG\): no plan for world 'photos'.*\['mini', "):
+        request.plan(big_evidence.PLANS, "claim set 003 (BIG)")
+    with pytest.raises(ValueError, match="claim set 003 draws .* CL sets.*activate 001 too"):
+        request.twin_images("claim set 003", 4)
+    with_run = CollectRequest(get_world("photos"), 4, 0, "cpu", None, run=SimpleNamespace(subsets={}))
+    with pytest.raises(ValueError, match="world 'photos' has no vanilla/robust pair with weights found"):
+        with_run.twin_images("claim set 003", 4)
