@@ -11,7 +11,8 @@ Datta, ICML 2022, seed 003; code: zifanw/boundary ``boundary/core.py``, ``defaul
    steps of 100 Adam steps of 0.01, initial constant 1e-3, confidence 0; without its early abort,
    see ``boundary_search``): its point replaces the
    PGD point when it is misclassified and strictly closer to the image in L2 (BIG's
-   ``take_closer_bd``), or when PGD found none. ``cw_steps=0`` searches with PGD only.
+   ``take_closer_bd``), or when PGD found none; foolbox returns a black image where C&W found no
+   point, which never counts. ``cw_steps=0`` searches with PGD only.
 
 Units: amx attacks in [0, 1] pixel space (its models normalise inside). A normalised-space L2
 norm is a pixel-space one divided by the channel std (0.226 on average for ImageNet's), and the
@@ -41,6 +42,7 @@ import torch
 from amx.attacks.pgd import PGDConfig, pgd, uniform_l2_ball
 from amx.scoring import balanced_chunks
 
+VERSION = 2  # keys the cached boundary points and BIG's maps: bump it when the search changes
 BIG_EPS = (36 / 255, 64 / 255, 0.3, 0.5, 0.7, 0.9, 1.1)
 MEAN_IMAGENET_STD = 0.226  # (0.229 + 0.224 + 0.225) / 3: normalised-space L2 = pixel L2 / 0.226
 REFERENCE_SIZE = 224
@@ -114,7 +116,8 @@ def boundary_search(model, images: torch.Tensor, labels: torch.Tensor, cfg: Boun
     abort, which watches the whole batch's loss: an image's point does not depend on which images
     share its batch."""
     if model.training:
-        raise ValueError("boundary_search: put the model in eval mode (model.eval()) first")
+        name = getattr(model, "amx_name", type(model).__name__)
+        raise ValueError(f"boundary_search: model {name!r} is in training mode; call model.eval() first")
     images, labels = images.detach(), labels.long()
     n = len(images)
     points = images.clone()
@@ -139,7 +142,9 @@ def boundary_search(model, images: torch.Tensor, labels: torch.Tensor, cfg: Boun
             rows = torch.arange(n, device=images.device)[chunk]
             candidate = _carlini_wagner(model, images[rows], labels[rows], cfg)
             closer = (candidate - images[rows]).flatten(1).norm(dim=1)
-            misclassified = _misclassified(model, candidate, labels[rows])
+            # foolbox returns an all-black image where C&W found nothing: not a boundary point
+            attacked = candidate.flatten(1).any(1) | ~images[rows].flatten(1).any(1)
+            misclassified = attacked & _misclassified(model, candidate, labels[rows])
             better = misclassified & ((closer < distance[rows]) | ~found[rows])
             points[rows[better]] = candidate[better]
             distance[rows[better]] = closer[better]

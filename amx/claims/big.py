@@ -9,7 +9,8 @@ evidence ``amx.claims.big_evidence`` collects.
 * B2, per metric and comparator (IG, AGI): BIG's score vs the other method's on the same (model,
   image), pooled over every model of the pairs, with a one-sided Wilcoxon signed-rank test (on
   0/1 hits, the sign test) and the mean difference with a bootstrap CI
-  (``amx.stats.paired_difference``). WSL is tested on the per-image IoU at the set's threshold.
+  (``amx.stats.paired_difference``), on the images whose search found a boundary point. WSL is
+  tested on the per-image IoU at the set's threshold.
 """
 
 from __future__ import annotations
@@ -34,14 +35,20 @@ def _big(ev: Evidence) -> big_evidence.BigEvidence:
     return ev.collected_by("003")
 
 
+def paired_alignment(ev: Evidence, architecture: str | None = None):
+    """B1's pairs: per (architecture, image) with a boundary point for both twins, the cosine and l2
+    distances and the boundary distance of each regime (columns ``(measure, regime)``)."""
+    table = _big(ev).alignment
+    if architecture is not None:
+        table = table[table["architecture"] == architecture]
+    table = table[table["found"].astype(bool)]
+    return table.pivot_table(index=["architecture", "image"], columns="regime",
+                             values=["cos_distance", "l2", "distance"]).dropna()
+
+
 def _b1(pair: str) -> Case:
     def check(ev):
-        table = _big(ev).alignment
-        if pair != "pooled":
-            table = table[table["architecture"] == pair]
-        table = table[table["found"].astype(bool)]
-        wide = table.pivot_table(index=["architecture", "image"], columns="regime",
-                                 values=["cos_distance", "l2", "distance"]).dropna()
+        wide = paired_alignment(ev, None if pair == "pooled" else pair)
         cid = f"B1[{pair}]"
         if len(wide) < 2:
             raise ValueError(f"{cid}: fewer than 2 images with a boundary point for both twins")
@@ -65,7 +72,9 @@ def _b2(other: str, metric: str) -> Case:
     column = B2_METRICS[metric]
 
     def check(ev):
-        scores = _big(ev).scores
+        evidence = _big(ev)
+        found = evidence.alignment.loc[evidence.alignment["found"].astype(bool), ["model", "image"]]
+        scores = evidence.scores.merge(found, on=["model", "image"])  # BIG needs a boundary point
         wide = scores.pivot_table(index=["model", "image"], columns="method", values=column)
         wide = wide[["big", other]].dropna()
         big, theirs = wide["big"].to_numpy(), wide[other].to_numpy()

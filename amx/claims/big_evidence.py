@@ -28,6 +28,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from amx.attacks import boundary as search
 from amx.attacks.boundary import boundary_search
 from amx.data.arrays import cache_dir, load_split
 from amx.methods.base import input_gradients, reduce_channels
@@ -41,7 +42,6 @@ from amx.zoo import registry
 
 METHODS = ("gradient", "ig", "agi", "big")  # mapped and drawn; B2 compares big with ig and agi
 METRICS = ("pointing_game", "wsl", "energy_pointing_game")
-BOUNDARY_VERSION = 1  # part of every boundary point's key: bump when the search changes
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ class _Model:
                 "image": int(image)}
 
     def _boundary_keys(self) -> list[str]:
-        return [content_key(kind="boundary", version=BOUNDARY_VERSION, **self.world.key(), image=int(i),
+        return [content_key(kind="boundary", version=search.VERSION, **self.world.key(), image=int(i),
                             target=int(self.pool.labels[i]), model=self.spec.sha256,
                             config=asdict(self.big.config.boundary), seed=self.seed) for i in self.index]
 

@@ -15,13 +15,12 @@ LABELS = {"gradient": "Gradient", "ig": "IG", "agi": "AGI", "big": "BIG"}
 
 
 def figure_data(evidence) -> dict:
-    from amx.claims.big import B2_METRICS
+    from amx.claims.big import B2_METRICS, paired_alignment
 
     found = evidence.collected_by("003")
-    table = found.alignment[found.alignment["found"].astype(bool)]
-    alignment = {arch: {regime: rows.loc[rows["regime"] == regime, "cos_distance"].tolist()
-                        for regime, _ in REGIMES}
-                 for arch, rows in table.groupby("architecture")}
+    pairs = paired_alignment(evidence)["cos_distance"]  # the images B1 tests
+    alignment = {arch: {regime: rows[regime].tolist() for regime, _ in REGIMES}
+                 for arch, rows in pairs.groupby(level="architecture")}
     scores = {}
     for metric, column in B2_METRICS.items():
         scores[metric] = {}

@@ -327,12 +327,18 @@ class CollectRequest:
         if self.run is None:
             raise ValueError(f"{who} draws its images from the session's CL sets, which the ScoreTable of "
                              "claim set 001 gives; activate 001 too")
+        if self.run.config.subset != "cl":
+            raise ValueError(f"{who} compares twins on images both classify correctly (the CL subset); the "
+                             f"session's ScoreTable has the {self.run.config.subset!r} subset")
         pairs = registry.twins(self.world, architectures)
         if not pairs:
             raise ValueError(f"{who}: world {self.world.name!r} has no vanilla/robust pair with weights "
                              "found")
         images = {}
         for models in pairs.values():
+            if models["vanilla"] not in self.run.subsets:
+                raise ValueError(f"{who}: the session's ScoreTable has no CL images of model "
+                                 f"{models['vanilla']!r}")
             chosen = np.asarray(self.run.subsets[models["vanilla"]][:n])
             images.update({m: chosen for m in models.values()})
         return pairs, images

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import torch
 
-from amx.methods.base import AttributionMethod, reduce_channels
+from amx.methods.base import REDUCTIONS, AttributionMethod, reduce_channels
 from amx.scoring import balanced_chunks
 
 
@@ -37,6 +37,8 @@ class AGIConfig:
     reduction: str = "abs_sum"
 
     def __post_init__(self):
+        if self.reduction not in REDUCTIONS:
+            raise ValueError(f"AGIConfig.reduction: unknown {self.reduction!r}; valid: {REDUCTIONS}")
         if not self.eps > 0 or self.iterations < 1 or self.n_classes < 1:
             raise ValueError(f"AGIConfig needs eps > 0, iterations >= 1 and n_classes >= 1, got "
                              f"{self.eps}, {self.iterations}, {self.n_classes}")

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 import torch
 from captum.attr import IntegratedGradients as CaptumIG
 
+from amx.attacks import boundary as search
 from amx.attacks.boundary import BoundaryConfig, boundary_search
-from amx.methods.base import AttributionMethod, reduce_channels
+from amx.methods.base import REDUCTIONS, AttributionMethod, reduce_channels
 
 INTEGRATIONS = ("riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle", "gausslegendre")
 
@@ -35,6 +36,8 @@ class BIGConfig:
     reduction: str = "abs_sum"
 
     def __post_init__(self):
+        if self.reduction not in REDUCTIONS:
+            raise ValueError(f"BIGConfig.reduction: unknown {self.reduction!r}; valid: {REDUCTIONS}")
         if self.n_steps < 1:
             raise ValueError(f"BIGConfig.n_steps must be >= 1, got {self.n_steps}")
         if self.integration not in INTEGRATIONS:
@@ -60,6 +63,7 @@ class BIG(AttributionMethod):
     family = "gradient"
     needs_gradients = True
     stochastic = True  # the boundary search's random starts
+    version = search.VERSION  # a changed search changes BIG's maps
     Config = BIGConfig
 
     def passes(self, size):

@@ -15,7 +15,9 @@ contributions where max-pooling windows overlap. amx applies the rule to the *fu
 a ``TorchFunctionMode`` sees every call of an elementwise nonlinearity or a max-pool, whichever
 module or function makes it, on one batch that holds the images and their baselines. Max-pooling
 uses Captum's rule, the output difference split at ``max(y, y')`` and routed to the image's and
-the baseline's maxima, with the routing's own backward, which adds overlapping windows' shares.
+the baseline's maxima, added at the pooling indices, so that overlapping windows' shares sum.
+The batch of a call is recognised by its size (``2 x`` the images): for CNNs, whose every
+activation is batch-first; a model that reshapes its batch (attention heads) is out of scope.
 A test holds amx's attributions to Captum's on a network where Captum's are right.
 """
 
@@ -27,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
-from amx.methods.base import AttributionMethod, reduce_channels
+from amx.methods.base import REDUCTIONS, AttributionMethod, reduce_channels
 from amx.methods.ig import BASELINES, baseline_image
 from amx.scoring import balanced_chunks, target_scores
 
@@ -49,6 +51,8 @@ class DeepLiftConfig:
     reduction: str = "abs_sum"
 
     def __post_init__(self):
+        if self.reduction not in REDUCTIONS:
+            raise ValueError(f"DeepLiftConfig.reduction: unknown {self.reduction!r}; valid: {REDUCTIONS}")
         if self.baseline not in BASELINES:
             raise ValueError(f"DeepLiftConfig.baseline: unknown {self.baseline!r}; valid: {BASELINES}")
 
@@ -127,7 +131,7 @@ class _RescaleMode(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         z = args[0] if args else None
-        if not isinstance(z, torch.Tensor) or z.dim() == 0 or z.shape[0] != 2 * self.half:
+        if not isinstance(z, torch.Tensor) or z.dim() < 2 or z.shape[0] != 2 * self.half:
             return func(*args, **kwargs)
         rest = args[1:]
         if func in ELEMENTWISE:

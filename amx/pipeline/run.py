@@ -280,6 +280,16 @@ def map_key(world: World, labels: np.ndarray, spec: ModelSpec, method, index: in
                        seed=seed)
 
 
+def masks_for(world: World, spec: MetricSpec, config, rows: np.ndarray, device) -> torch.Tensor | None:
+    """The exact object masks of eval images ``rows`` where ``spec`` with ``config`` reads them, else None."""
+    if not spec.uses_masks(config):
+        return None
+    if world.object_masks is None:
+        raise ValueError(f"metric {spec.name!r} ({config}) reads exact object masks, and world "
+                         f"{world.name!r} has none")
+    return torch.from_numpy(world.object_masks("eval", rows)).to(device)
+
+
 def score_key(map_id: str, spec: MetricSpec, config) -> str:
     """The content key of ``spec``'s score (with ``config``) of the map stored under ``map_id``."""
     return content_key(kind="score", map=map_id, metric=spec.name, metric_version=spec.version,
@@ -424,12 +434,7 @@ def _score_missing(ctx: _Context, model, name, index, keys, bar) -> dict[str, li
                 missing = [p for p, j in enumerate(part) if wanted[metric][j] not in records[metric]]
                 if not missing:
                     continue
-                masks = None
-                if spec.uses_masks(config):
-                    if ctx.world.object_masks is None:
-                        raise ValueError(f"metric {metric!r} ({config}) reads exact object masks, and world "
-                                         f"{ctx.world.name!r} has none")
-                    masks = torch.from_numpy(ctx.world.object_masks("eval", rows[missing])).to(images.device)
+                masks = masks_for(ctx.world, spec, config, rows[missing], images.device)
                 batch = ScoreBatch(model, images[missing], maps[missing], targets[missing],
                                    [boxes[p] for p in missing], ctx.metric_batch_size, masks)
                 t0 = time.perf_counter()

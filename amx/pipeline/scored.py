@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from amx.metrics import METRICS, ScoreBatch
-from amx.pipeline.run import score_key
+from amx.pipeline.run import masks_for, score_key
 from amx.pipeline.store import Store
 
 METRIC_BATCH = 256  # model inputs per pass of the causal metrics
@@ -31,12 +31,7 @@ def score_maps(store: Store, load_model: Callable[[], torch.nn.Module], world, p
         missing = [j for j, k in enumerate(keys) if k not in records]
         if missing:
             rows = index[missing]
-            masks = None
-            if spec.uses_masks(config):
-                if world.object_masks is None:
-                    raise ValueError(f"metric {name!r} ({config}) reads exact object masks, and world "
-                                     f"{world.name!r} has none")
-                masks = torch.from_numpy(world.object_masks("eval", rows)).to(device)
+            masks = masks_for(world, spec, config, rows, device)
             images = torch.from_numpy(pool.images[rows]).to(device).float().div_(255.0)
             batch = ScoreBatch(load_model(), images,
                                torch.from_numpy(np.asarray(maps)[missing]).to(device),

@@ -61,6 +61,7 @@ def test_every_case_judges_synthetic_evidence_both_ways(big_better):
     assert all(v.passed == big_better for v in verdicts.values()), [v.message for v in verdicts.values()]
     pooled = verdicts["B1[pooled]"]
     assert pooled.n == 2 * 15  # images without a boundary point are left out
+    assert verdicts["B2[big-vs-ig-wsl]"].n == 2 * 2 * 15  # of B2 too
     assert "BIG, ImageNet: 0.28 vs 0.13" in pooled.message and "l2 of the raw gradients" in pooled.message
 
 
@@ -88,6 +89,7 @@ def test_collect_requests_name_the_claim_set_in_their_errors():
         request.plan(big_evidence.PLANS, "claim set 003 (BIG)")
     with pytest.raises(ValueError, match="claim set 003 draws .* CL sets.*activate 001 too"):
         request.twin_images("claim set 003", 4)
-    with_run = CollectRequest(get_world("photos"), 4, 0, "cpu", None, run=SimpleNamespace(subsets={}))
+    run = SimpleNamespace(subsets={}, config=SimpleNamespace(subset="cl"))
+    with_run = CollectRequest(get_world("photos"), 4, 0, "cpu", None, run=run)
     with pytest.raises(ValueError, match="world 'photos' has no vanilla/robust pair with weights found"):
         with_run.twin_images("claim set 003", 4)

@@ -71,7 +71,7 @@ def test_pgd_only_keeps_the_smallest_successful_eps(model, batch):
     first = boundary_search(model, images, labels, replace(cfg, eps=cfg.eps[:1]),
                             torch.Generator().manual_seed(0))
     assert torch.equal(found.points[first.found], first.points[first.found])
-    with pytest.raises(ValueError, match="eval mode"):
+    with pytest.raises(ValueError, match="model 'resnet-mini' is in training mode"):
         boundary_search(model.train(), images, labels, cfg, torch.Generator())
     model.eval()
 
@@ -101,3 +101,15 @@ def test_the_store_keeps_arrays_exactly(tmp_path):
     with pytest.raises(ValueError, match="NaN"):
         store.put_arrays([("c", np.full(3, np.nan))])
     store.close()
+
+
+def test_the_black_image_foolbox_returns_where_carlini_wagner_failed_is_no_boundary_point(model, batch,
+                                                                                          monkeypatch):
+    from amx.attacks import boundary
+
+    images, labels = batch
+    monkeypatch.setattr(boundary, "_carlini_wagner", lambda model, x, y, cfg: torch.zeros_like(x))
+    cfg = BoundaryConfig(eps=(1e-3,), pgd_steps=2, cw_steps=1, cw_binary_steps=1)  # neither attack crosses
+    found = boundary_search(model, images, labels, cfg, torch.Generator().manual_seed(0))
+    assert found.source == ("none",) * len(images) and not found.found.any()
+    assert (found.distance <= cfg.pixel_eps(64)[0] + 1e-6).all()  # the first eps's point, as BIG keeps it
