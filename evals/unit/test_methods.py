@@ -539,7 +539,8 @@ def test_big_integrates_from_the_boundary_point_and_is_complete(model, batch):
     from amx.methods.big import big_attributions
 
     images, targets = batch
-    method = methods.get("big", n_steps=200, **{k: v for k, v in CHEAP["big"].items() if k != "n_steps"})
+    reachable = BoundaryConfig(eps=(2.0, 8.0, 32.0), pgd_steps=10, cw_steps=4, cw_binary_steps=2)
+    method = methods.get("big", n_steps=200, boundary=reachable)
     found = boundary_search(model, images, targets, method.config.boundary, torch.Generator().manual_seed(0))
     assert found.found.all()
     attributions = big_attributions(model, images, found.points, targets, method.config, 64)
