@@ -14,7 +14,20 @@ A thin layer over one ``AmxSession`` kept in ``config.stash``. Options (group "a
 * ``--cache-dir DIR`` (default ``.amx-cache`` or ``$AMX_CACHE``), ``--report-dir DIR`` (default
   ``reports``);
 * ``--baseline PATH``: compare every claim case's verdict with a stored one; ``--update-baseline``
-  writes this session's verdicts to PATH instead.
+  writes this session's verdicts to PATH instead;
+* ``--resamples B`` (default 200) and ``--stable-share S`` (default 0.95): every case is re-judged
+  on B bootstrap resamples of its images (``amx.claims.stability``); its verdict is *stable* when
+  it holds in >= S or <= 1 - S of them, else *borderline*;
+* ``--strict-verdicts``: a borderline flip fails like any other (see below);
+* ``--holm``: judge the cases a p-value decides on their Holm-adjusted p-values within their
+  claim (the report shows the adjusted p-values either way; stability stays that of the
+  unadjusted verdict).
+
+Against a baseline, a verdict that flips where the case is stable in both runs fails the test. A
+flip where either run is borderline is a *borderline flip*: listed in the terminal summary and
+the report, not a failure (the test passes if the case holds now, else it is an expected
+failure), unless ``--strict-verdicts`` is given. A case without a stability (another package's
+claim without ``resample``, a baseline recorded before amx stored stabilities) counts as stable.
 
 A baseline records the world, its version, n_images, seed, device and amx version. One recorded
 on another world or world version is a usage error (its verdicts are about other data); one
@@ -32,12 +45,13 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import pytest
 
 import amx
+from amx.claims.stability import Draws, Stability, StabilityConfig, stability
 from amx.data.worlds import DEFAULT_WORLD, World, get_world, world_options
 from amx.files import environment, write_atomic
 
@@ -70,6 +84,11 @@ class AmxSession:
     summary_line: str = ""
     plan: list = field(default_factory=list)  # the ScoreTable's stages (amx.pipeline.plan)
     collected: dict = field(default_factory=dict)  # {claim set: what its ``collect`` computed}
+    stability: StabilityConfig = field(default_factory=StabilityConfig)
+    strict_verdicts: bool = False
+    holm: bool = False
+    checked: dict = field(default_factory=dict)  # {case id: its Verdict}, each case checked once
+    draws: Draws | None = None  # the bootstrap resamples, drawn on first use from ``seed``
 
     def run_config(self):
         """The ScoreTable the active claim sets need (None if none needs one)."""
@@ -115,10 +134,53 @@ class AmxSession:
                              "baseline": old})
         pytest.skip(f"not applicable: {reason}" + (f" ({change})" if change else ""))
 
-    def judge(self, verdict) -> None:
-        """Record ``verdict`` and end the test by it: pass, fail, a flip against the baseline
-        (fails, showing the old and new statistic), or an expected failure (it did not hold in
-        the baseline either)."""
+    def check(self, case, evidence):
+        """``case``'s verdict on ``evidence``, computed once per session."""
+        if case.id not in self.checked:
+            self.checked[case.id] = case.check(evidence)
+        return self.checked[case.id]
+
+    def on_holm(self, case, verdict, evidence):
+        """``verdict`` judged on its Holm-adjusted p-value among the p-decided cases of its claim
+        that this world can judge (a case whose check fails is left out of the family)."""
+        from amx.claims import cases
+        from amx.stats import holm
+
+        family = {}
+        for other in cases(self.claim_sets):
+            if other.claim != case.claim or other.not_applicable(evidence) is not None:
+                continue
+            try:
+                found = verdict if other.id == case.id else self.check(other, evidence)
+            except (ValueError, KeyError):
+                continue
+            if found.rejudge is not None and found.p_value is not None:
+                family[other.id] = found.p_value
+        adjusted = dict(zip(family, holm(list(family.values())), strict=True))[case.id]
+        return replace(verdict, passed=bool(verdict.rejudge(adjusted)),
+                       message=f"{verdict.message} [--holm: judged on the Holm-adjusted p = {adjusted:.3g} "
+                               f"among {len(family)} p-decided cases of {case.claim}]",
+                       details={**verdict.details, "p_holm": adjusted})
+
+    def judge_case(self, case, evidence) -> None:
+        """Judge ``case`` on ``evidence`` (with ``--holm`` on its adjusted p-value, where a p-value
+        decides it) and re-judge it on the session's bootstrap resamples."""
+        verdict = self.check(case, evidence)
+        if self.holm and verdict.rejudge is not None:
+            verdict = self.on_holm(case, verdict, evidence)
+        start = time.perf_counter()
+        if self.draws is None:
+            self.draws = Draws(self.stability.n_draws, self.seed)
+        found = stability(case, evidence, self.draws, self.stability)
+        spent = self.stage_seconds.get("stability", 0.0) + time.perf_counter() - start
+        self.stage_seconds["stability"] = round(spent, 2)
+        self.judge(verdict, found)
+
+    def judge(self, verdict, stable: Stability | None = None) -> None:
+        """Record ``verdict`` (with its ``stable``-ity, if known) and end the test by it: pass,
+        fail, a flip against the baseline (fails, showing the old and new statistic), a
+        borderline flip (see the module), or an expected failure (it did not hold in the baseline
+        either)."""
         self.verdicts.append(verdict)
         old = None if self.update_baseline else self.baseline.get(verdict.case_id)
         if old is None:
@@ -127,13 +189,21 @@ class AmxSession:
         elif old["passed"] != verdict.passed:
             change = ("flipped: held, now fails" if old["passed"] else "flipped: failed, now holds")
             outcome = "flipped"
+            shares = [x["share"] for x in (old.get("stability"), stable and asdict(stable)) if x]
+            if not self.strict_verdicts and "borderline" in (_label(old), stable and stable.label):
+                outcome, change = "borderline flip", change.replace("flipped", "borderline flip")
+            if shares:
+                change += " (holds in " + " -> ".join(f"{x:.0%}" for x in shares) + " of resamples)"
         else:
             was = old.get("statistic")
             change = "unchanged" + (f" (statistic was {was:.4g})" if was is not None else "")
             outcome = "passed" if verdict.passed else "expected failure"
-        entry = {**asdict(verdict), "claim": verdict.claim, "outcome": outcome, "baseline_change": change,
-                 "baseline": old}
+        entry = {**verdict.record(), "claim": verdict.claim, "outcome": outcome, "baseline_change": change,
+                 "baseline": old, "stability": None if stable is None else asdict(stable)}
         self.entries.append(entry)
+        if outcome == "borderline flip" and not verdict.passed:
+            pytest.xfail(f"borderline flip against the baseline {self.baseline_path} ({change}), not a "
+                         f"failure without --strict-verdicts: {verdict.message}")
         if outcome == "flipped":
             pytest.fail(f"{verdict.case_id}: verdict flipped against the baseline {self.baseline_path} "
                         f"({change}): statistic {old.get('statistic')} -> {verdict.statistic:.4g}\n"
@@ -142,6 +212,11 @@ class AmxSession:
             pytest.xfail(f"did not hold in the baseline either: {verdict.message}")
         if not verdict.passed:
             pytest.fail(verdict.message, pytrace=False)
+
+
+def _label(old: dict) -> str | None:
+    """A baseline case's stability label (None: recorded without one)."""
+    return (old.get("stability") or {}).get("label")
 
 
 session_key = pytest.StashKey[AmxSession]()
@@ -169,6 +244,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="compare each claim case's verdict with this baseline JSON; a flip fails.")
     group.addoption("--update-baseline", action="store_true", default=False,
                     help="write this session's verdicts to the --baseline PATH.")
+    group.addoption("--resamples", type=int, default=StabilityConfig.n_draws, metavar="B",
+                    help="bootstrap resamples of the images each case is re-judged on to label its verdict "
+                         f"stable or borderline (default: {StabilityConfig.n_draws}).")
+    group.addoption("--stable-share", type=float, default=StabilityConfig.high, metavar="S",
+                    help="a verdict is stable when its case holds in >= S or <= 1 - S of the resamples "
+                         f"(default: {StabilityConfig.high}).")
+    group.addoption("--holm", action="store_true", default=False,
+                    help="judge the cases a p-value decides on their Holm-adjusted p-values within each "
+                         "claim (default: the paper's unadjusted thresholds; the report shows both).")
+    group.addoption("--strict-verdicts", action="store_true", default=False,
+                    help="fail on a verdict that flips against the baseline also where the case is "
+                         "borderline (default: a borderline flip is reported, not a failure).")
 
 
 def _load_baseline(path: Path, session: AmxSession) -> tuple[dict, list[str]]:
@@ -228,11 +315,19 @@ def pytest_configure(config: pytest.Config) -> None:
     update = config.getoption("--update-baseline")
     if update and not baseline_path:
         raise pytest.UsageError("--update-baseline needs --baseline PATH (where to write it)")
+    share = config.getoption("--stable-share")
+    try:
+        stable = StabilityConfig(n_draws=config.getoption("--resamples"), high=share, low=1.0 - share)
+    except ValueError as err:
+        raise pytest.UsageError(f"--resamples / --stable-share: {err} (--stable-share must be in (0.5, 1])"
+                                ) from None
     session = AmxSession(
         world=world, device=device, device_name=device_name(device), n_images=n_images,
         seed=config.getoption("--seed"), claim_sets=active(world), cache_dir=config.getoption("--cache-dir"),
         report_dir=Path(config.getoption("--report-dir")),
-        baseline_path=Path(baseline_path) if baseline_path else None, update_baseline=update)
+        baseline_path=Path(baseline_path) if baseline_path else None, update_baseline=update,
+        stability=stable, strict_verdicts=config.getoption("--strict-verdicts"),
+        holm=config.getoption("--holm"))
     try:  # the ScoreTable the claim sets need (unknown methods or metrics, clashing subsets), and
         # its plan, which reads the world's data (a missing or unreadable data set fails here)
         world.pool_size(n_images)  # the world's data first (a user's tree may be missing), then its models
@@ -349,13 +444,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
     s = session.config.stash.get(session_key, None)
     if s is None or not s.entries:
         return
+    from amx.claims import seeds
     from amx.claims.spec import Evidence
     from amx.report import build_results, write_html, write_results
 
-    start = time.perf_counter()
     evidence = Evidence(scores=None if s.run is None else s.run.table, zoo=s.zoo, run=s.run, world=s.world,
                         collected=s.collected)
+    sizes = _sample_sizes(s, evidence)
+    start = time.perf_counter()
     results = build_results(s.entries, s.claim_sets, evidence, _provenance(s))
+    results["sample_sizes"] = sizes
+    results["seed_stability"] = seeds.load_matching(s.report_dir, s.world.name, s.n_images)
     results["provenance"]["stage_seconds"]["report"] = round(time.perf_counter() - start, 1)
     json_path = write_results(results, s.report_dir / "results.json")
     html_path = write_html(results, s.report_dir / "claims.html")
@@ -367,9 +466,34 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
                       + (f"; baseline written to {s.baseline_path}" if s.update_baseline else ""))
 
 
+def _sample_sizes(s: AmxSession, evidence) -> dict | None:
+    """``amx.claims.stability.sample_sizes`` for the judged cases of the claim sets whose images
+    follow ``--n-images`` (those that read the ScoreTable and collect nothing of their own)."""
+    from amx.claims.stability import sample_sizes
+
+    start = time.perf_counter()
+    scaled = {c.id: c for cs in s.claim_sets if cs.needs_scores and cs.collect is None for c in cs.cases()}
+    judged = [(scaled[e["case_id"]], e["passed"], e["stability"]["share"]) for e in s.entries
+              if e["case_id"] in scaled and e.get("stability") and e["outcome"] != "not applicable"]
+    if not judged:
+        return None
+    found = sample_sizes(judged, evidence, s.n_images, s.seed, s.stability)
+    s.stage_seconds["sample sizes"] = round(time.perf_counter() - start, 2)
+    return found
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     s = config.stash.get(session_key, None)
-    if s is not None and s.summary_line:
+    if s is None:
+        return
+    flips = [e for e in s.entries if e["outcome"] == "borderline flip"]
+    if flips:
+        terminalreporter.section("amx: borderline flips")
+        terminalreporter.write_line(f"{len(flips)} verdict(s) flipped against the baseline where the case is "
+                                    "borderline (not failures; --strict-verdicts fails them):")
+        for entry in flips:
+            terminalreporter.write_line(f"  {entry['case_id']}: {entry['baseline_change']}")
+    if s.summary_line:
         terminalreporter.write_line(s.summary_line)
 
 
@@ -388,13 +512,18 @@ def _provenance(s: AmxSession) -> dict:
         run_config = {**asdict(s.run.config), "metric_configs": s.run.metric_configs}
     prov = provenance(s.world, s.device, s.device_name, s.seed, s.n_images, run_config, fingerprints,
                       dict(s.stage_seconds), passes)
+    prov["stability"] = asdict(s.stability)
     prov["baseline"] = {"path": str(s.baseline_path) if s.baseline_path else None,
                         "warnings": s.baseline_warnings}
     return prov
 
 
 def _write_baseline(s: AmxSession) -> None:
+    stable = {e["case_id"]: e["stability"] for e in s.entries if e.get("stability")}
     data = {**s.record(), "created": time.strftime("%Y-%m-%d"),
-            "cases": {v.case_id: {"passed": v.passed, "statistic": v.statistic} for v in s.verdicts}}
+            "stability": {"resamples": s.stability.n_draws, "stable_share": s.stability.high},
+            "cases": {v.case_id: {"passed": v.passed, "statistic": v.statistic,
+                                  **({"stability": {k: stable[v.case_id][k] for k in ("share", "label")}}
+                                     if v.case_id in stable else {})} for v in s.verdicts}}
     text = json.dumps(data, indent=1, sort_keys=True) + "\n"
     write_atomic(s.baseline_path, lambda f: f.write(text.encode()))

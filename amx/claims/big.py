@@ -11,11 +11,15 @@ evidence ``amx.claims.big_evidence`` collects.
   0/1 hits, the sign test) and the mean difference with a bootstrap CI
   (``amx.stats.paired_difference``), on the images whose search found a boundary point. WSL is
   tested on the per-image IoU at the set's threshold.
+* every case's ``resample`` re-judges it on bootstrap resamples of the images
+  (``amx.claims.stability``), the pairs kept together.
 """
 
 from __future__ import annotations
 
-from amx import stats
+import numpy as np
+
+from amx import resampled, stats
 from amx.claims import big_evidence, big_figures
 from amx.claims.spec import Case, Claim, ClaimSet, Evidence, IsTrue, Less, verdict
 
@@ -55,28 +59,45 @@ def _b1(pair: str) -> Case:
         vanilla = wide[("cos_distance", "vanilla")].to_numpy()
         robust = wide[("cos_distance", "pgd")].to_numpy()
         t = stats.paired_ratio(vanilla, robust, "greater")
+        median = stats.paired_median_difference(vanilla, robust, "greater")
         l2 = wide["l2"].median()
         distance = wide["distance"].median()
         msg = (f"{cid}: cosine distance of the gradient at the image and at its boundary point, vanilla "
                f"{vanilla.mean():.3f} vs robust {robust.mean():.3f} (BIG, ImageNet: 0.28 vs 0.13): ratio "
                f"{t.effect:.2f} [{t.ci_low:.2f}, {t.ci_high:.2f}], one-sided Wilcoxon p = {t.p_value:.3g} "
-               f"(needs {B1_RULE}), n = {t.n} image pairs. Reported: median l2 of the raw gradients vanilla "
-               f"{l2['vanilla']:.3g} vs robust {l2['pgd']:.3g} (BIG: 8.48 vs 0.41); median boundary distance "
-               f"(pixel L2) vanilla {distance['vanilla']:.3f} vs robust {distance['pgd']:.3f}")
+               f"(needs {B1_RULE}), n = {t.n} image pairs; median difference {median.effect:+.3f} "
+               f"[{median.ci_low:+.3f}, {median.ci_high:+.3f}]. Reported: median l2 of the raw gradients "
+               f"vanilla {l2['vanilla']:.3g} vs robust {l2['pgd']:.3g} (BIG: 8.48 vs 0.41); median boundary "
+               f"distance (pixel L2) vanilla {distance['vanilla']:.3f} vs robust {distance['pgd']:.3f}")
         holds = t.effect > 1 and B1_P.passes(t.p_value)
-        return verdict(cid, B1_RULE, t.effect, msg, B1_PAPER, t, checked=holds)
-    return Case("B1", pair, check, PAIR, architecture=None if pair == "pooled" else pair)
+        return verdict(cid, B1_RULE, t.effect, msg, B1_PAPER, t, checked=holds,
+                       on_p=lambda p: t.effect > 1 and B1_P.passes(p), paired=median.as_dict())
+
+    def resample(ev, draws):
+        wide = paired_alignment(ev, None if pair == "pooled" else pair)
+        vanilla = wide[("cos_distance", "vanilla")].to_numpy()
+        robust = wide[("cos_distance", "pgd")].to_numpy()
+        W = draws.weights(wide.index.get_level_values("image"))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = (W @ vanilla) / (W @ robust)
+        return B1_RULE.holds((ratio > 1) & B1_P.holds(resampled.wilcoxon(vanilla - robust, W, "greater")))
+    return Case("B1", pair, check, PAIR, architecture=None if pair == "pooled" else pair, resample=resample)
+
+
+def _b2_pairs(ev: Evidence, other: str, column: str):
+    """BIG's and ``other``'s ``column`` per (model, image) with a boundary point (BIG needs one)."""
+    evidence = _big(ev)
+    found = evidence.alignment.loc[evidence.alignment["found"].astype(bool), ["model", "image"]]
+    scores = evidence.scores.merge(found, on=["model", "image"])
+    wide = scores.pivot_table(index=["model", "image"], columns="method", values=column)
+    return wide[["big", other]].dropna()
 
 
 def _b2(other: str, metric: str) -> Case:
     column = B2_METRICS[metric]
 
     def check(ev):
-        evidence = _big(ev)
-        found = evidence.alignment.loc[evidence.alignment["found"].astype(bool), ["model", "image"]]
-        scores = evidence.scores.merge(found, on=["model", "image"])  # BIG needs a boundary point
-        wide = scores.pivot_table(index=["model", "image"], columns="method", values=column)
-        wide = wide[["big", other]].dropna()
+        wide = _b2_pairs(ev, other, column)
         big, theirs = wide["big"].to_numpy(), wide[other].to_numpy()
         t = stats.paired_difference(big, theirs, "greater")
         cid = f"B2[big-vs-{other}-{metric}]"
@@ -85,8 +106,16 @@ def _b2(other: str, metric: str) -> Case:
                f"difference {t.effect:+.3f} [{t.ci_low:+.3f}, {t.ci_high:+.3f}], one-sided Wilcoxon p = "
                f"{t.p_value:.3g} (needs {B2_RULE}), n = {t.n} (model, image) pairs of {models} models")
         holds = t.effect >= 0 and B2_P.passes(t.p_value)
-        return verdict(cid, B2_RULE, t.effect, msg, None, t, checked=holds)
-    return Case("B2", f"big-vs-{other}-{metric}", check, PAIR)
+        return verdict(cid, B2_RULE, t.effect, msg, None, t, checked=holds,
+                       on_p=lambda p: t.effect >= 0 and B2_P.passes(p))
+
+    def resample(ev, draws):
+        wide = _b2_pairs(ev, other, column)
+        diff = (wide["big"] - wide[other]).to_numpy()
+        W = draws.weights(wide.index.get_level_values("image"))
+        holds = (resampled.mean(diff, W) >= 0) & B2_P.holds(resampled.wilcoxon(diff, W, "greater"))
+        return B2_RULE.holds(holds)
+    return Case("B2", f"big-vs-{other}-{metric}", check, PAIR, resample=resample)
 
 
 def cases() -> list[Case]:

@@ -12,17 +12,23 @@ Conventions for all cases:
   five architectures (AdvProp models only enter P4);
 * per-image tests use the ``wsl_iou`` column for WSL (the IoU at the set's threshold: more
   power than the 0/1 hit), and the 0/1 ``pointing_game`` hit;
-* means of WSL and Pointing Game are accuracies in points (100 x mean hit), as the paper reports.
+* means of WSL and Pointing Game are accuracies in points (100 x mean hit), as the paper reports;
+* every case's ``resample`` re-judges it on bootstrap resamples of the images
+  (``amx.claims.stability``): the same statistic on count-weighted rows (``amx.resampled``),
+  Table 1's accuracies resampled over its evaluation images (``table1.resampled_top1``).
 """
 
 from __future__ import annotations
 
 import csv
 import functools
+from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
+from scipy import stats as scipy_stats
 
-from amx import stats
+from amx import resampled, stats
 from amx.claims import paper_figures, table1
 from amx.claims.spec import (
     AbsLess,
@@ -96,67 +102,151 @@ def paper_correlation(a: str, b: str) -> float | None:
 
 PAIR = ("vanilla", "pgd")  # the regimes a robust/vanilla comparison needs in the zoo
 
-def _pair_samples(ev: Evidence, methods, metric, architecture=None):
+class Pair(NamedTuple):
+    """Robust and vanilla per-image scores and the images they were measured on."""
+
+    robust: np.ndarray
+    vanilla: np.ndarray
+    robust_images: np.ndarray
+    vanilla_images: np.ndarray
+
+    def mann_whitney(self, draws, first: str, alternative: str):
+        """``(p, r)`` per resample of ``draws``: Mann-Whitney of ``first`` ("robust" or "vanilla")
+        against the other."""
+        pairs = [(self.robust, draws.weights(self.robust_images)),
+                 (self.vanilla, draws.weights(self.vanilla_images))]
+        (a, wa), (b, wb) = pairs if first == "robust" else pairs[::-1]
+        return resampled.mann_whitney(a, wa, b, wb, alternative)
+
+
+def _pair_samples(ev: Evidence, methods, metric, architecture=None) -> Pair:
     rows = ev.ten[ev.ten["method"].isin(methods)]
     if architecture is not None:
         rows = rows[rows["architecture"] == architecture]
     col = METRICS.get(metric).per_image_column
-    robust, vanilla = rows.loc[rows["regime"] == "pgd", col], rows.loc[rows["regime"] == "vanilla", col]
+    robust, vanilla = rows[rows["regime"] == "pgd"], rows[rows["regime"] == "vanilla"]
     if robust.empty or vanilla.empty:
         raise ValueError(f"no {metric} scores for {list(methods)} on "
                          f"{architecture or 'the vanilla/robust pairs'}: is the ScoreTable complete?")
-    return robust.to_numpy(), vanilla.to_numpy()
+    return Pair(robust[col].to_numpy(), vanilla[col].to_numpy(), robust["image"].to_numpy(),
+                vanilla["image"].to_numpy())
 
 
-def _one_sided(cid: str, what: str, t, rule, robust, vanilla):
-    """The verdict of a one-sided Mann-Whitney test ``t`` of ``what`` under ``rule`` (on p)."""
+def paired_view(ev: Evidence, methods, metric, architecture, first: str, alternative: str):
+    """The paired view of a robust/vanilla comparison, reported beside the paper's unpaired test:
+    ``first`` ("robust" or "vanilla") against its twin on the same (architecture, method, image),
+    Wilcoxon signed-rank with a paired bootstrap CI of the median difference."""
+    rows = ev.ten[ev.ten["method"].isin(methods)]
+    if architecture is not None:
+        rows = rows[rows["architecture"] == architecture]
+    wide = rows.pivot_table(index=["architecture", "method", "image"], columns="regime",
+                            values=METRICS.get(metric).per_image_column).dropna()
+    a, b = (wide["pgd"], wide["vanilla"]) if first == "robust" else (wide["vanilla"], wide["pgd"])
+    return stats.paired_median_difference(a.to_numpy(), b.to_numpy(), alternative)
+
+
+def _paired_text(t) -> str:
+    return (f"; paired by image: median difference {t.effect:+.3g} [{t.ci_low:+.3g}, {t.ci_high:+.3g}], "
+            f"Wilcoxon p = {t.p_value:.3g}, n = {t.n} pairs")
+
+
+def _one_sided(cid: str, what: str, t, rule, robust, vanilla, paired):
+    """The verdict of a one-sided Mann-Whitney test ``t`` of ``what`` under ``rule`` (on p), with
+    the ``paired`` view beside it."""
     msg = (f"{cid}: {what}, one-sided MWU p = {t.p_value:.3g} (needs {rule}); rank-biserial "
            f"r = {t.effect:.3f} [{t.ci_low:.3f}, {t.ci_high:.3f}]; means robust {robust.mean():.3f} "
-           f"vs vanilla {vanilla.mean():.3f}, n = {t.n}")
-    return verdict(cid, rule, t.p_value, msg, rule.bound, t, effect=t.effect)
+           f"vs vanilla {vanilla.mean():.3f}, n = {t.n}" + _paired_text(paired))
+    return verdict(cid, rule, t.p_value, msg, rule.bound, t, on_p=rule.passes, effect=t.effect,
+                   paired=paired.as_dict())
 
 
 def _p1(method, metric, pair):
+    architecture = None if pair == "pooled" else pair
+
     def check(ev):
-        robust, vanilla = _pair_samples(ev, [method], metric, None if pair == "pooled" else pair)
+        robust, vanilla, *_ = _pair_samples(ev, [method], metric, architecture)
         t = stats.mann_whitney(robust, vanilla, "greater")
-        return _one_sided(f"P1[{method}-{metric}-{pair}]", "robust > vanilla", t, P1_RULE, robust, vanilla)
-    return Case("P1", f"{method}-{metric}-{pair}", check, PAIR,
-                architecture=None if pair == "pooled" else pair)
+        paired = paired_view(ev, [method], metric, architecture, "robust", "greater")
+        return _one_sided(f"P1[{method}-{metric}-{pair}]", "robust > vanilla", t, P1_RULE, robust, vanilla,
+                          paired)
+
+    def resample(ev, draws):
+        p, _ = _pair_samples(ev, [method], metric, architecture).mann_whitney(draws, "robust", "greater")
+        return P1_RULE.holds(p)
+    return Case("P1", f"{method}-{metric}-{pair}", check, PAIR, architecture=architecture, resample=resample)
 
 
 def _p2(method, metric):
     def check(ev):
-        robust, vanilla = _pair_samples(ev, [method], metric)
+        robust, vanilla, *_ = _pair_samples(ev, [method], metric)
         t = stats.mann_whitney(robust, vanilla, "two-sided")
+        paired = paired_view(ev, [method], metric, None, "robust", "two-sided")
         cid = f"P2[{method}-{metric}]"
         msg = (f"{cid}: no robust/vanilla difference: two-sided MWU p = {t.p_value:.3g}, rank-biserial "
                f"r = {t.effect:.3f} [{t.ci_low:.3f}, {t.ci_high:.3f}] (needs {P2_RULE}); means robust "
-               f"{robust.mean():.3f} vs vanilla {vanilla.mean():.3f}, n = {t.n}")
-        return verdict(cid, P2_RULE, t.effect, msg, 0.0, t, checked=(t.p_value, t.effect))
-    return Case("P2", f"{method}-{metric}", check, PAIR)
+               f"{robust.mean():.3f} vs vanilla {vanilla.mean():.3f}, n = {t.n}" + _paired_text(paired))
+        return verdict(cid, P2_RULE, t.effect, msg, 0.0, t, checked=(t.p_value, t.effect),
+                       on_p=lambda p: P2_RULE.passes((p, t.effect)), paired=paired.as_dict())
+
+    def resample(ev, draws):
+        return P2_RULE.holds(_pair_samples(ev, [method], metric).mann_whitney(draws, "robust", "two-sided"))
+    return Case("P2", f"{method}-{metric}", check, PAIR, resample=resample)
 
 
 def _p3(family, metric):
+    # insertion: vanilla better = higher; deletion: robust better = lower
+    first, alternative = ("vanilla", "greater") if metric == "insertion" else ("robust", "less")
+
     def check(ev):
-        robust, vanilla = _pair_samples(ev, GROUPS[family], metric)
-        if metric == "insertion":  # vanilla better = higher
-            t, what = stats.mann_whitney(vanilla, robust, "greater"), "vanilla > robust"
-        else:  # robust better = lower
-            t, what = stats.mann_whitney(robust, vanilla, "less"), "robust < vanilla"
-        return _one_sided(f"P3[{family}-{metric}]", f"{metric} {what}", t, P3_RULE, robust, vanilla)
-    return Case("P3", f"{family}-{metric}", check, PAIR)
+        robust, vanilla, *_ = _pair_samples(ev, GROUPS[family], metric)
+        a, b = (vanilla, robust) if first == "vanilla" else (robust, vanilla)
+        t = stats.mann_whitney(a, b, alternative)
+        what = "vanilla > robust" if first == "vanilla" else "robust < vanilla"
+        paired = paired_view(ev, GROUPS[family], metric, None, first, alternative)
+        return _one_sided(f"P3[{family}-{metric}]", f"{metric} {what}", t, P3_RULE, robust, vanilla, paired)
+
+    def resample(ev, draws):
+        p, _ = _pair_samples(ev, GROUPS[family], metric).mann_whitney(draws, first, alternative)
+        return P3_RULE.holds(p)
+    return Case("P3", f"{family}-{metric}", check, PAIR, resample=resample)
 
 
 # --- P4: AdvProp between vanilla and robust ----------------------------------------------------
 
-def _model_mean(ev: Evidence, regime: str, metric: str, architecture="resnet") -> float:
-    """Mean over methods of the per-method mean score (points for PG / WSL)."""
+def resampled_means(rows: pd.DataFrame, column: str, by: str, draws) -> tuple[list, np.ndarray]:
+    """``(groups, means [B, G])``: the mean of ``column`` per value of ``by`` on each resample."""
+    codes, groups = pd.factorize(rows[by], sort=True)
+    means = resampled.group_means(rows[column].to_numpy(), codes, len(groups),
+                                  draws.weights(rows["image"].to_numpy()))
+    return list(groups), means
+
+
+def _resnet_rows(ev: Evidence, regime: str, architecture="resnet") -> pd.DataFrame:
     rows = ev.ok[(ev.ok["architecture"] == architecture) & (ev.ok["regime"] == regime)]
     if rows.empty:
         raise ValueError(f"P4: no {regime} {architecture} rows in the ScoreTable")
+    return rows
+
+
+def _model_mean(ev: Evidence, regime: str, metric: str, draws=None):
+    """Mean over methods of the per-method mean score (points for PG / WSL); on each resample of
+    ``draws`` if given."""
+    rows = _resnet_rows(ev, regime)
     scale = 100.0 if metric in LOCALISATION else 1.0
+    if draws is not None:
+        return np.nanmean(resampled_means(rows, metric, "method", draws)[1], axis=1) * scale
     return float(rows.groupby("method")[metric].mean().mean() * scale)
+
+
+def _p4_statistic(metric: str, van, adv, rob):
+    """P4's statistic and rule from the three models' means (scalars or one per resample)."""
+    van, adv, rob = (np.asarray(v, dtype=float) for v in (van, adv, rob))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if metric in LOCALISATION:
+            return np.where(rob != van, (adv - van) / (rob - van), np.nan), P4_BETWEEN
+        if metric == "insertion":
+            return adv - van, P4_INSERTION
+        return np.where(rob != van, np.abs(adv - van) / np.abs(rob - van), np.inf), P4_DELETION
 
 
 def _p4(advprop, metric):
@@ -165,15 +255,16 @@ def _p4(advprop, metric):
         adv = _model_mean(ev, f"advprop-{advprop}", metric)
         cid = f"P4[{advprop}-{metric}]"
         means = f"vanilla {van:.4g}, {advprop.upper()} {adv:.4g}, robust {rob:.4g}"
-        if metric in LOCALISATION:
-            stat, rule = (adv - van) / (rob - van) if rob != van else float("nan"), P4_BETWEEN
-        elif metric == "insertion":
-            stat, rule = adv - van, P4_INSERTION
-        else:
-            stat, rule = abs(adv - van) / abs(rob - van) if rob != van else float("inf"), P4_DELETION
-        msg = f"{cid}: {rule.stat} = {stat:.4g} (needs {rule}); {means}"
+        stat, rule = _p4_statistic(metric, van, adv, rob)
+        msg = f"{cid}: {rule.stat} = {float(stat):.4g} (needs {rule}); {means}"
         return verdict(cid, rule, stat, msg, vanilla=van, advprop=adv, robust=rob)
-    return Case("P4", f"{advprop}-{metric}", check, (*PAIR, f"advprop-{advprop}"), architecture="resnet")
+
+    def resample(ev, draws):
+        van, adv, rob = (_model_mean(ev, r, metric, draws) for r in ("vanilla", f"advprop-{advprop}", "pgd"))
+        stat, rule = _p4_statistic(metric, van, adv, rob)
+        return rule.holds(stat)
+    return Case("P4", f"{advprop}-{metric}", check, (*PAIR, f"advprop-{advprop}"), architecture="resnet",
+                resample=resample)
 
 
 # --- P5-P7: methods compared -------------------------------------------------------------------
@@ -189,69 +280,152 @@ def method_average_ranks(ev: Evidence, exclude=("cam",)) -> pd.Series:
     return pd.concat(ranks, axis=1).mean(axis=1).sort_values()
 
 
+def _resampled_ranks(rows: pd.DataFrame, group_by, ranked: str, draws, min_size=1) -> tuple[list, np.ndarray]:
+    """``(names, ranks [B, K])``: per resample, each ``ranked`` value's average over the groups of
+    ``group_by`` (those with at least ``min_size`` values ranked) and the 4 metrics of its rank of
+    its mean score (1 = best), as ``method_average_ranks`` and ``architecture_average_ranks`` take
+    them on the run."""
+    names = sorted(rows[ranked].unique())
+    total, count = np.zeros((draws.n_draws, len(names))), np.zeros(len(names))
+    for _, group in rows.groupby(group_by):
+        present = [names.index(x) for x in sorted(group[ranked].unique())]
+        if len(present) < min_size:
+            continue
+        per_metric = []
+        for metric in PAPER_METRICS:
+            _, means = resampled_means(group, metric, ranked, draws)
+            sign = -1.0 if METRICS.get(metric).higher_is_better else 1.0
+            per_metric.append(scipy_stats.rankdata(sign * means, axis=1))
+        total[:, present] += np.mean(per_metric, axis=0)
+        count[present] += 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return names, total / count
+
+
+def _position(ranks: np.ndarray, k: int) -> np.ndarray:
+    """1 + how many have a strictly better (lower) average rank than the ``k``-th, per row."""
+    return 1 + (ranks < ranks[..., [k]]).sum(axis=-1)
+
+
 def _p5(method, want):
     def check(ev):
         ranking = method_average_ranks(ev)
-        position = int(list(ranking.index).index(method)) + 1
+        position = int(_position(ranking.to_numpy(), list(ranking.index).index(method)))
         rule = P5_TOP3 if want == "top3" else Equal(len(ranking), "rank")
         cid = f"P5[{method}-{want}]"
         order = ", ".join(f"{m} {r:.2f}" for m, r in ranking.items())
         msg = f"{cid}: {method} is #{position} of {len(ranking)} by average rank ({order})"
         return verdict(cid, rule, position, msg, ranking=ranking.round(3).to_dict())
-    return Case("P5", f"{method}-{want}", check)
+
+    def resample(ev, draws):
+        rows = ev.ten[~ev.ten["method"].isin(("cam",))]
+        names, ranks = _resampled_ranks(rows, "model", "method", draws)
+        rule = P5_TOP3 if want == "top3" else Equal(len(names), "rank")
+        return rule.holds(_position(ranks, names.index(method)))
+    return Case("P5", f"{method}-{want}", check, resample=resample)
 
 
-def _mean_wsl(ev: Evidence, method: str) -> float:
+def _mean_wsl(ev: Evidence, method: str, draws=None):
+    """Mean over the 10 CNNs of ``method``'s mean WSL (points); on each resample of ``draws`` if given."""
     rows = ev.ten[ev.ten["method"] == method]
+    if draws is not None:
+        return 100.0 * np.nanmean(resampled_means(rows, "wsl", "model", draws)[1], axis=1)
     return float(100.0 * rows.groupby("model")["wsl"].mean().mean())
 
 
 def _p6(other):
     def check(ev):
         mine, theirs = _mean_wsl(ev, "gradient"), _mean_wsl(ev, other)
+        rows = ev.ten[ev.ten["method"].isin(["gradient", other])]
+        wide = rows.pivot_table(index=["model", "image"], columns="method", values="wsl").dropna()
+        paired = stats.paired_difference(100 * wide["gradient"].to_numpy(), 100 * wide[other].to_numpy())
         cid = f"P6[gradient-vs-{other}]"
-        msg = f"{cid}: mean WSL over the 10 CNNs: Gradient {mine:.2f} vs {other} {theirs:.2f} points"
-        return verdict(cid, P6_RULE, mine - theirs, msg, paper_wsl("gradient") - paper_wsl(other))
-    return Case("P6", f"gradient-vs-{other}", check)
+        msg = (f"{cid}: mean WSL over the 10 CNNs: Gradient {mine:.2f} vs {other} {theirs:.2f} points; "
+               f"paired by (model, image): mean difference {paired.effect:+.2f} points "
+               f"[{paired.ci_low:+.2f}, {paired.ci_high:+.2f}], sign test p = {paired.p_value:.3g}, "
+               f"n = {paired.n}")
+        return verdict(cid, P6_RULE, mine - theirs, msg, paper_wsl("gradient") - paper_wsl(other),
+                       paired=paired.as_dict())
+
+    def resample(ev, draws):
+        return P6_RULE.holds(_mean_wsl(ev, "gradient", draws) - _mean_wsl(ev, other, draws))
+    return Case("P6", f"gradient-vs-{other}", check, resample=resample)
 
 
-def _median_runtimes(ev: Evidence) -> pd.Series:
+def _median_runtimes(ev: Evidence, draws=None) -> pd.Series:
     """Median seconds per image of each method on the run's device (rows without a runtime on it,
-    beyond the re-timed sample, are left out)."""
+    beyond the re-timed sample, are left out); with ``draws``, one array of medians per method."""
     runtime = ev.ten.groupby("method")["runtime_s"].median()
     if runtime.isna().any():
         raise ValueError(f"P7: no runtimes on this run's device for {sorted(runtime[runtime.isna()].index)}")
-    return runtime
+    if draws is None:
+        return runtime
+    timed = ev.ten[ev.ten["runtime_s"].notna()]
+    return pd.Series({m: resampled.median(rows["runtime_s"].to_numpy(), draws.weights(rows["image"]))
+                      for m, rows in timed.groupby("method")})
+
+
+def _p7_statistic(what: str, runtime: pd.Series, wsl: pd.Series | None = None):
+    """P7's statistic from the median runtimes (and mean WSL) per method, scalars or arrays."""
+    if what == "gradcam-best-wsl-per-second":
+        per_second = wsl / runtime
+        return per_second["gradcam"] / np.max(np.stack(list(per_second.drop("gradcam"))), axis=0)
+    if what == "o1-faster-than-on":
+        fast = [m for m in ("gradient", "gradcam", "cam") if m in runtime]
+        slow = runtime.drop(fast)
+        return np.min(np.stack(list(slow)), axis=0) / np.max(np.stack(list(runtime[fast])), axis=0)
+    return runtime["ep"] / np.max(np.stack(list(runtime.drop("ep"))), axis=0)
+
+
+P7_RULES = {"gradcam-best-wsl-per-second": P7_GRADCAM, "o1-faster-than-on": P7_O1, "ep-slowest": P7_EP}
+
+
+def _p7_resample(what):
+    def resample(ev, draws):
+        runtime = _median_runtimes(ev, draws)
+        wsl = (pd.Series({m: _mean_wsl(ev, m, draws) for m in runtime.index})
+               if what == "gradcam-best-wsl-per-second" else None)
+        return P7_RULES[what].holds(_p7_statistic(what, runtime, wsl))
+    return resample
+
+
+def _median_cis(ev: Evidence) -> dict:
+    """Each method's median runtime (s) with its 95% bootstrap CI over the timed images."""
+    timed = ev.ten[ev.ten["runtime_s"].notna()]
+    return {m: (float(rows["runtime_s"].median()), *stats.bootstrap_median_ci(rows["runtime_s"]))
+            for m, rows in timed.groupby("method")}
 
 
 def _p7(what):
     def check(ev):
         runtime = _median_runtimes(ev)
+        cis = _median_cis(ev)
+        medians = "; medians (ms) [95% CI]: " + ", ".join(
+            f"{m} {1e3 * v:.3g} [{1e3 * lo:.3g}, {1e3 * hi:.3g}]" for m, (v, lo, hi) in cis.items())
         cid = f"P7[{what}]"
         if what == "gradcam-best-wsl-per-second":
             wsl = pd.Series({m: _mean_wsl(ev, m) for m in runtime.index})
             per_second = (wsl / runtime).sort_values(ascending=False)
-            stat = float(per_second["gradcam"] / per_second.drop("gradcam").max())
+            stat = float(_p7_statistic(what, runtime, wsl))
             paper = {m: paper_wsl(m) / paper_runtime_ms(m) for m in PAPER_NAMES}
             ref = paper["gradcam"] / max(v for m, v in paper.items() if m != "gradcam")
             msg = (f"{cid}: WSL points per second: " +
-                   ", ".join(f"{m} {v:.4g}" for m, v in per_second.items()))
-            return verdict(cid, P7_GRADCAM, stat, msg, ref)
+                   ", ".join(f"{m} {v:.4g}" for m, v in per_second.items()) + medians)
+            return verdict(cid, P7_GRADCAM, stat, msg, ref, median_ci_s=cis)
         if what == "o1-faster-than-on":
             fast = runtime[[m for m in ("gradient", "gradcam", "cam") if m in runtime]]
             slow = runtime.drop(fast.index)
-            stat = float(slow.min() / fast.max())
+            stat = float(_p7_statistic(what, runtime))
             ref = (min(paper_runtime_ms(m) for m in slow.index) /
                    max(paper_runtime_ms(m) for m in fast.index))
             msg = (f"{cid}: fastest O(n) {slow.idxmin()} {1e3 * slow.min():.2f} ms vs slowest O(1) "
-                   f"{fast.idxmax()} {1e3 * fast.max():.2f} ms: {stat:.1f}x (needs {P7_O1})")
-            return verdict(cid, P7_O1, stat, msg, ref)
-        stat = float(runtime["ep"] / runtime.drop("ep").max())
-        medians = ", ".join(f"{m} {1e3 * v:.2f}" for m, v in runtime.sort_values().items())
-        msg = f"{cid}: slowest is {runtime.idxmax()}; EP / next slowest = {stat:.2f}; medians (ms): {medians}"
+                   f"{fast.idxmax()} {1e3 * fast.max():.2f} ms: {stat:.1f}x (needs {P7_O1})" + medians)
+            return verdict(cid, P7_O1, stat, msg, ref, median_ci_s=cis)
+        stat = float(_p7_statistic(what, runtime))
+        msg = f"{cid}: slowest is {runtime.idxmax()}; EP / next slowest = {stat:.2f}" + medians
         ref = paper_runtime_ms("ep") / max(paper_runtime_ms(m) for m in PAPER_NAMES if m != "ep")
-        return verdict(cid, P7_EP, stat, msg, ref)
-    return Case("P7", what, check)
+        return verdict(cid, P7_EP, stat, msg, ref, median_ci_s=cis)
+    return Case("P7", what, check, resample=_p7_resample(what))
 
 
 # --- P8-P10, P12: across CNNs and metrics ------------------------------------------------------
@@ -260,6 +434,30 @@ def per_model(ev: Evidence, columns):
     """Per CNN of the 10: the mean over methods of each method's mean of ``columns`` (a column
     name gives a Series, a list a DataFrame)."""
     return ev.ten.groupby(["model", "method"])[columns].mean().groupby("model").mean()
+
+
+def resampled_per_model(ev: Evidence, column: str, draws) -> pd.Series:
+    """``per_model`` of one column on each resample: one array per CNN."""
+    return pd.Series({model: np.nanmean(resampled_means(rows, column, "method", draws)[1], axis=1)
+                      for model, rows in ev.ten.groupby("model")})
+
+
+def _stack(series: pd.Series, index) -> np.ndarray:
+    """``[B, len(index)]`` from a Series of per-resample arrays."""
+    return np.stack([series[k] for k in index], axis=1)
+
+
+def _p8_resample(what):
+    def resample(ev, draws):
+        top1 = table1.resampled_top1(ev.zoo or [], draws)
+        if what == "insertion-vs-top1":
+            ins = resampled_per_model(ev, "insertion", draws)
+            return P8_RHO.holds(resampled.spearman_rows(_stack(top1, ins.index), _stack(ins, ins.index)))
+        expl = resampled_per_model(ev, what.split("-")[1], draws)
+        models = list(expl.index)
+        best_acc = np.argmax(_stack(top1, models), axis=1)
+        return P8_DIFFER.holds(best_acc != np.argmax(_stack(expl, models), axis=1))
+    return resample
 
 
 def _p8(what):
@@ -279,7 +477,7 @@ def _p8(what):
                f"{best_expl} ({100 * expl[best_expl]:.1f} points; {best_acc}: {100 * expl[best_acc]:.1f})")
         return verdict(cid, P8_DIFFER, float(best_acc != best_expl), msg, 1.0, most_accurate=best_acc,
                        most_explainable=best_expl)
-    return Case("P8", what, check, min_models=3)
+    return Case("P8", what, check, min_models=3, resample=_p8_resample(what))
 
 
 P9_PAPER = {"network": 0.88, "image": 0.78}
@@ -296,7 +494,16 @@ def _p9(level):
         msg = (f"{cid}: Spearman(confidence, Deletion) = {t.effect:.3f} [{t.ci_low:.3f}, {t.ci_high:.3f}], "
                f"n = {t.n} (needs {P9_RULE}; paper {P9_PAPER[level]})")
         return verdict(cid, P9_RULE, t.effect, msg, P9_PAPER[level], t)
-    return Case("P9", level, check, min_models=3 if level == "network" else 1)
+
+    def resample(ev, draws):
+        if level == "network":
+            _, conf = resampled_means(ev.ten, "confidence", "model", draws)
+            deletion = resampled_per_model(ev, "deletion", draws)
+            return P9_RULE.holds(resampled.spearman_rows(conf, _stack(deletion, sorted(deletion.index))))
+        rows = ev.ten
+        return P9_RULE.holds(resampled.spearman(rows["confidence"], rows["deletion"],
+                                                draws.weights(rows["image"])))
+    return Case("P9", level, check, min_models=3 if level == "network" else 1, resample=resample)
 
 
 P10_PAIRS = [("pointing_game", "wsl", P10_AGREE), ("pointing_game", "insertion", P10_APART),
@@ -311,7 +518,11 @@ def _p10(a, b, rule):
         msg = (f"{cid}: Spearman over {t.n} maps = {t.effect:.3f} [{t.ci_low:.3f}, {t.ci_high:.3f}] "
                f"(needs {rule}; paper {paper_correlation(a, b)})")
         return verdict(cid, rule, t.effect, msg, paper_correlation(a, b), t)
-    return Case("P10", f"{a}-{b}", check)
+
+    def resample(ev, draws):
+        x, y = (ev.ten[METRICS.get(m).per_image_column] for m in (a, b))
+        return rule.holds(resampled.spearman(x, y, draws.weights(ev.ten["image"])))
+    return Case("P10", f"{a}-{b}", check, resample=resample)
 
 
 def architecture_average_ranks(ev: Evidence) -> pd.Series:
@@ -328,7 +539,7 @@ def architecture_average_ranks(ev: Evidence) -> pd.Series:
 
 def _p12():
     def check(ev):
-        ranks = architecture_average_ranks(ev)
+        ranks = architecture_average_ranks(ev).sort_index().sort_values(kind="stable")
         top1 = ev.top1()
         vanilla = ev.ten[ev.ten["regime"] == "vanilla"].groupby("architecture")["model"].first()
         accuracy = pd.Series({a: top1[m] for a, m in vanilla.items()})
@@ -338,7 +549,16 @@ def _p12():
                f"({ranks.iloc[0]:.2f}); ranks: " + ", ".join(f"{a} {r:.2f}" for a, r in ranks.items()))
         return verdict("P12[accuracy-vs-explainability]", P12_RULE, float(best_acc != best_expl), msg, 1.0,
                        ranks=ranks.round(3).to_dict())
-    return Case("P12", "accuracy-vs-explainability", check, PAIR, min_models=4)
+
+    def resample(ev, draws):
+        names, ranks = _resampled_ranks(ev.ten, ["method", "regime"], "architecture", draws, min_size=2)
+        top1 = table1.resampled_top1(ev.zoo or [], draws)
+        vanilla = ev.ten[ev.ten["regime"] == "vanilla"].groupby("architecture")["model"].first()
+        judged = [k for k, a in enumerate(names) if a in vanilla.index]
+        accuracy = np.stack([top1[vanilla[names[k]]] for k in judged], axis=1)
+        best_acc = np.asarray(judged)[np.argmax(accuracy, axis=1)]
+        return P12_RULE.holds(best_acc != np.argmin(ranks, axis=1))
+    return Case("P12", "accuracy-vs-explainability", check, PAIR, min_models=4, resample=resample)
 
 
 def _claim(id, section, statement, statistic, pass_when, paper_value, choices="", headline=""):

@@ -13,14 +13,17 @@ Conventions for all cases:
   image the mean over the sweep's other values; over images, the mean of those means and
   ``sqrt(mean of the per-image variances)`` (SAM's dataset figures, in the messages);
 * a score's variation is its coefficient of variation across a sweep's values, ``std / mean``
-  (ddof 0) per (model, sweep, image), images whose mean score is 0 left out.
+  (ddof 0) per (model, sweep, image), images whose mean score is 0 left out;
+* every case's ``resample`` re-judges it on bootstrap resamples of the images
+  (``amx.claims.stability``); S4's CI is then a nested bootstrap of 200 resamples.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
-from amx import stats
+from amx import resampled, stats
 from amx.claims import sam_figures, sam_sweeps
 from amx.claims.spec import Case, Claim, ClaimSet, Evidence, Greater, IsTrue, Less, verdict
 
@@ -51,11 +54,21 @@ def per_image_ssim(ev: Evidence, sweep: str):
     return grouped.agg(mean="mean", var=lambda v: float(np.var(v)))
 
 
-def _paired(table, column: str):
-    """(robust, vanilla) values of ``column`` paired by (architecture, image) [and sweep]."""
+def _paired(table, column: str, with_images: bool = False):
+    """(robust, vanilla) values of ``column`` paired by (architecture, image) [and sweep], and
+    with ``with_images`` the image of each pair."""
     keys = [k for k in ("architecture", "sweep", "image") if k in table.columns]
     wide = table.pivot_table(index=keys, columns="regime", values=column).dropna()
-    return wide["pgd"].to_numpy(), wide["vanilla"].to_numpy()
+    pairs = wide["pgd"].to_numpy(), wide["vanilla"].to_numpy()
+    return (*pairs, wide.index.get_level_values("image").to_numpy()) if with_images else pairs
+
+
+def _higher_holds(robust, vanilla, images, draws):
+    """Per resample: ratio of means > 1 and one-sided Wilcoxon robust > vanilla p < 0.003."""
+    W = draws.weights(images)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = (W @ robust) / (W @ vanilla)
+    return (ratio > 1) & P_RULE.holds(resampled.wilcoxon(robust - vanilla, W, "greater"))
 
 
 def _s1(sweep):
@@ -68,18 +81,26 @@ def _s1(sweep):
                f"(+- {spread:.3f}, SAM's sqrt of mean per-image variance; needs {S1_RULE}), "
                f"{len(vanilla)} images of {vanilla['model'].nunique()} models")
         return verdict(cid, S1_RULE, mean, msg, sd=spread)
-    return Case("S1", sweep, check, PAIR)
+
+    def resample(ev, draws):
+        table = per_image_ssim(ev, sweep)
+        vanilla = table[table["regime"] == "vanilla"]
+        return S1_RULE.holds(resampled.mean(vanilla["mean"], draws.weights(vanilla["image"])))
+    return Case("S1", sweep, check, PAIR, resample=resample)
 
 
 def _robust_higher(cid: str, what: str, robust, vanilla, paper=None):
     """The verdict of robust > vanilla on values paired by image: one-sided Wilcoxon signed-rank
     test and the ratio of the means with its bootstrap CI."""
     t = stats.paired_ratio(robust, vanilla, "greater")
+    median = stats.paired_median_difference(robust, vanilla, "greater")
     msg = (f"{cid}: {what}, robust {robust.mean():.3f} vs vanilla {vanilla.mean():.3f}: ratio "
            f"{t.effect:.3f} [{t.ci_low:.3f}, {t.ci_high:.3f}], one-sided Wilcoxon p = {t.p_value:.3g} "
-           f"(needs {HIGHER_RULE}), n = {t.n} image pairs")
+           f"(needs {HIGHER_RULE}), n = {t.n} image pairs; median difference {median.effect:+.3g} "
+           f"[{median.ci_low:+.3g}, {median.ci_high:+.3g}]")
     higher = t.effect > 1 and P_RULE.passes(t.p_value)
-    return verdict(cid, HIGHER_RULE, t.effect, msg, paper, t, checked=higher)
+    return verdict(cid, HIGHER_RULE, t.effect, msg, paper, t, checked=higher,
+                   on_p=lambda p: t.effect > 1 and P_RULE.passes(p), paired=median.as_dict())
 
 
 def _s2(sweep):
@@ -87,7 +108,10 @@ def _s2(sweep):
         robust, vanilla = _paired(per_image_ssim(ev, sweep), "mean")
         return _robust_higher(f"S2[{sweep}]", "mean SSIM with the default map", robust, vanilla,
                               S2_PAPER.get(sweep.split("-")[0]))
-    return Case("S2", sweep, check, PAIR)
+
+    def resample(ev, draws):
+        return _higher_holds(*_paired(per_image_ssim(ev, sweep), "mean", with_images=True), draws)
+    return Case("S2", sweep, check, PAIR, resample=resample)
 
 
 def _s3(sweep):
@@ -107,7 +131,17 @@ def _s3(sweep):
                f"needs {S3_RULE}")
         return verdict(cid, S3_RULE, growth, msg, 1.4, checked=t.statistic > 0 and growth > 1,
                        rho=t.statistic, rho_p=t.p_value)
-    return Case("S3", sweep, check, PAIR)
+
+    def resample(ev, draws):
+        rows = _sam(ev).smoothing
+        rows = rows[rows["sweep"] == sweep]
+        codes, _ = pd.factorize(rows["value"].astype(float), sort=True)
+        W = draws.weights(rows["image"])
+        means = resampled.group_means(rows["ssim"].to_numpy(), codes, codes.max() + 1, W)
+        rho = resampled.spearman(codes, rows["ssim"], W)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return S3_RULE.holds((rho > 0) & (means[:, -1] / means[:, 0] > 1))
+    return Case("S3", sweep, check, PAIR, resample=resample)
 
 
 def variation(ev: Evidence, metric: str):
@@ -129,30 +163,48 @@ def _s4(metric):
                f"(needs {S4_RULE}), "
                f"one-sided Wilcoxon p = {t.p_value:.3g}, n = {t.n} (image, sweep) pairs")
         return verdict(cid, S4_RULE, t.effect, msg, 2.4, t, checked=t.ci_low)
-    return Case("S4", metric, check, PAIR)
+
+    def resample(ev, draws):
+        robust, vanilla, images = _paired(variation(ev, metric), "cv", with_images=True)
+        return S4_RULE.holds(resampled.ratio_ci_low(vanilla, robust, draws.weights(images), draws.seed))
+    return Case("S4", metric, check, PAIR, resample=resample)
+
+
+def _s5_spread(ev: Evidence, sweep: str, seeds: str) -> dict:
+    """Per sweep: Insertion's std across its values per (model, image), vanilla models."""
+    rows = _sam(ev).scores
+    rows = rows[rows["regime"] == "vanilla"]
+    return {name: rows[rows["sweep"] == name].groupby(["model", "image"])["insertion"].agg(np.std)
+            for name in (sweep, seeds)}
 
 
 def _s5(sweep):
     seeds, paper = S5_PAIRS[sweep]
 
     def check(ev):
-        rows = _sam(ev).scores
-        rows = rows[rows["regime"] == "vanilla"]
-        spread = {name: rows[rows["sweep"] == name].groupby(["model", "image"])["insertion"].agg(np.std)
-                  for name in (sweep, seeds)}
+        spread = _s5_spread(ev, sweep, seeds)
         ratio = float(spread[sweep].mean() / spread[seeds].mean())
         cid = f"S5[{sweep}]"
         msg = (f"{cid}: Insertion's std across {sweep.split('-', 1)[1]} {spread[sweep].mean():.4f} vs across "
                f"seeds {spread[seeds].mean():.4f}: ratio {ratio:.2f} (needs {S5_RULE}), vanilla models, "
                f"{len(spread[sweep])} images")
         return verdict(cid, S5_RULE, ratio, msg, paper)
-    return Case("S5", sweep, check, PAIR)
+
+    def resample(ev, draws):
+        means = [resampled.mean(x.to_numpy(), draws.weights(x.index.get_level_values("image")))
+                 for x in _s5_spread(ev, sweep, seeds).values()]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return S5_RULE.holds(means[0] / means[1])
+    return Case("S5", sweep, check, PAIR, resample=resample)
 
 
 def _per_image_case(claim, column, what, paper=None):
     def check(ev):
         return _robust_higher(f"{claim}[pooled]", what, *_paired(_sam(ev).per_image, column), paper)
-    return Case(claim, "pooled", check, PAIR)
+
+    def resample(ev, draws):
+        return _higher_holds(*_paired(_sam(ev).per_image, column, with_images=True), draws)
+    return Case(claim, "pooled", check, PAIR, resample=resample)
 
 
 def _s8():
@@ -166,7 +218,12 @@ def _s8():
                f"one-sided Wilcoxon vanilla > robust p = {t.p_value:.3g}, n = {t.n} image pairs")
         return verdict(cid, S8_RULE, med_r, msg, 10, checked=med_r < med_v, vanilla_median=med_v,
                        p=t.p_value)
-    return Case("S8", "pooled", check, PAIR)
+
+    def resample(ev, draws):
+        robust, vanilla, images = _paired(_sam(ev).per_image, "mp_steps", with_images=True)
+        W = draws.weights(images)
+        return S8_RULE.holds(resampled.median(robust, W) < resampled.median(vanilla, W))
+    return Case("S8", "pooled", check, PAIR, resample=resample)
 
 
 def cases() -> list[Case]:

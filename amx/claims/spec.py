@@ -24,7 +24,7 @@ import functools
 import operator
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +36,14 @@ import pandas as pd
 
 @dataclass(frozen=True)
 class Threshold:
-    """A pass rule on one statistic (named ``stat`` when printed)."""
+    """A pass rule on one statistic (named ``stat`` when printed). ``holds`` judges an array of
+    values at once (one per bootstrap resample, ``amx.claims.stability``)."""
+
+    def holds(self, values) -> np.ndarray:
+        raise NotImplementedError
 
     def passes(self, value) -> bool:
-        raise NotImplementedError
+        return bool(self.holds(value))
 
 
 _COMPARISONS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq}
@@ -58,8 +62,9 @@ class Compare(Threshold):
         if self.op not in _COMPARISONS:
             raise ValueError(f"Compare: op must be one of {sorted(_COMPARISONS)}, got {self.op!r}")
 
-    def passes(self, value) -> bool:
-        return bool(_COMPARISONS[self.op](abs(value) if self.absolute else value, self.bound))
+    def holds(self, values) -> np.ndarray:
+        values = np.asarray(values, dtype=float)
+        return np.asarray(_COMPARISONS[self.op](np.abs(values) if self.absolute else values, self.bound))
 
     def __str__(self) -> str:
         return f"{self.stat} {self.op} {self.bound:g}".strip()
@@ -99,10 +104,11 @@ class Between(Threshold):
     stat: str = ""
     inclusive: bool = False
 
-    def passes(self, value) -> bool:
+    def holds(self, values) -> np.ndarray:
+        values = np.asarray(values, dtype=float)
         if self.inclusive:
-            return bool(self.low <= value <= self.high)
-        return bool(self.low < value < self.high)
+            return (self.low <= values) & (values <= self.high)
+        return (self.low < values) & (values < self.high)
 
     def __str__(self) -> str:
         op = "<=" if self.inclusive else "<"
@@ -115,8 +121,8 @@ class IsTrue(Threshold):
 
     what: str
 
-    def passes(self, value) -> bool:
-        return bool(value)
+    def holds(self, values) -> np.ndarray:
+        return np.asarray(values, dtype=bool)
 
     def __str__(self) -> str:
         return self.what
@@ -124,15 +130,15 @@ class IsTrue(Threshold):
 
 @dataclass(frozen=True)
 class AnyOf(Threshold):
-    """Passes when any of its rules passes; ``passes`` takes one value per rule."""
+    """Passes when any of its rules passes; ``holds`` takes one value (or array) per rule."""
 
     rules: tuple[Threshold, ...]
 
     def __init__(self, *rules: Threshold):
         object.__setattr__(self, "rules", rules)
 
-    def passes(self, values) -> bool:
-        return any(rule.passes(v) for rule, v in zip(self.rules, values, strict=True))
+    def holds(self, values) -> np.ndarray:
+        return np.logical_or.reduce([rule.holds(v) for rule, v in zip(self.rules, values, strict=True)])
 
     def __str__(self) -> str:
         return " or ".join(str(r) for r in self.rules)
@@ -179,6 +185,13 @@ class Verdict:
     ci: tuple[float, float] | None = None  # 95% CI of the effect
     n: int | None = None
     test: str | None = None
+    # where the verdict is decided by ``p_value``: whether it passes at another p (a Holm-adjusted one)
+    rejudge: Callable[[float], bool] | None = field(default=None, repr=False, compare=False)
+
+    def record(self) -> dict:
+        """The verdict as JSON-ready data (``p_decides``: whether its p-value decides it)."""
+        out = {k: v for k, v in asdict(self).items() if k != "rejudge"}
+        return {**out, "p_decides": self.rejudge is not None}
 
     @property
     def claim(self) -> str:
@@ -244,7 +257,12 @@ class Case:
     regimes the world's zoo must have, with weights found (``("vanilla", "pgd")`` for a
     robust/vanilla comparison), of ``architecture`` if set; ``min_models``: how many models it
     compares across. A world without them (the ``photos`` world's one CNN, an ImageNet run without
-    some checkpoint) reports the case as not applicable instead of judging it."""
+    some checkpoint) reports the case as not applicable instead of judging it.
+
+    ``resample(evidence, draws) -> bool[B]``: whether the case holds on each of the bootstrap
+    resamples ``draws`` (an ``amx.claims.stability.Draws``) of the evidence's images, the same
+    statistic and rule as ``check``, vectorised over the resamples (None: the case cannot say how
+    stable it is, and its verdict is treated as stable)."""
 
     claim: str
     name: str
@@ -252,6 +270,7 @@ class Case:
     requires: tuple[str, ...] = ()
     min_models: int = 1
     architecture: str | None = None
+    resample: Callable[[Evidence, Any], np.ndarray] | None = None
 
     @property
     def id(self) -> str:
@@ -282,16 +301,18 @@ class Case:
 
 
 def verdict(case_id: str, rule: Threshold, statistic, message: str, paper_value=None, test=None,
-            checked=None, **details) -> Verdict:
+            checked=None, on_p=None, **details) -> Verdict:
     """The ``Verdict`` of ``statistic`` under ``rule`` (``checked``: the value(s) the rule
     checks, when they are not the statistic itself, e.g. a p-value). ``test``: a
-    ``amx.stats.TestResult`` whose p-value, CI, n and name the verdict carries."""
+    ``amx.stats.TestResult`` whose p-value, CI, n and name the verdict carries. ``on_p(p)``: where
+    the test's p-value decides the verdict, whether it passes at p (``--holm`` judges on
+    Holm-adjusted p-values with it)."""
     extra = {} if test is None else {"p_value": test.p_value, "ci": (test.ci_low, test.ci_high),
                                      "n": test.n, "test": test.test}
     passed = rule.passes(statistic if checked is None else checked)
     return Verdict(case_id=case_id, passed=passed, statistic=float(statistic), threshold=str(rule),
                    paper_value=None if paper_value is None else float(paper_value), message=message,
-                   details=details, **extra)
+                   details=details, rejudge=on_p, **extra)
 
 
 # --- claim sets --------------------------------------------------------------------------------

@@ -15,6 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+import pandas as pd
+
+from amx import resampled
 from amx.claims.spec import AtLeast, Between, Case, Claim, Greater, Less, Verdict, verdict
 from amx.zoo.spec import paper_model_name, paper_table1
 
@@ -81,11 +85,36 @@ def table1_cases(architectures: tuple[str, ...] = ("alexnet", "googlenet", "resn
 
 
 def cases() -> list[Case]:
-    """P11's cases, each checked on the evidence's regenerated Table 1."""
+    """P11's cases, each checked on the evidence's regenerated Table 1 (and re-judged on resamples
+    of its evaluation images)."""
     def case(c: Table1Case) -> Case:
         requires = tuple(dict.fromkeys(("vanilla", c.regime)))
-        return Case("P11", c.id, lambda ev: check(c, ev.zoo or []), requires, architecture=c.architecture)
+        return Case("P11", c.id, lambda ev: check(c, ev.zoo or []), requires, architecture=c.architecture,
+                    resample=lambda ev, draws: resample(c, ev.zoo or [], draws))
     return [case(c) for c in table1_cases()]
+
+
+def _per_image(row: dict, draws) -> tuple[dict, np.ndarray]:
+    if "per_image" not in row:
+        raise ValueError(f"P11: the Table 1 row of {row['model']} has no per-image results "
+                         "(a cache written before amx recorded them)")
+    per_image = {k: np.asarray(v, dtype=float) for k, v in row["per_image"].items()}
+    return per_image, draws.weights(np.arange(len(per_image["correct"])), "eval")
+
+
+def resampled_row(row: dict, draws) -> dict:
+    """A Table 1 row's top-1, PGD top-1 (%) and mean confidence of the correct images on each
+    resample of the evaluation images."""
+    per_image, W = _per_image(row, draws)
+    correct = per_image["correct"]
+    return {"top1": 100.0 * resampled.mean(correct, W),
+            "pgd_top1": 100.0 * resampled.mean(per_image["adv_correct"], W),
+            "confidence_mean": resampled.mean(per_image["confidence"][correct > 0], W[:, correct > 0])}
+
+
+def resampled_top1(table: list[dict], draws) -> pd.Series:
+    """Each model's clean top-1 (%) on each resample of the evaluation images."""
+    return pd.Series({row["model"]: resampled_row(row, draws)["top1"] for row in table})
 
 
 def _row(table: list[dict], architecture: str, regime: str) -> dict:
@@ -93,6 +122,22 @@ def _row(table: list[dict], architecture: str, regime: str) -> dict:
         if row["architecture"] == architecture and row["regime"] == regime:
             return row
     raise KeyError(f"P11: no {regime} {architecture} model in the evaluated zoo table")
+
+
+def _statistic(check: str, vanilla: dict, subject: dict):
+    """The statistic of a P11 check from the two models' rows (scalars or one per resample)."""
+    if check == "confidence":
+        return vanilla["confidence_mean"] / subject["confidence_mean"]
+    if check in ("top1", "pgd_top1"):
+        return subject[check] - vanilla[check]
+    raise ValueError(f"P11: unknown check {check!r}")
+
+
+def resample(case: Table1Case, table: list[dict], draws) -> np.ndarray:
+    """Whether ``case`` holds on each resample of Table 1's evaluation images."""
+    vanilla = resampled_row(_row(table, case.architecture, "vanilla"), draws)
+    subject = resampled_row(_row(table, case.architecture, case.regime), draws)
+    return RULES[case.regime == "pgd", case.check].holds(_statistic(case.check, vanilla, subject))
 
 
 def check(case: Table1Case, table: list[dict]) -> Verdict:
@@ -104,20 +149,10 @@ def check(case: Table1Case, table: list[dict]) -> Verdict:
     p_sub = paper[paper_model_name(case.architecture, case.regime)]
     robust = case.regime == "pgd"
     name = f"P11[{case.id}]"
-    if case.check == "confidence":
-        stat = vanilla["confidence_mean"] / subject["confidence_mean"]
-        ref = p_van["confidence_mean"] / p_sub["confidence_mean"]
-        what = "confidence ratio vanilla / " + subject["model"]
-    elif case.check == "top1":
-        stat = subject["top1"] - vanilla["top1"]
-        ref = p_sub["top1"] - p_van["top1"]
-        what = f"top-1 of {subject['model']} minus vanilla (points)"
-    elif case.check == "pgd_top1":
-        stat = subject["pgd_top1"] - vanilla["pgd_top1"]
-        ref = p_sub["pgd_top1"] - p_van["pgd_top1"]
-        what = f"PGD top-1 of {subject['model']} minus vanilla (points)"
-    else:
-        raise ValueError(f"P11: unknown check {case.check!r}")
+    stat, ref = _statistic(case.check, vanilla, subject), _statistic(case.check, p_van, p_sub)
+    what = {"confidence": "confidence ratio vanilla / " + subject["model"],
+            "top1": f"top-1 of {subject['model']} minus vanilla (points)",
+            "pgd_top1": f"PGD top-1 of {subject['model']} minus vanilla (points)"}[case.check]
     rule = RULES[robust, case.check]
     message = (f"{name}: {what} = {stat:.3f}, needs {rule} (paper: {ref:.3f}); "
                f"vanilla {vanilla['model']}: top-1 {vanilla['top1']:.1f}, PGD {vanilla['pgd_top1']:.1f}, "

@@ -16,7 +16,8 @@ from pathlib import Path
 from amx.files import write_atomic
 
 OUTCOME_COLOURS = {"passed": "#1a7f37", "failed": "#cf222e", "expected failure": "#9a6700",
-                   "flipped": "#8250df"}
+                   "flipped": "#8250df", "borderline flip": "#bc4c00", "stable": "#57606a",
+                   "borderline": "#bc4c00"}
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#1f2328;
      line-height:1.45}
@@ -99,14 +100,51 @@ def _headline_cells(summary: dict) -> str:
             f"<td>{_fmt(head.get('paper_value'))}{paper}</td>")
 
 
+def _stability(case: dict) -> str:
+    """The share of resamples in which the case holds, and its label."""
+    found = case.get("stability")
+    if not found:
+        return "<td class='small'>not resampled</td>"
+    return (f"<td class='num'>{_badge(found['label'])}<div class='small'>holds in {found['share']:.0%} of "
+            f"{found['n_draws']}</div></td>")
+
+
+def _holm(case: dict) -> str:
+    held = case.get("p_holm")
+    return "" if held is None else f"<div class='small'>Holm {_fmt(held)}</div>"
+
+
 def _case_rows(cases: list[dict]) -> str:
     rows = (f"<td><code>{_esc(case['case_id'])}</code></td><td class='num'>{_statistic(case)}</td>"
-            f"<td class='num'>{_fmt(case.get('p_value'))}</td><td>{_esc(case['threshold'])}</td>"
+            f"<td class='num'>{_fmt(case.get('p_value'))}{_holm(case)}</td><td>{_esc(case['threshold'])}</td>"
             f"<td class='num'>{_fmt(case.get('paper_value'))}</td><td>{_badge(case['outcome'])}</td>"
+            f"{_stability(case)}"
             f"<td>{_esc(case['baseline_change'])}</td><td class='small'>{_esc(case['message'])}</td>"
             for case in cases)
-    headers = ["case", "statistic [95% CI]", "p", "pass when", "paper", "outcome", "vs baseline", "details"]
+    headers = ["case", "statistic [95% CI]", "p (Holm within the claim)", "pass when", "paper", "outcome",
+               "stability", "vs baseline", "details"]
     return _table(headers, rows)
+
+
+def _stability_line(results: dict) -> str:
+    """How many judged cases are stable and borderline, and the borderline flips."""
+    judged = [c for c in results["cases"] if c.get("stability")]
+    if not judged:
+        return ""
+    borderline = [c for c in judged if c["stability"]["label"] == "borderline"]
+    flips = [c["case_id"] for c in results["cases"] if c["outcome"] == "borderline flip"]
+    bounds = results["provenance"].get("stability") or {"n_draws": judged[0]["stability"]["n_draws"],
+                                                        "high": 0.95, "low": 0.05}
+    line = (f"<p><b>{len(judged) - len(borderline)} of {len(judged)} verdicts are stable</b> (the case holds "
+            f"in at least {bounds['high']:.0%} or at most {bounds['low']:.0%} of {bounds['n_draws']} "
+            f"bootstrap resamples of the images); {len(borderline)} are "
+            "borderline: " + (", ".join(f"<code>{_esc(c['case_id'])}</code>" for c in borderline) or "none")
+            + ".</p>")
+    if flips:
+        line += ("<p><b>Borderline flips</b> (the verdict differs from the baseline where a run is "
+                 "borderline; not failures without <code>--strict-verdicts</code>): "
+                 + ", ".join(f"<code>{_esc(c)}</code>" for c in flips) + ".</p>")
+    return line
 
 
 def _claim_sections(results: dict) -> str:
@@ -135,6 +173,65 @@ def _claim_sections(results: dict) -> str:
                 f"{_esc(claim['pass_when'])}. Paper: {_esc(claim['paper_value'])}.</p>{choices}"
                 f"{_case_rows(by_claim[claim['id']])}</details>")
     return "\n".join(out)
+
+
+def _sample_size_section(results: dict) -> str:
+    """Per case, the share of resamples at smaller image budgets and the smallest stable one."""
+    found = results.get("sample_sizes")
+    if not found:
+        return ("<p class='small'>No case of this run reads images whose number <code>--n-images</code> "
+                "sets.</p>")
+    sizes, cases = found["sizes"], found["cases"]
+    depending = {cid: c for cid, c in cases.items() if c["depends"]}
+    counts = {n: sum(c["smallest_stable"] == n for c in depending.values()) for n in sizes}
+    never = sum(c["smallest_stable"] is None for c in depending.values())
+    spread = "; ".join(f"{counts[n]} from {n}" for n in sizes if counts[n])
+    rows = (f"<td><code>{_esc(cid)}</code></td>"
+            + "".join(f"<td class='num'>{c['shares'][str(n)]:.0%}</td>" for n in sizes)
+            + f"<td class='num'>{c['smallest_stable'] or 'not stable'}</td>"
+            for cid, c in depending.items())
+    table = _table(["case", *[f"holds at {n}" for n in sizes], "smallest stable"], rows)
+    return (f"<p>Each case re-judged on runs of N images per architecture, resampled from this run's "
+            f"{found['n_images']} (the m-out-of-n bootstrap: each image drawn Poisson(N / "
+            f"{found['n_images']}) times). The smallest stable N is the smallest from which on the verdict "
+            f"keeps this run's side in nearly all resamples, so <code>--n-images</code> at least that "
+            f"big is needed for it. Of {len(depending)} cases whose images follow <code>--n-images</code>, "
+            f"a stable verdict needs: {spread or 'none is stable'}; {never} are not stable even at "
+            f"{found['n_images']}. ({len(cases) - len(depending)} more, Table 1's, do not depend on it.)</p>"
+            f"<details><summary>Every case at every N</summary>{table}</details>")
+
+
+def _seed_section(results: dict) -> str:
+    """``amx stability``'s table and figure: per case, under how many seeds it holds."""
+    record = results.get("seed_stability")
+    if not record:
+        return ("<p class='small'>Not measured for this world and image budget: <code>amx stability --seeds "
+                "0 1 2</code> reruns the claims with each seed and adds the table and figure here.</p>")
+    from amx.claims.seeds import figure
+
+    s, seeds = record["summary"], record["seeds"]
+
+    def cell(case: dict, seed: int) -> str:
+        holds = case["holds"].get(str(seed))
+        if holds is None:
+            return "<td class='small'>not judged</td>"
+        label = case["labels"].get(str(seed))
+        return (f"<td>{_badge('passed' if holds else 'failed', 'holds' if holds else 'fails')}"
+                + (f" <span class='small'>{_esc(label)}</span>" if label else "") + "</td>")
+
+    rows = (f"<td><code>{_esc(cid)}</code></td><td class='num'>{c['held']} of {c['judged']}</td>"
+            + "".join(cell(c, seed) for seed in seeds)
+            + f"<td>{_badge('borderline flip', 'flips') if c['flips'] else ''}</td>"
+            for cid, c in record["cases"].items())
+    table = _table(["case", "holds under", *[f"seed {x}" for x in seeds], "between seeds"], rows)
+    return (f"<p>Made by <code>amx stability --seeds {' '.join(map(str, seeds))}</code> (commit "
+            f"<code>{_esc(record.get('git_commit'))}</code>): each seed draws other CL images and seeds the "
+            f"stochastic methods anew. Of {s['cases']} cases, <b>{s['hold_under_all']} hold under every "
+            f"seed, {s['hold_under_none']} under none and {s['flip']} flip between seeds</b> "
+            f"({s['flip_and_stable']} of them stable under every seed by the resampling above); "
+            f"{s['borderline']} are borderline under some seed.</p>"
+            f"<img src='{figure(record)}' alt='verdicts under each seed'>"
+            f"<details><summary>Every case under every seed</summary>{table}</details>")
 
 
 def _figures(results: dict) -> str:
@@ -257,15 +354,23 @@ def render(results: dict) -> str:
 {_not_applicable(results)}.
 Claims of: {sets}. Generated {_esc(prov['created'])} by amx {_esc(prov['amx_version'])}
 (commit <code>{_esc(prov['git_commit'])}</code>) on {_esc(prov['device'])}.</p>
+{_stability_line(results)}
 <p class="small">World departures from the paper: {_esc(prov.get('world_departures'))}</p>
 <h2>Claims</h2>
 {_summary_table(results)}
 <h2>Cases, claim by claim</h2>
 <p class="small">Outcomes: <i>passed</i>; <i>failed</i>; <i>expected failure</i> (it failed in the baseline
-too); <i>flipped</i> (the verdict differs from the baseline, which fails the run); <i>not applicable</i>
-(the world's zoo lacks the models the case compares, e.g. robust ones: not judged). Click a claim to see
-its cases.</p>
+too); <i>flipped</i> (the verdict differs from the baseline and the case is stable in both runs, which
+fails the run); <i>borderline flip</i> (it differs where either run is borderline: reported, not a
+failure); <i>not applicable</i> (the world's zoo lacks the models the case compares, e.g. robust ones: not
+judged). Stability: the share of bootstrap resamples of the images (each image's scores by every method,
+model and metric kept together) in which the case holds; <i>stable</i> when the verdict is the same in
+nearly all of them. Click a claim to see its cases.</p>
 {_claim_sections(results)}
+<h2>How many images a verdict needs</h2>
+{_sample_size_section(results)}
+<h2>Verdicts under other seeds</h2>
+{_seed_section(results)}
 <h2>Figures</h2>{_figures(results)}
 <h2>Table 1 (regenerated)</h2>
 {_zoo_table(results.get('zoo_table', []))}

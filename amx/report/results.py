@@ -22,7 +22,7 @@ from amx.claims.spec import ClaimSet, Evidence, claim_order
 from amx.files import write_atomic
 
 SCHEMA_VERSION = 2
-OUTCOMES = ("passed", "failed", "expected failure", "flipped", "not applicable")
+OUTCOMES = ("passed", "failed", "expected failure", "flipped", "borderline flip", "not applicable")
 
 
 def git_commit() -> str | None:
@@ -94,13 +94,29 @@ def _collected(evidence: Evidence, name: str) -> bool:
     return True
 
 
+def holm_within_claims(entries: list[dict]) -> None:
+    """Set ``p_holm`` on each entry whose p-value decides its verdict: Holm's adjustment among
+    those of its claim."""
+    from amx.stats import holm
+
+    family: dict[str, list[dict]] = {}
+    for entry in entries:
+        if entry.get("p_decides") and entry.get("p_value") is not None:
+            family.setdefault(entry["claim"], []).append(entry)
+    for members in family.values():
+        for entry, adjusted in zip(members, holm([e["p_value"] for e in members]), strict=True):
+            entry["p_holm"] = float(adjusted)
+
+
 def build_results(entries: list[dict], claim_sets: list[ClaimSet], evidence: Evidence, prov: dict) -> dict:
+    holm_within_claims(entries)
     catalogues = [catalogue(cs) for cs in claim_sets]
     figures = {cs.name: cs.figure_data(evidence) for cs in claim_sets if cs.figure_data is not None
                and (not cs.needs_scores or evidence.scores is not None)
                and (cs.collect is None or _collected(evidence, cs.name))}
     return {"schema": SCHEMA_VERSION, "provenance": prov, "claim_sets": catalogues,
-            "summary": summarise(entries, catalogues), "cases": entries, "zoo_table": evidence.zoo or [],
+            "summary": summarise(entries, catalogues), "cases": entries,
+            "zoo_table": [{k: v for k, v in row.items() if k != "per_image"} for row in evidence.zoo or []],
             "figures": figures}
 
 

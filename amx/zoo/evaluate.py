@@ -7,7 +7,10 @@ Per model, on the first ``n_images`` of the world's ``eval`` split:
   embedded world: eps 1.0 at 64 px, the paper's 3 at 224 px scaled, 10 steps of
   ``2.5 * eps / 10``, where the paper took 7 steps of 0.5; its departures are in its zoo module);
 * mean and std of the max-softmax confidence over the *correctly classified* images (Table 1's
-  "confidence" column).
+  "confidence" column);
+* per image (``per_image``): whether it was classified correctly, clean and under the attack, and
+  its max-softmax confidence, so that P11's verdicts can be re-judged on resamples of the images
+  (``amx.claims.stability``).
 
 Results are cached by content (the weights' sha256, the attack config, the world, ``n_images``
 and ``EVAL_VERSION``) as JSON under ``<cache>/zoo-eval/``, so a second run computes nothing.
@@ -29,7 +32,7 @@ from amx.files import write_atomic
 from amx.registry import unknown_name
 from amx.zoo import registry
 
-EVAL_VERSION = 1
+EVAL_VERSION = 2
 COLUMNS = ("model", "architecture", "regime", "top1", "pgd_top1", "confidence_mean",
            "confidence_std", "n_classes", "n_images")
 
@@ -41,7 +44,7 @@ def evaluate_model(model: torch.nn.Module, images: torch.Tensor, labels: torch.T
     50,000 ImageNet images stay 7.5 GB, not 30)."""
     model.eval()
     device = next(model.parameters()).device
-    correct, adv_correct, confidences = 0, 0, []
+    hits, adv_hits, confidences = [], [], []
     for start in range(0, len(labels), batch_size):
         x = images[start:start + batch_size].to(device)
         if x.dtype == torch.uint8:
@@ -49,20 +52,22 @@ def evaluate_model(model: torch.nn.Module, images: torch.Tensor, labels: torch.T
         y = labels[start:start + batch_size].to(device)
         with torch.no_grad():
             probs = model(x).softmax(1)
-        hit = probs.argmax(1) == y
-        correct += hit.sum().item()
-        confidences.append(probs.max(1).values[hit].cpu())
+        hits.append((probs.argmax(1) == y).cpu())
+        confidences.append(probs.max(1).values.double().cpu())
         x_adv = pgd(model, x, y, attack)
         with torch.no_grad():
-            adv_correct += (model(x_adv).argmax(1) == y).sum().item()
-    conf = torch.cat(confidences).double()
+            adv_hits.append((model(x_adv).argmax(1) == y).cpu())
+    hit, adv_hit, confidence = torch.cat(hits), torch.cat(adv_hits), torch.cat(confidences)
+    conf = confidence[hit]
     n = len(labels)
     return {
-        "top1": 100.0 * correct / n,
-        "pgd_top1": 100.0 * adv_correct / n,
+        "top1": 100.0 * hit.sum().item() / n,
+        "pgd_top1": 100.0 * adv_hit.sum().item() / n,
         "confidence_mean": conf.mean().item() if len(conf) else float("nan"),
         "confidence_std": conf.std().item() if len(conf) > 1 else float("nan"),
         "n_images": n,
+        "per_image": {"correct": hit.int().tolist(), "adv_correct": adv_hit.int().tolist(),
+                      "confidence": [round(c, 6) for c in confidence.tolist()]},
     }
 
 

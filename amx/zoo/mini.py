@@ -248,7 +248,8 @@ def _dual_keys(own: set[str], key: str) -> list[str]:
 def record_table1(rows: list[dict]) -> None:
     """Store a regenerated Table 1 (``amx zoo eval --record``) in the manifest beside the weights."""
     manifest = _manifest()
-    manifest["table1"] = {row["model"]: {k: v for k, v in row.items() if k != "model"} for row in rows}
+    manifest["table1"] = {row["model"]: {k: v for k, v in row.items() if k not in ("model", "per_image")}
+                          for row in rows}
     _write_manifest(manifest)
 
 

@@ -53,15 +53,28 @@ def synthetic_table(n=100, seed=0, robust_gain=ROBUST_GAIN, all_methods_gain=Fal
     return pd.concat(rows, ignore_index=True)[COLUMNS]
 
 
+N_EVAL = 1000
+
+
+def with_images(row: dict) -> dict:
+    """``row`` with per-image results (of ``N_EVAL`` images) that give its top-1, PGD top-1 and
+    confidence, as ``amx.zoo.evaluate`` records them for resampling."""
+    ranks = np.arange(N_EVAL)
+    per_image = {"correct": (ranks < round(row["top1"] * N_EVAL / 100)).astype(int).tolist(),
+                 "adv_correct": (ranks < round(row["pgd_top1"] * N_EVAL / 100)).astype(int).tolist(),
+                 "confidence": [row["confidence_mean"]] * N_EVAL}
+    return {**row, "per_image": per_image}
+
+
 def zoo_rows():
     """Table 1 with the paper's structure: robust models less accurate, less confident, more robust."""
     out = []
     for arch, regime, model in MODELS:
         robust, advprop = regime == "pgd", regime.startswith("advprop")
         top1 = TOP1[arch] - (22 if robust else 0.3 if advprop else 0)
-        out.append({"model": model, "architecture": arch, "regime": regime, "top1": top1,
-                    "pgd_top1": 35.0 if robust else 15.0 if advprop else 2.0,
-                    "confidence_mean": 0.5 if robust else 0.95, "sha256": "ab" * 32})
+        out.append(with_images({"model": model, "architecture": arch, "regime": regime, "top1": top1,
+                                "pgd_top1": 35.0 if robust else 15.0 if advprop else 2.0,
+                                "confidence_mean": 0.5 if robust else 0.95, "sha256": "ab" * 32}))
     return out
 
 
@@ -148,7 +161,7 @@ def _shuffled(table: pd.DataFrame, column: str, seed: int = 1) -> pd.DataFrame:
 
 def _zoo_with(**changes) -> list[dict]:
     """Table 1 rows with ``changes[model] = {column: value}`` applied."""
-    return [{**row, **changes.get(row["model"].replace("-", "_"), {})} for row in zoo_rows()]
+    return [with_images({**row, **changes.get(row["model"].replace("-", "_"), {})}) for row in zoo_rows()]
 
 
 def _ranked_last(method: str) -> pd.DataFrame:

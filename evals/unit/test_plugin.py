@@ -126,6 +126,62 @@ def test_baseline_turns_known_failures_into_xfail_and_flips_into_failures(pytest
     assert [c["outcome"] for c in results["cases"]] == ["passed", "flipped", "flipped"]
 
 
+STABILITY_JUDGED = """
+import os
+import pytest
+from amx.claims.spec import Verdict
+from amx.claims.stability import Stability
+
+pytestmark = pytest.mark.claims
+
+@pytest.mark.parametrize("name", ["a", "b", "c"])
+def test_P9(name, amx_session):
+    k = ["a", "b", "c"].index(name)
+    passed = os.environ["AMX_TEST_VERDICTS"].split(",")[k] == "1"
+    share = float(os.environ["AMX_TEST_SHARES"].split(",")[k])
+    amx_session.judge(Verdict(case_id=f"P9[{name}]", passed=passed, statistic=float(passed),
+                              threshold="> 0.3", paper_value=None, message=f"P9[{name}]: made up"),
+                      Stability(share, 200, amx_session.stability.label(share)))
+"""
+
+
+def test_a_stable_flip_fails_a_borderline_flip_is_reported_strict_verdicts_fail(pytester, monkeypatch):
+    pytester.makepyfile(STABILITY_JUDGED)
+    monkeypatch.setenv("AMX_TEST_SHARES", "1.0,0.6,0.02")
+    _run_judged(pytester, monkeypatch, "1,1,0", "--baseline", "base.json", "--update-baseline")
+    baseline = json.loads((pytester.path / "base.json").read_text())
+    assert baseline["cases"]["P9[b]"] == {"passed": True, "statistic": 1.0,
+                                          "stability": {"share": 0.6, "label": "borderline"}}
+    assert baseline["stability"] == {"resamples": 200, "stable_share": 0.95}
+    # a: stable in both runs, flips (fails); b: borderline in the baseline, flips to failing
+    # (reported, an expected failure); c: stable before, borderline now, flips to holding (passes)
+    monkeypatch.setenv("AMX_TEST_SHARES", "0.0,0.3,0.7")
+    result = _run_judged(pytester, monkeypatch, "0,0,1", "--baseline", "base.json")
+    result.assert_outcomes(failed=1, xfailed=1, passed=1)
+    result.stdout.fnmatch_lines(["*amx: borderline flips*",
+                                 "2 verdict(s) flipped against the baseline where the case is borderline*",
+                                 "  P9[[]b[]]: borderline flip: held, now fails (holds in 60% -> 30% of *",
+                                 "  P9[[]c[]]: borderline flip: failed, now holds (holds in 2% -> 70% of *"])
+    assert "P9[a]: verdict flipped against the baseline base.json" in result.stdout.str()
+    results = json.loads((pytester.path / "out" / "results.json").read_text())
+    assert [c["outcome"] for c in results["cases"]] == ["flipped", "borderline flip", "borderline flip"]
+    assert results["cases"][1]["stability"] == {"share": 0.3, "n_draws": 200, "label": "borderline"}
+    assert "Borderline flips" in (pytester.path / "out" / "claims.html").read_text()
+    strict = _run_judged(pytester, monkeypatch, "0,0,1", "--baseline", "base.json", "--strict-verdicts")
+    strict.assert_outcomes(failed=3)
+
+
+def test_stable_share_sets_the_bounds_and_is_validated(pytester, monkeypatch):
+    pytester.makepyfile(STABILITY_JUDGED)
+    monkeypatch.setenv("AMX_TEST_SHARES", "0.85,0.5,0.1")
+    _run_judged(pytester, monkeypatch, "1,1,0", "--stable-share", "0.8")
+    results = json.loads((pytester.path / "out" / "results.json").read_text())
+    assert [c["stability"]["label"] for c in results["cases"]] == ["stable", "borderline", "stable"]
+    bad = pytester.runpytest("-m", "claims", "--stable-share", "0.5")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    bad.stderr.fnmatch_lines(["*--stable-share must be in (0.5, 1]*"])
+
+
 @pytest.mark.parametrize("args, message", [
     (["--baseline", "missing.json"], "*--baseline: no file missing.json; create it with --update-baseline*"),
     (["--update-baseline"], "*--update-baseline needs --baseline PATH*"),
@@ -277,12 +333,16 @@ toy = toyamx:CLAIMS
 """
 
 
-def test_a_plugin_package_registers_a_world_metric_and_claim_set_through_entry_points(pytester, monkeypatch):
+def _install_toy(pytester, monkeypatch) -> None:
     pytester.makepyfile(toyamx=TOY_PACKAGE, test_toy="from amx.claims.suite import test_claim  # noqa")
     info = pytester.mkdir("toyamx-0.1.dist-info")
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: toyamx\nVersion: 0.1\n")
     (info / "entry_points.txt").write_text(TOY_ENTRY_POINTS)
     monkeypatch.setenv("PYTHONPATH", str(pytester.path))
+
+
+def test_a_plugin_package_registers_a_world_metric_and_claim_set_through_entry_points(pytester, monkeypatch):
+    _install_toy(pytester, monkeypatch)
     result = pytester.runpytest_subprocess("-m", "claims", "--world", "toy", "--n-images", "4",
                                            "--cache-dir", "cache", "--report-dir", "out",
                                            "-p", "no:cacheprovider", "-rA")
@@ -297,6 +357,32 @@ def test_a_plugin_package_registers_a_world_metric_and_claim_set_through_entry_p
     assert "'n': 4" in next(c["message"] for c in results["cases"] if c["claim"] == "T3")
     html = (pytester.path / "out" / "claims.html").read_text()
     assert "Toy claims" in html and "Gradients put some mass on the square." in html
+
+
+def test_amx_stability_reruns_the_claims_per_seed_and_the_report_shows_them(pytester, monkeypatch):
+    import subprocess
+    import sys
+
+    _install_toy(pytester, monkeypatch)
+    common = ["--world", "toy", "--n-images", "4", "--cache-dir", "cache", "--report-dir", "out"]
+    done = subprocess.run([sys.executable, "-m", "amx.cli", "stability", "--seeds", "0", "1", *common],
+                          cwd=pytester.path, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert ("of 3 cases judged under seeds [0, 1], 2 hold under every seed, 1 under none and 0 flip between "
+            "seeds") in done.stdout
+    record = json.loads((pytester.path / "out" / "seed_stability.json").read_text())
+    assert record["cases"]["T2[impossible]"] == {"claim": "T2", "holds": {"0": False, "1": False},
+                                                 "labels": {"0": None, "1": None}, "judged": 2, "held": 0,
+                                                 "flips": False, "borderline": False}
+    assert (pytester.path / "out" / "seeds" / "1" / "results.json").is_file()
+    assert "Verdicts under other seeds" in (pytester.path / "out" / "claims.html").read_text()
+    # a later claims run of the same world and budget keeps the seeds' table in its report
+    pytester.runpytest_subprocess("-m", "claims", *common, "-p", "no:cacheprovider")
+    html = (pytester.path / "out" / "claims.html").read_text()
+    assert "Made by <code>amx stability --seeds 0 1</code>" in html
+    bad = subprocess.run([sys.executable, "-m", "amx.cli", "stability", "--seeds", "0", *common[:2],
+                          "--n-images", "0"], cwd=pytester.path, capture_output=True, text=True, check=False)
+    assert bad.returncode == 2 and "the claims run with seed 0 ended with pytest exit code 4" in bad.stderr
 
 
 def test_a_claim_set_needing_an_unknown_metric_is_a_usage_error(pytester, monkeypatch):

@@ -1,7 +1,6 @@
 """results.json and claims.html from a synthetic ScoreTable, and `amx report` re-rendering them."""
 
 import json
-from dataclasses import asdict
 
 from amx.claims import paper
 from amx.claims.spec import Evidence
@@ -17,7 +16,7 @@ def _results():
     entries = []
     for case in paper.cases()[:5] + paper.cases()[-3:]:
         v = case.check(evidence)
-        entries.append({**asdict(v), "claim": v.claim, "outcome": "passed" if v.passed else "failed",
+        entries.append({**v.record(), "claim": v.claim, "outcome": "passed" if v.passed else "failed",
                         "baseline_change": "no baseline", "baseline": None})
     prov = provenance(get_world(DEFAULT_WORLD), "cpu", "a CPU (2 threads)", 0, 30, {"n_images": 30},
                       {"resnet-mini": "ab" * 32}, {"pipeline": 1.0})

@@ -106,3 +106,24 @@ def test_paired_difference_is_scipys_wilcoxon_with_a_bootstrap_ci_of_the_mean_di
     assert stats.paired_difference(a, a).p_value == 1.0
     with pytest.raises(ValueError, match="paired_difference needs >= 2 pairs"):
         stats.paired_difference([1.0], [2.0])
+
+
+def test_paired_median_difference_is_scipys_wilcoxon_with_a_paired_ci_of_the_median():
+    from scipy.stats import wilcoxon
+
+    rng = np.random.default_rng(4)
+    a = rng.normal(0.3, 1, 40)
+    b = a - rng.normal(0.4, 0.5, 40)
+    t = stats.paired_median_difference(a, b, "greater")
+    assert t.p_value == pytest.approx(wilcoxon(a, b, alternative="greater").pvalue)
+    assert t.effect == pytest.approx(np.median(a - b))
+    assert t.ci_low < t.effect < t.ci_high and t.n == 40
+    assert t == stats.paired_median_difference(a, b, "greater")  # seeded
+
+
+def test_holm_by_hand():
+    # sorted: 0.001 x 5, 0.01 x 4, 0.02 x 3, 0.04 x 2, 0.30 x 1, then monotone and capped
+    p = [0.04, 0.001, 0.30, 0.01, 0.02]
+    np.testing.assert_allclose(stats.holm(p), [0.08, 0.005, 0.30, 0.04, 0.06])
+    np.testing.assert_allclose(stats.holm([0.5, 0.6]), [1.0, 1.0])
+    assert stats.holm([]).tolist() == []

@@ -2,6 +2,7 @@
 
 import shutil
 
+import numpy as np
 import pytest
 import torch
 
@@ -162,3 +163,18 @@ def test_pgd_stays_in_the_eps_ball_and_in_the_image_range(norm):
     with torch.no_grad():
         assert loss(model(x_adv), y) >= loss(model(x), y)
     assert all(p.requires_grad for p in model.parameters())  # restored after the attack
+
+
+def test_table1_evaluation_records_the_per_image_results_its_aggregates_come_from():
+    from amx.zoo.evaluate import evaluate_model
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 4))
+    images, labels = torch.rand(30, 3, 8, 8), torch.randint(0, 4, (30,))
+    row = evaluate_model(model, images, labels, PGDConfig(eps=0.5, steps=2, step_size=0.25), batch_size=7)
+    per_image = {k: np.asarray(v) for k, v in row["per_image"].items()}
+    assert all(len(v) == 30 for v in per_image.values())
+    assert row["top1"] == pytest.approx(100 * per_image["correct"].mean())
+    assert row["pgd_top1"] == pytest.approx(100 * per_image["adv_correct"].mean())
+    correct = per_image["correct"] == 1
+    assert row["confidence_mean"] == pytest.approx(per_image["confidence"][correct].mean(), abs=1e-6)

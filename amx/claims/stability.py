@@ -1,0 +1,148 @@
+"""Verdict stability: the share of bootstrap resamples of the images in which a case holds.
+
+A claims run judges each case once, on one draw of images. To tell a verdict the evidence
+carries from one a different draw could reverse, every case is re-judged on ``n_draws``
+resamples of its images (``Case.resample``: the same statistic and rule, vectorised by
+``amx.resampled``; nothing is recomputed). The share of resamples in which it holds labels the
+verdict *stable* (share >= ``high`` or <= ``low``) or *borderline*.
+
+The resampling unit is the image, so everything measured on one image moves together: its maps
+by every method, its scores by every metric and the vanilla and robust twins' scores on it (the
+paired designs stay paired). Resamples are Poisson bootstraps (Hanley & MacGibbon 2006; Chamandy
+et al. 2012): image ``i`` appears ``Poisson(1)`` times in resample ``b``, drawn from
+``(seed, universe, i)``. For the hundreds of images of a run this behaves like the multinomial
+bootstrap, and it gives an image the same weights in every case and claim set, whichever of the
+run's images a case reads. The universes are the pool the ScoreTable and the collected evidence
+index (``"pool"``) and Table 1's evaluation images (``"eval"``).
+
+>>> draws = Draws(n_draws=4, seed=0)
+>>> draws.weights([7, 7, 9]).shape
+(4, 3)
+>>> bool((draws.weights([7])[:, 0] == draws.weights([9, 7])[:, 1]).all())
+True
+>>> StabilityConfig().label(0.97), StabilityConfig().label(0.5)
+('stable', 'borderline')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+UNIVERSES = ("pool", "eval")
+
+
+@dataclass(frozen=True)
+class StabilityConfig:
+    """``n_draws`` resamples; a verdict is stable when the share of resamples in which its case
+    holds is >= ``high`` or <= ``low``. (They are drawn from the session's ``--seed``.)"""
+
+    n_draws: int = 200
+    high: float = 0.95
+    low: float = 0.05
+
+    def __post_init__(self):
+        if self.n_draws < 1:
+            raise ValueError(f"StabilityConfig: n_draws must be >= 1, got {self.n_draws}")
+        if not 0.0 <= self.low < self.high <= 1.0:
+            raise ValueError(f"StabilityConfig: need 0 <= low < high <= 1, got low={self.low}, "
+                             f"high={self.high}")
+
+    def label(self, share: float) -> str:
+        return "stable" if share >= self.high or share <= self.low else "borderline"
+
+
+class Draws:
+    """``n_draws`` Poisson-bootstrap resamples of images drawn from ``seed``, as count weights per
+    image. ``rates``: a universe's Poisson rate other than 1 (``{"pool": 0.25}`` resamples a run of
+    100 images per architecture as runs of 25: ``sample_sizes``). ``used``: the universes asked for."""
+
+    def __init__(self, n_draws: int = 200, seed: int = 0, rates: dict[str, float] | None = None):
+        self.n_draws, self.seed, self.rates = n_draws, seed, dict(rates or {})
+        self._counts: dict[tuple[str, int], np.ndarray] = {}
+        self.used: set[str] = set()
+
+    def _count(self, universe: str, image: int) -> np.ndarray:
+        key = (universe, image)
+        if key not in self._counts:
+            rng = np.random.default_rng([self.seed, UNIVERSES.index(universe), image])
+            self._counts[key] = rng.poisson(self.rates.get(universe, 1.0), self.n_draws).astype(float)
+        return self._counts[key]
+
+    def weights(self, images, universe: str = "pool") -> np.ndarray:
+        """``[n_draws, len(images)]``: how often each resample draws each value, given the image
+        (index in ``universe``) it was measured on."""
+        if universe not in UNIVERSES:
+            raise ValueError(f"Draws: unknown universe {universe!r}; valid: {UNIVERSES}")
+        self.used.add(universe)
+        unique, inverse = np.unique(np.asarray(images, dtype=np.int64), return_inverse=True)
+        if len(unique) == 0:
+            return np.zeros((self.n_draws, 0))
+        table = np.stack([self._count(universe, int(i)) for i in unique], axis=1)
+        return table[:, inverse.ravel()]
+
+
+@dataclass(frozen=True)
+class Stability:
+    """A case's verdict stability: the ``share`` of ``n_draws`` resamples in which it holds and
+    its ``label`` (``stable`` or ``borderline``)."""
+
+    share: float
+    n_draws: int
+    label: str
+
+
+def stability(case, evidence, draws: Draws, config: StabilityConfig) -> Stability | None:
+    """How stable ``case``'s verdict on ``evidence`` is (None if the case has no ``resample``)."""
+    if case.resample is None:
+        return None
+    holds = np.asarray(case.resample(evidence, draws), dtype=bool)
+    if holds.shape != (draws.n_draws,):
+        raise ValueError(f"{case.id}: resample returned shape {list(holds.shape)}, expected "
+                         f"[{draws.n_draws}]")
+    share = float(holds.mean())
+    return Stability(share=share, n_draws=draws.n_draws, label=config.label(share))
+
+
+def sizes(n_images: int) -> list[int]:
+    """The image budgets ``sample_sizes`` tries: 25, 50, 100, ... below ``n_images``, then it.
+
+    >>> sizes(100), sizes(2000)
+    ([25, 50, 100], [25, 50, 100, 200, 400, 800, 1600, 2000])
+    """
+    out, n = [], 25
+    while n < n_images:
+        out.append(n)
+        n *= 2
+    return out + [n_images]
+
+
+def sample_sizes(judged: list[tuple], evidence, n_images: int, seed: int, config: StabilityConfig) -> dict:
+    """How many images per architecture each verdict needs to be stable. ``judged``: ``(case,
+    passed, share)`` of the run, which had ``n_images`` per architecture. For each smaller budget
+    N of ``sizes``, the run's images are resampled at Poisson rate N / ``n_images`` (the
+    m-out-of-n bootstrap: runs of N images), and each case's share of resamples in which it holds
+    is taken; its smallest stable N is the smallest from which on, up to the run itself, its
+    verdict keeps the run's side (share >= ``high`` if it passed, <= ``low`` if it failed); None
+    if even the run is borderline. Cases that read no image of the pool (Table 1's) do not depend
+    on the budget (``depends`` False). Pass only cases whose images follow ``--n-images`` (claim
+    sets that read the ScoreTable without collecting their own)."""
+    grid = sizes(n_images)
+    draws = {n: Draws(config.n_draws, seed, {"pool": n / n_images}) for n in grid[:-1]}
+    out = {}
+    for case, passed, share in judged:
+        shares, depends = {}, False
+        for n, resamples in draws.items():
+            resamples.used = set()
+            shares[str(n)] = float(np.mean(case.resample(evidence, resamples)))
+            depends = depends or "pool" in resamples.used
+        shares[str(n_images)] = share
+        keeps = [s >= config.high if passed else s <= config.low for s in shares.values()]
+        smallest = None
+        for k in range(len(grid) - 1, -1, -1):
+            if not keeps[k]:
+                break
+            smallest = grid[k]
+        out[case.id] = {"shares": shares, "smallest_stable": smallest, "depends": depends}
+    return {"sizes": grid, "n_images": n_images, "cases": out}
