@@ -45,6 +45,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+import warnings
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -57,7 +58,12 @@ from amx.files import environment, write_atomic
 
 
 class AmxBaselineWarning(UserWarning):
-    """The baseline was recorded with another n_images, seed, device or amx version."""
+    """The baseline was recorded with another n_images, seed, device, amx version, ``--holm`` or
+    resampling setting."""
+
+
+class AmxStabilityWarning(UserWarning):
+    """A case's resamples could not be judged: its verdict stands, without a stability."""
 
 
 @dataclass
@@ -88,6 +94,7 @@ class AmxSession:
     strict_verdicts: bool = False
     holm: bool = False
     checked: dict = field(default_factory=dict)  # {case id: its Verdict}, each case checked once
+    stability_errors: dict = field(default_factory=dict)  # {case id: why its resample failed}
     draws: Draws | None = None  # the bootstrap resamples, drawn on first use from ``seed``
 
     def run_config(self):
@@ -120,7 +127,8 @@ class AmxSession:
         """What a baseline records besides its verdicts."""
         return {"world": self.world.name, "world_version": self.world.version, "n_images": self.n_images,
                 "seed": self.seed, "device": self.device, "device_name": self.device_name,
-                "amx_version": amx.__version__}
+                "amx_version": amx.__version__, "holm": self.holm,
+                "stability": {"resamples": self.stability.n_draws, "stable_share": self.stability.high}}
 
     def not_applicable(self, case, reason: str) -> None:
         """Record ``case`` as not applicable on this world and skip its test with ``reason`` (a case
@@ -152,7 +160,7 @@ class AmxSession:
                 continue
             try:
                 found = verdict if other.id == case.id else self.check(other, evidence)
-            except (ValueError, KeyError):
+            except Exception:  # a sibling that cannot be judged errors its own test, not this one
                 continue
             if found.rejudge is not None and found.p_value is not None:
                 family[other.id] = found.p_value
@@ -171,7 +179,14 @@ class AmxSession:
         start = time.perf_counter()
         if self.draws is None:
             self.draws = Draws(self.stability.n_draws, self.seed)
-        found = stability(case, evidence, self.draws, self.stability)
+        try:
+            found = stability(case, evidence, self.draws, self.stability, verdict.passed)
+        except Exception as err:  # the verdict stands; its stability is unknown, and said so
+            found = None
+            self.stability_errors[case.id] = f"{type(err).__name__}: {err}"
+            warnings.warn(AmxStabilityWarning(f"{case.id}: its resamples could not be judged "
+                                              f"({self.stability_errors[case.id]}); judged as stable"),
+                          stacklevel=2)
         spent = self.stage_seconds.get("stability", 0.0) + time.perf_counter() - start
         self.stage_seconds["stability"] = round(spent, 2)
         self.judge(verdict, found)
@@ -199,7 +214,8 @@ class AmxSession:
             change = "unchanged" + (f" (statistic was {was:.4g})" if was is not None else "")
             outcome = "passed" if verdict.passed else "expected failure"
         entry = {**verdict.record(), "claim": verdict.claim, "outcome": outcome, "baseline_change": change,
-                 "baseline": old, "stability": None if stable is None else asdict(stable)}
+                 "baseline": old, "stability": None if stable is None else asdict(stable),
+                 "stability_error": self.stability_errors.get(verdict.case_id)}
         self.entries.append(entry)
         if outcome == "borderline flip" and not verdict.passed:
             pytest.xfail(f"borderline flip against the baseline {self.baseline_path} ({change}), not a "
@@ -273,7 +289,7 @@ def _load_baseline(path: Path, session: AmxSession) -> tuple[dict, list[str]]:
             raise pytest.UsageError(f"--baseline: {path} was recorded with {key} {data.get(key)!r}, this "
                                     f"session runs with {mine[key]!r}; its verdicts are about other data")
     warnings = [f"--baseline {path} was recorded with {key} {data.get(key)!r}, this session has {mine[key]!r}"
-                for key in ("n_images", "seed", "device", "device_name", "amx_version")
+                for key in ("n_images", "seed", "device", "device_name", "amx_version", "holm", "stability")
                 if data.get(key) != mine[key]]
     return cases, warnings
 
@@ -474,7 +490,8 @@ def _sample_sizes(s: AmxSession, evidence) -> dict | None:
     start = time.perf_counter()
     scaled = {c.id: c for cs in s.claim_sets if cs.needs_scores and cs.collect is None for c in cs.cases()}
     judged = [(scaled[e["case_id"]], e["passed"], e["stability"]["share"]) for e in s.entries
-              if e["case_id"] in scaled and e.get("stability") and e["outcome"] != "not applicable"]
+              if e["case_id"] in scaled and e.get("stability") and e["outcome"] != "not applicable"
+              and not e.get("details", {}).get("p_holm")]  # under --holm the share is of another rule
     if not judged:
         return None
     found = sample_sizes(judged, evidence, s.n_images, s.seed, s.stability)
@@ -521,7 +538,6 @@ def _provenance(s: AmxSession) -> dict:
 def _write_baseline(s: AmxSession) -> None:
     stable = {e["case_id"]: e["stability"] for e in s.entries if e.get("stability")}
     data = {**s.record(), "created": time.strftime("%Y-%m-%d"),
-            "stability": {"resamples": s.stability.n_draws, "stable_share": s.stability.high},
             "cases": {v.case_id: {"passed": v.passed, "statistic": v.statistic,
                                   **({"stability": {k: stable[v.case_id][k] for k in ("share", "label")}}
                                      if v.case_id in stable else {})} for v in s.verdicts}}

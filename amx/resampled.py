@@ -9,9 +9,9 @@ cost of a few matrix products, with nothing recomputed.
 Repeated values tie, so ranks are mid-ranks computed once on the sorted values: with ``G`` the
 weight of each group of equal values in sorted order, a group's mid-rank is
 ``cumsum(G) - G + (G + 1) / 2`` and the tie term of the normal approximations is ``sum(G^3 - G)``.
-The tests' p-values are those normal approximations (scipy's ``method="asymptotic"`` for
-Mann-Whitney, ``method="approx"`` for Wilcoxon): resamples with repeated values have ties,
-where scipy uses them too.
+The tests' p-values are those normal approximations (scipy's ``method="asymptotic"``), which
+``amx.stats`` also uses on the run itself, so a resample that draws every image once gives the
+run's verdict.
 
 >>> W = np.array([[1, 1, 1], [2, 0, 1]])
 >>> mean(np.array([1.0, 2.0, 4.0]), W).tolist()
@@ -63,9 +63,9 @@ def group_means(x, groups, n_groups: int, W) -> np.ndarray:
     """``[B, n_groups]``: the mean of each group (``groups``: its code 0..n_groups-1 per value)."""
     x, W = _check(x, W)
     member = np.zeros((len(x), n_groups))
-    member[np.arange(len(x)), np.asarray(groups)] = 1.0
+    member[np.arange(len(x)), np.asarray(groups)] = np.isfinite(x)  # NaN values left out, as pandas does
     with np.errstate(invalid="ignore", divide="ignore"):
-        return (W @ (member * x[:, None])) / (W @ member)
+        return (W @ (member * np.nan_to_num(x)[:, None])) / (W @ member)
 
 
 def median(x, W) -> np.ndarray:
@@ -103,8 +103,9 @@ def mann_whitney(a, Wa, b, Wb, alternative: str) -> tuple[np.ndarray, np.ndarray
 
 def wilcoxon(d, W, alternative: str) -> np.ndarray:
     """p per resample of the Wilcoxon signed-rank test of the paired differences ``d`` (zero
-    differences dropped, normal approximation with the tie correction, no continuity
-    correction: scipy's defaults); p = 1 where every difference is zero."""
+    differences dropped, normal approximation with the tie correction, no continuity correction:
+    scipy's ``method="asymptotic"``, as ``amx.stats`` judges the run); p = 1 where every
+    difference is zero."""
     if alternative not in ALTERNATIVES:
         raise ValueError(f"alternative: unknown {alternative!r}; valid: {ALTERNATIVES}")
     d, W = _check(d, W)

@@ -4,7 +4,8 @@ A claims run judges each case once, on one draw of images. To tell a verdict the
 carries from one a different draw could reverse, every case is re-judged on ``n_draws``
 resamples of its images (``Case.resample``: the same statistic and rule, vectorised by
 ``amx.resampled``; nothing is recomputed). The share of resamples in which it holds labels the
-verdict *stable* (share >= ``high`` or <= ``low``) or *borderline*.
+verdict *stable* when the resamples agree with it (it holds and the share is >= ``high``, or it
+fails and the share is <= ``low``), else *borderline*.
 
 The resampling unit is the image, so everything measured on one image moves together: its maps
 by every method, its scores by every metric and the vanilla and robust twins' scores on it (the
@@ -20,7 +21,7 @@ index (``"pool"``) and Table 1's evaluation images (``"eval"``).
 (4, 3)
 >>> bool((draws.weights([7])[:, 0] == draws.weights([9, 7])[:, 1]).all())
 True
->>> StabilityConfig().label(0.97), StabilityConfig().label(0.5)
+>>> StabilityConfig().label(0.97, passed=True), StabilityConfig().label(0.97, passed=False)
 ('stable', 'borderline')
 """
 
@@ -35,8 +36,9 @@ UNIVERSES = ("pool", "eval")
 
 @dataclass(frozen=True)
 class StabilityConfig:
-    """``n_draws`` resamples; a verdict is stable when the share of resamples in which its case
-    holds is >= ``high`` or <= ``low``. (They are drawn from the session's ``--seed``.)"""
+    """``n_draws`` resamples; a verdict is stable when the resamples agree with it: it holds and
+    the share of resamples in which its case holds is >= ``high``, or it fails and the share is
+    <= ``low``. (They are drawn from the session's ``--seed``.)"""
 
     n_draws: int = 200
     high: float = 0.95
@@ -49,8 +51,11 @@ class StabilityConfig:
             raise ValueError(f"StabilityConfig: need 0 <= low < high <= 1, got low={self.low}, "
                              f"high={self.high}")
 
-    def label(self, share: float) -> str:
-        return "stable" if share >= self.high or share <= self.low else "borderline"
+    def agrees(self, share: float, passed: bool) -> bool:
+        return share >= self.high if passed else share <= self.low
+
+    def label(self, share: float, passed: bool) -> str:
+        return "stable" if self.agrees(share, passed) else "borderline"
 
 
 class Draws:
@@ -93,8 +98,9 @@ class Stability:
     label: str
 
 
-def stability(case, evidence, draws: Draws, config: StabilityConfig) -> Stability | None:
-    """How stable ``case``'s verdict on ``evidence`` is (None if the case has no ``resample``)."""
+def stability(case, evidence, draws: Draws, config: StabilityConfig, passed: bool) -> Stability | None:
+    """How stable ``case``'s verdict (``passed``) on ``evidence`` is (None if the case has no
+    ``resample``)."""
     if case.resample is None:
         return None
     holds = np.asarray(case.resample(evidence, draws), dtype=bool)
@@ -102,7 +108,7 @@ def stability(case, evidence, draws: Draws, config: StabilityConfig) -> Stabilit
         raise ValueError(f"{case.id}: resample returned shape {list(holds.shape)}, expected "
                          f"[{draws.n_draws}]")
     share = float(holds.mean())
-    return Stability(share=share, n_draws=draws.n_draws, label=config.label(share))
+    return Stability(share=share, n_draws=draws.n_draws, label=config.label(share, passed))
 
 
 def sizes(n_images: int) -> list[int]:
@@ -135,10 +141,15 @@ def sample_sizes(judged: list[tuple], evidence, n_images: int, seed: int, config
         shares, depends = {}, False
         for n, resamples in draws.items():
             resamples.used = set()
-            shares[str(n)] = float(np.mean(case.resample(evidence, resamples)))
+            try:
+                shares[str(n)] = float(np.mean(case.resample(evidence, resamples)))
+            except Exception:  # judged at the run's size (or not: the run reported why); not here
+                break
             depends = depends or "pool" in resamples.used
+        if len(shares) < len(draws):
+            continue
         shares[str(n_images)] = share
-        keeps = [s >= config.high if passed else s <= config.low for s in shares.values()]
+        keeps = [config.agrees(s, passed) for s in shares.values()]
         smallest = None
         for k in range(len(grid) - 1, -1, -1):
             if not keeps[k]:

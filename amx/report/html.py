@@ -78,9 +78,15 @@ def _table(headers: list[str], rows) -> str:
     return f"<table><tr>{head}</tr>" + "\n".join(f"<tr>{row}</tr>" for row in rows) + "</table>"
 
 
+def _borderline(summary: dict) -> str:
+    n = summary.get("borderline")
+    return f"<div class='small'>{n} borderline</div>" if n else ""
+
+
 def _summary_table(results: dict) -> str:
     rows = (f"<td><a href='#{_esc(s['claim'])}'>{_esc(s['claim'])}</a></td>"
-            f"<td>{_esc(s.get('statement'))}</td><td class='num'>{s['passed']} / {s['cases']}</td>"
+            f"<td>{_esc(s.get('statement'))}</td>"
+            f"<td class='num'>{s['passed']} / {s['cases']}{_borderline(s)}</td>"
             f"<td>{_verdict(s)}</td>{_headline_cells(s)}"
             for s in results["summary"])
     return _table(["claim", "statement", "cases passing", "verdict", "headline statistic [95% CI]", "paper"],
@@ -103,6 +109,8 @@ def _headline_cells(summary: dict) -> str:
 def _stability(case: dict) -> str:
     """The share of resamples in which the case holds, and its label."""
     found = case.get("stability")
+    if case.get("stability_error"):
+        return f"<td class='small'>resampling failed: {_esc(case['stability_error'])}</td>"
     if not found:
         return "<td class='small'>not resampled</td>"
     return (f"<td class='num'>{_badge(found['label'])}<div class='small'>holds in {found['share']:.0%} of "
@@ -183,9 +191,15 @@ def _sample_size_section(results: dict) -> str:
                 "sets.</p>")
     sizes, cases = found["sizes"], found["cases"]
     depending = {cid: c for cid, c in cases.items() if c["depends"]}
-    counts = {n: sum(c["smallest_stable"] == n for c in depending.values()) for n in sizes}
-    never = sum(c["smallest_stable"] is None for c in depending.values())
-    spread = "; ".join(f"{counts[n]} from {n}" for n in sizes if counts[n])
+    passed = {c["case_id"]: bool(c["passed"]) for c in results["cases"] if c["case_id"] in depending}
+
+    def needs(holding: bool) -> str:
+        mine = [c for cid, c in depending.items() if passed.get(cid) == holding]
+        counts = {n: sum(c["smallest_stable"] == n for c in mine) for n in sizes}
+        never = sum(c["smallest_stable"] is None for c in mine)
+        spread = ", ".join(f"{counts[n]} from {n} images" for n in sizes if counts[n])
+        return (f"of the {len(mine)} that {'hold' if holding else 'fail'}, {spread or 'none'}"
+                + (f" ({never} not stable even at {found['n_images']})" if never else ""))
     rows = (f"<td><code>{_esc(cid)}</code></td>"
             + "".join(f"<td class='num'>{c['shares'][str(n)]:.0%}</td>" for n in sizes)
             + f"<td class='num'>{c['smallest_stable'] or 'not stable'}</td>"
@@ -196,8 +210,8 @@ def _sample_size_section(results: dict) -> str:
             f"{found['n_images']}) times). The smallest stable N is the smallest from which on the verdict "
             f"keeps this run's side in nearly all resamples, so <code>--n-images</code> at least that "
             f"big is needed for it. Of {len(depending)} cases whose images follow <code>--n-images</code>, "
-            f"a stable verdict needs: {spread or 'none is stable'}; {never} are not stable even at "
-            f"{found['n_images']}. ({len(cases) - len(depending)} more, Table 1's, do not depend on it.)</p>"
+            f"{needs(True)}; {needs(False)}. ({len(cases) - len(depending)} more, Table 1's, do not depend "
+            "on it.)</p>"
             f"<details><summary>Every case at every N</summary>{table}</details>")
 
 
@@ -361,11 +375,12 @@ Claims of: {sets}. Generated {_esc(prov['created'])} by amx {_esc(prov['amx_vers
 <h2>Cases, claim by claim</h2>
 <p class="small">Outcomes: <i>passed</i>; <i>failed</i>; <i>expected failure</i> (it failed in the baseline
 too); <i>flipped</i> (the verdict differs from the baseline and the case is stable in both runs, which
-fails the run); <i>borderline flip</i> (it differs where either run is borderline: reported, not a
-failure); <i>not applicable</i> (the world's zoo lacks the models the case compares, e.g. robust ones: not
-judged). Stability: the share of bootstrap resamples of the images (each image's scores by every method,
-model and metric kept together) in which the case holds; <i>stable</i> when the verdict is the same in
-nearly all of them. Click a claim to see its cases.</p>
+fails the run, as any flip does with <code>--strict-verdicts</code>); <i>borderline flip</i> (it
+differs where either run is borderline: reported, not a failure); <i>not applicable</i> (the world's
+zoo lacks the models the case compares, e.g. robust ones: not judged). Stability: the share of
+bootstrap resamples of the images (each image's scores by every method, model and metric kept
+together) in which the case holds; <i>stable</i> when nearly all of them agree with the verdict.
+Click a claim to see its cases.</p>
 {_claim_sections(results)}
 <h2>How many images a verdict needs</h2>
 {_sample_size_section(results)}

@@ -81,6 +81,7 @@ def summarise(entries: list[dict], claim_sets: list[dict] | None = None) -> list
                     "section": claim["section"] if claim else "",
                     "paper_value": claim["paper_value"] if claim else "", "cases": len(mine),
                     "passed": passed, "not_applicable": len(not_applicable),
+                    "borderline": sum((e.get("stability") or {}).get("label") == "borderline" for e in mine),
                     "holds": passed == len(mine) if mine else None,
                     "headline": _headline(claim, mine) if mine else None})
     return out
@@ -96,12 +97,14 @@ def _collected(evidence: Evidence, name: str) -> bool:
 
 def holm_within_claims(entries: list[dict]) -> None:
     """Set ``p_holm`` on each entry whose p-value decides its verdict: Holm's adjustment among
-    those of its claim."""
+    those of its claim the session judged (the one ``--holm`` judged on, where it did)."""
     from amx.stats import holm
 
     family: dict[str, list[dict]] = {}
     for entry in entries:
-        if entry.get("p_decides") and entry.get("p_value") is not None:
+        if (entry.get("details") or {}).get("p_holm") is not None:
+            entry["p_holm"] = entry["details"]["p_holm"]
+        elif entry.get("p_decides") and entry.get("p_value") is not None:
             family.setdefault(entry["claim"], []).append(entry)
     for members in family.values():
         for entry, adjusted in zip(members, holm([e["p_value"] for e in members]), strict=True):

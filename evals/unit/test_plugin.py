@@ -141,7 +141,7 @@ def test_P9(name, amx_session):
     share = float(os.environ["AMX_TEST_SHARES"].split(",")[k])
     amx_session.judge(Verdict(case_id=f"P9[{name}]", passed=passed, statistic=float(passed),
                               threshold="> 0.3", paper_value=None, message=f"P9[{name}]: made up"),
-                      Stability(share, 200, amx_session.stability.label(share)))
+                      Stability(share, 200, amx_session.stability.label(share, passed)))
 """
 
 

@@ -55,7 +55,8 @@ def _p1_stability(gain: float, seed: int = 0):
     gains = {"vanilla": 0.0, "advprop-pgd1": 0.0, "advprop-pgd5": 0.0, "pgd": gain}
     evidence = Evidence(test_claims.synthetic_table(robust_gain=gains))
     case = next(c for c in paper.cases() if c.id == "P1[gradient-wsl-resnet]")
-    return case.check(evidence), stability(case, evidence, Draws(200, seed), StabilityConfig())
+    verdict = case.check(evidence)
+    return verdict, stability(case, evidence, Draws(200, seed), StabilityConfig(), verdict.passed)
 
 
 def test_a_large_effect_is_stable_an_effect_at_the_threshold_borderline_no_effect_stable_failing():
@@ -84,7 +85,10 @@ def test_an_image_has_the_same_weights_in_every_case_and_each_universe_its_own()
 
 
 def test_stability_bounds_are_validated():
-    assert StabilityConfig(high=0.9, low=0.1).label(0.92) == "stable"
+    config = StabilityConfig(high=0.9, low=0.1)
+    assert config.label(0.92, passed=True) == "stable" and config.label(0.08, passed=False) == "stable"
+    # resamples that contradict the verdict make it borderline, however one-sided they are
+    assert config.label(0.0, passed=True) == "borderline" and config.label(0.5, passed=False) == "borderline"
     with pytest.raises(ValueError, match="low < high"):
         StabilityConfig(high=0.5, low=0.5)
     with pytest.raises(ValueError, match="n_draws must be >= 1"):
@@ -110,8 +114,9 @@ def test_sample_sizes_find_the_smallest_budget_with_a_stable_verdict():
     for gain in (0.4, 0.15):
         gains = {"vanilla": 0.0, "advprop-pgd1": 0.0, "advprop-pgd5": 0.0, "pgd": gain}
         evidence = Evidence(test_claims.synthetic_table(robust_gain=gains), test_claims.zoo_rows())
-        judged = [(case, case.check(evidence).passed,
-                   stability(case, evidence, Draws(100, 0), config).share) for case in (p1, p11)]
+        verdicts = {case: case.check(evidence).passed for case in (p1, p11)}
+        judged = [(case, passed, stability(case, evidence, Draws(100, 0), config, passed).share)
+                  for case, passed in verdicts.items()]
         found[gain] = sample_sizes(judged, evidence, 100, seed=0, config=config)
     assert found[0.4]["sizes"] == sizes(100) == [25, 50, 100]
     strong = found[0.4]["cases"]["P1[gradient-wsl-resnet]"]
@@ -168,3 +173,20 @@ def test_holm_is_reported_within_each_claim_and_judges_with_holm():
     holm_within_claims(entries)
     assert [e.get("p_holm") for e in entries[:3]] == pytest.approx([0.03, 0.06, 0.06])
     assert "p_holm" not in entries[3]
+
+
+def test_a_resample_that_raises_keeps_the_verdict_and_says_why():
+    from amx.claims.spec import Case, verdict
+    from amx.data.worlds import get_world
+    from amx.plugin import AmxSession, AmxStabilityWarning
+
+    def broken(ev, draws):
+        raise RuntimeError("made up")
+
+    case = Case("Q1", "a", lambda ev: verdict("Q1[a]", Less(1.0, "x"), 0.5, "made up"), resample=broken)
+    session = AmxSession(world=get_world("mini"), device="cpu", device_name="cpu", n_images=10)
+    with pytest.warns(AmxStabilityWarning, match=r"Q1\[a\]: its resamples could not be judged"):
+        session.judge_case(case, Evidence())
+    entry = session.entries[0]
+    assert entry["passed"] and entry["stability"] is None
+    assert entry["stability_error"] == "RuntimeError: made up"
