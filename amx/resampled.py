@@ -59,6 +59,15 @@ def mean(x, W) -> np.ndarray:
         return W @ x / W.sum(axis=1)
 
 
+def nanmean(a, axis: int = -1) -> np.ndarray:
+    """The mean along ``axis`` of the values that are not NaN (NaN where there are none), without
+    numpy's warning for a resample that drew none of a group's images."""
+    a = np.asarray(a, dtype=float)
+    counts = np.isfinite(a).sum(axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.nansum(a, axis=axis) / np.where(counts > 0, counts, np.nan)
+
+
 def group_means(x, groups, n_groups: int, W) -> np.ndarray:
     """``[B, n_groups]``: the mean of each group (``groups``: its code 0..n_groups-1 per value)."""
     x, W = _check(x, W)

@@ -141,11 +141,15 @@ def paired_view(ev: Evidence, methods, metric, architecture, first: str, alterna
         rows = rows[rows["architecture"] == architecture]
     wide = rows.pivot_table(index=["architecture", "method", "image"], columns="regime",
                             values=METRICS.get(metric).per_image_column).dropna()
+    if len(wide) < 2:
+        return None
     a, b = (wide["pgd"], wide["vanilla"]) if first == "robust" else (wide["vanilla"], wide["pgd"])
     return stats.paired_median_difference(a.to_numpy(), b.to_numpy(), alternative)
 
 
 def _paired_text(t) -> str:
+    if t is None:
+        return "; paired by image: fewer than 2 pairs"
     return (f"; paired by image: median difference {t.effect:+.3g} [{t.ci_low:+.3g}, {t.ci_high:+.3g}], "
             f"Wilcoxon p = {t.p_value:.3g}, n = {t.n} pairs")
 
@@ -157,7 +161,7 @@ def _one_sided(cid: str, what: str, t, rule, robust, vanilla, paired):
            f"r = {t.effect:.3f} [{t.ci_low:.3f}, {t.ci_high:.3f}]; means robust {robust.mean():.3f} "
            f"vs vanilla {vanilla.mean():.3f}, n = {t.n}" + _paired_text(paired))
     return verdict(cid, rule, t.p_value, msg, rule.bound, t, on_p=rule.passes, effect=t.effect,
-                   paired=paired.as_dict())
+                   paired=paired and paired.as_dict())
 
 
 def _p1(method, metric, pair):
@@ -187,7 +191,7 @@ def _p2(method, metric):
                f"{robust.mean():.3f} vs vanilla {vanilla.mean():.3f}, n = {t.n}" + _paired_text(paired))
         # no on_p: P2 holds at a large p, so a Holm-inflated p would make it easier to pass
         return verdict(cid, P2_RULE, t.effect, msg, 0.0, t, checked=(t.p_value, t.effect),
-                       paired=paired.as_dict())
+                       paired=paired and paired.as_dict())
 
     def resample(ev, draws):
         return P2_RULE.holds(_pair_samples(ev, [method], metric).mann_whitney(draws, "robust", "two-sided"))
@@ -235,7 +239,7 @@ def _model_mean(ev: Evidence, regime: str, metric: str, draws=None):
     rows = _resnet_rows(ev, regime)
     scale = 100.0 if metric in LOCALISATION else 1.0
     if draws is not None:
-        return np.nanmean(resampled_means(rows, metric, "method", draws)[1], axis=1) * scale
+        return resampled.nanmean(resampled_means(rows, metric, "method", draws)[1], axis=1) * scale
     return float(rows.groupby("method")[metric].mean().mean() * scale)
 
 
@@ -330,7 +334,7 @@ def _mean_wsl(ev: Evidence, method: str, draws=None):
     """Mean over the 10 CNNs of ``method``'s mean WSL (points); on each resample of ``draws`` if given."""
     rows = ev.ten[ev.ten["method"] == method]
     if draws is not None:
-        return 100.0 * np.nanmean(resampled_means(rows, "wsl", "model", draws)[1], axis=1)
+        return 100.0 * resampled.nanmean(resampled_means(rows, "wsl", "model", draws)[1], axis=1)
     return float(100.0 * rows.groupby("model")["wsl"].mean().mean())
 
 
@@ -339,14 +343,18 @@ def _p6(other):
         mine, theirs = _mean_wsl(ev, "gradient"), _mean_wsl(ev, other)
         rows = ev.ten[ev.ten["method"].isin(["gradient", other])]
         wide = rows.pivot_table(index=["model", "image"], columns="method", values="wsl").dropna()
-        paired = stats.paired_difference(100 * wide["gradient"].to_numpy(), 100 * wide[other].to_numpy())
         cid = f"P6[gradient-vs-{other}]"
-        msg = (f"{cid}: mean WSL over the 10 CNNs: Gradient {mine:.2f} vs {other} {theirs:.2f} points; "
-               f"paired by (model, image): mean difference {paired.effect:+.2f} points "
-               f"[{paired.ci_low:+.2f}, {paired.ci_high:+.2f}], sign test p = {paired.p_value:.3g}, "
-               f"n = {paired.n}")
+        msg = f"{cid}: mean WSL over the 10 CNNs: Gradient {mine:.2f} vs {other} {theirs:.2f} points; "
+        paired = None
+        if len(wide) < 2:
+            msg += "paired by (model, image): fewer than 2 pairs"
+        else:
+            paired = stats.paired_difference(100 * wide["gradient"].to_numpy(), 100 * wide[other].to_numpy())
+            msg += (f"paired by (model, image): mean difference {paired.effect:+.2f} points "
+                    f"[{paired.ci_low:+.2f}, {paired.ci_high:+.2f}], sign test p = {paired.p_value:.3g}, "
+                    f"n = {paired.n}")
         return verdict(cid, P6_RULE, mine - theirs, msg, paper_wsl("gradient") - paper_wsl(other),
-                       paired=paired.as_dict())
+                       paired=paired and paired.as_dict())
 
     def resample(ev, draws):
         return P6_RULE.holds(_mean_wsl(ev, "gradient", draws) - _mean_wsl(ev, other, draws))
@@ -439,7 +447,7 @@ def per_model(ev: Evidence, columns):
 
 def resampled_per_model(ev: Evidence, column: str, draws) -> pd.Series:
     """``per_model`` of one column on each resample: one array per CNN."""
-    return pd.Series({model: np.nanmean(resampled_means(rows, column, "method", draws)[1], axis=1)
+    return pd.Series({model: resampled.nanmean(resampled_means(rows, column, "method", draws)[1], axis=1)
                       for model, rows in ev.ten.groupby("model")})
 
 

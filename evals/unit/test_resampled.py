@@ -102,3 +102,12 @@ def test_ratio_ci_low_is_seeded_and_below_the_ratio(rng):
 def test_weights_must_match_the_values():
     with pytest.raises(ValueError, match=r"shape \[resamples, 3\]"):
         resampled.mean(np.ones(3), np.ones((2, 4)))
+
+
+def test_nanmean_skips_nan_and_is_nan_for_an_all_nan_row_without_a_warning():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = resampled.nanmean([[np.nan, np.nan], [1.0, np.nan], [1.0, 3.0]], axis=1)
+    np.testing.assert_array_equal(out, [np.nan, 1.0, 2.0])
