@@ -9,6 +9,13 @@ and the attack would stall (gradient masking that overstates robustness). The pa
 footnote 2) uses L2, ``eps = 3``, 7 steps of 0.5 at 224 px, following MadryLab's ``robustness``
 library. L2 eps grows with sqrt(#pixels), so 3 at 224 px is 0.86 at 64 px; each world states
 its Table 1 attack (``World.attack``) and its zoo module says why.
+
+Reproducibility: each image's attack is its own (the loss is a sum over images, each step
+normalised per image, the random start drawn in float64: ``amx.draws``), so it does not depend
+on its batch; in float32 the passes' rounding differs between batch sizes and kernel paths and
+the steps amplify it, so an image whose final loss sits at the decision boundary can count as
+broken on one machine and not on another (Table 1's adversarial accuracy moves by 1 / n_images
+per such image).
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from amx.draws import normal
 
 
 @dataclass(frozen=True)
@@ -47,7 +56,7 @@ def uniform_l2_ball(shape: tuple[int, ...], eps: float, generator: torch.Generat
     d = 1
     for size in shape[1:]:
         d *= size
-    gauss = torch.randn(shape[0], d + 2, generator=generator, dtype=torch.float64)
+    gauss = normal((shape[0], d + 2), generator, torch.float64)
     gauss = gauss / gauss.norm(dim=1, keepdim=True)
     return (eps * gauss[:, :d]).float().view(shape)
 
