@@ -33,9 +33,11 @@ def target_scores(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 
 def target_probabilities(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """The target's softmax probability (computed in float32) of each row of ``logits``, checked."""
+    """The target's softmax probability of each row of ``logits``, checked; computed in float32
+    (float64 for float64 logits, so a float64 model is float64 throughout)."""
     check_class_scores(logits, targets)
-    return torch.softmax(logits.float(), 1).gather(1, targets[:, None]).squeeze(1)
+    dtype = torch.promote_types(logits.dtype, torch.float32)
+    return torch.softmax(logits.to(dtype), 1).gather(1, targets[:, None]).squeeze(1)
 
 
 def balanced_chunks(n: int, most: int) -> list[slice]:
@@ -59,10 +61,9 @@ def variant_probabilities(model, targets: torch.Tensor, variants: int,
     ``render(image, variant)`` turns index tensors into the perturbed inputs ``[n, C, H, W]``;
     the ``B * variants`` (image, variant) pairs go through the model ``batch_size`` at a time.
     """
-    total = len(targets) * variants
-    probs = torch.empty(total, device=targets.device)
-    for chunk in balanced_chunks(total, batch_size):
+    parts = []
+    for chunk in balanced_chunks(len(targets) * variants, batch_size):
         pair = torch.arange(chunk.start, chunk.stop, device=targets.device)
         image, variant = pair // variants, pair % variants
-        probs[pair] = target_probabilities(model(render(image, variant)), targets[image])
-    return probs.view(len(targets), variants)
+        parts.append(target_probabilities(model(render(image, variant)), targets[image]))
+    return torch.cat(parts).view(len(targets), variants)

@@ -2,7 +2,9 @@
 
 Calling convention: ``method(model, images, targets, seed=0) -> maps``, images ``[B, 3, H, W]``
 in [0, 1], targets ``[B]`` class indices, maps float32 ``[B, H, W]`` at input resolution (coarse
-maps are upsampled bilinearly inside the method). The target of a map is the class whose logit
+maps are upsampled bilinearly inside the method). A float64 model given float64 images runs in
+float64 and returns float64 maps (the tests check properties of the algorithms that way, free of
+float32 rounding). The target of a map is the class whose logit
 (pre-softmax score) the method explains.
 
 A model is any ``nn.Module`` mapping images to class scores ``[B, K]``. Zoo models also carry
@@ -21,6 +23,16 @@ import torch.nn.functional as F
 from amx.scoring import balanced_chunks, target_scores
 
 FAMILIES = ("gradient", "cam", "perturbation")
+# What a method's maps guarantee across batch compositions, CPU kernel paths and devices (README,
+# "Reproducibility across machines"); for every method, an image's map does not depend on its batch
+# (tested in float64) and its draws are the same bits everywhere (``amx.draws``):
+#   single-pass: float32 maps differ by the rounding of the model's passes (within
+#                ``amx.kernels.pass_tolerance`` but where a ReLU or max-pool switches);
+#   iterative:   an optimisation or attack whose steps amplify float32 rounding, with no useful
+#                bound; float64 maps agree between kernel paths (to 1e-9, tested);
+#   ties:        a step decides between values equal in exact arithmetic, so rounding decides it
+#                and even float64 maps can differ between kernel paths (Extremal Perturbation).
+NUMERICS = ("single-pass", "iterative", "ties")
 REDUCTIONS = ("max_abs", "abs_sum", "mean")
 
 
@@ -43,6 +55,11 @@ def reduce_channels(attributions: torch.Tensor, how: str) -> torch.Tensor:
     if how == "mean":
         return attributions.mean(1)
     raise ValueError(f"reduction: unknown {how!r}; valid: {REDUCTIONS}")
+
+
+def map_dtype(images: torch.Tensor) -> torch.dtype:
+    """Maps are float32, or float64 for float64 images."""
+    return torch.promote_types(images.dtype, torch.float32)
 
 
 def upsample(coarse: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -74,6 +91,7 @@ class AttributionMethod:
     family: ClassVar[str]
     needs_gradients: ClassVar[bool]
     stochastic: ClassVar[bool]
+    numerics: ClassVar[str] = "single-pass"  # one of NUMERICS
     requires: ClassVar[tuple[str, ...]] = ()  # "gap_head", "cam_layer"
     # The config field naming the world whose data the method reads (SHAP's background), bound
     # to the run's world by the pipeline; None: the method reads no world's data.
@@ -107,7 +125,7 @@ class AttributionMethod:
         # that maps do not depend on the device or on which images share a batch.
         generator = torch.Generator().manual_seed(seed) if self.stochastic else None
         maps = self.attribute(model, images, targets.long(), generator)
-        return maps.detach().float()
+        return maps.detach().to(map_dtype(images))
 
     def attribute_nested(self, model, images: torch.Tensor, targets: torch.Tensor, values,
                          seed: int = 0) -> dict:
@@ -120,7 +138,7 @@ class AttributionMethod:
         generator = torch.Generator().manual_seed(seed) if self.stochastic else None
         steps = sorted(set(int(v) for v in values))
         out = self.attribute_prefixes(model, images, targets.long(), generator, steps)
-        return {v: out[v].detach().float() for v in steps}
+        return {v: out[v].detach().to(map_dtype(images)) for v in steps}
 
     def attribute_prefixes(self, model, images, targets, generator, values: list[int]) -> dict:
         raise NotImplementedError

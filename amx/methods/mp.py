@@ -16,6 +16,14 @@ blending in [0, 1] space and normalising inside the model is the same affine map
 
 All images' masks are optimised together: each image's loss depends on its own mask only, and
 Adam's update is per element, so this equals one run per image.
+
+Reproducibility (``numerics = "iterative"``): that equality holds in float64 (tested to 1e-9). In
+float32 it does not hold to any useful tolerance: Adam divides each gradient element by its own
+running magnitude, so an element whose gradient is at rounding level (the perturbation
+``x - blur(x)`` is rounding noise in a flat region, and a saturated float32 softmax quantises
+``1 - p``) takes steps of up to the learning rate in a direction rounding chose; masks then differ
+between batch sizes and CPU kernel paths by up to 0.13 of their scale in a pixel on ``mini``
+(README, "Reproducibility across machines"). The reference implementation shares this.
 """
 
 from __future__ import annotations
@@ -105,6 +113,7 @@ class MeaningfulPerturbation(AttributionMethod):
     name = "mp"
     family = "perturbation"
     needs_gradients = True
+    numerics = "iterative"
     nested = "iterations"
     Config = MPConfig
 
@@ -142,8 +151,8 @@ class MeaningfulPerturbation(AttributionMethod):
             grown = [s + cfg.jitter for s in size]
             images, background = (F.interpolate(x, size=grown, mode="bilinear", align_corners=False)
                                   for x in (images, background))
-        mask = torch.ones(len(images), 1, cfg.mask_size, cfg.mask_size, device=images.device,
-                          requires_grad=True)
+        mask = torch.ones(len(images), 1, cfg.mask_size, cfg.mask_size, dtype=images.dtype,
+                          device=images.device, requires_grad=True)
         optimizer = torch.optim.Adam([mask], lr=cfg.learning_rate)
         maps, trace = {}, torch.empty(len(images), steps, dtype=torch.float64)
         for step in range(steps):

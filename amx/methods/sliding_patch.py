@@ -66,5 +66,5 @@ class SlidingPatch(AttributionMethod):
             lambda image, window: torch.where(windows[window][:, None], self.config.fill, images[image]),
             self.inputs_per_pass(images))
         drops = base[:, None] - occluded
-        cover = windows.flatten(1).float()
+        cover = windows.flatten(1).to(drops.dtype)
         return ((drops @ cover) / cover.sum(0)).view(batch, height, width)
