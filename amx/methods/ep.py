@@ -15,18 +15,31 @@ mask's clamp edge, so after 25 iterations the optimised masks agree with TorchRa
 99% of the pixels; with TorchRay's generator injected they agree to 1e-4 (both tested).
 Unlike TorchRay, amx does not switch off ``requires_grad`` on the model's parameters; it
 differentiates with respect to the masks only.
+
+Departure for reproducibility: the area regulariser sorts each mask's values and pulls the k-th
+smallest towards the k-th value of the reference ramp; masks start at exactly 1 and clamp to
+exactly 0 or 1, so many values tie, and which tied pixel is pulled to 0 and which to 1 is the order
+the sort leaves ties in. TorchRay's unstable ``sort`` leaves them in an order of the CPU's sort
+kernel (the scalar and the AVX2 path differ: float64 maps then differed by 0.32 of their scale);
+amx sorts stably (ties by pixel index), the same order on every machine and device.
+
+Reproducibility: the optimisation is the same on every kernel path and batch (tested in float64);
+in float32, 800 steps amplify the rounding of each pass, so maps differ between kernel paths by up
+to 0.13 of their scale in a pixel on ``mini`` (README, "Reproducibility across machines").
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torchray.attribution.extremal_perturbation import MaskGenerator, Perturbation
+from torchray.attribution.extremal_perturbation import MaskGenerator
+from torchray.utils import EPSILON_SINGLE, SQRT_TWO_SINGLE
 
 from amx.methods.base import AttributionMethod
 from amx.scoring import balanced_chunks, target_scores
@@ -54,6 +67,27 @@ class EPConfig:
         if self.iterations < 1 or self.step < 1 or self.levels < 2:
             raise ValueError(f"EPConfig: iterations >= 1, step >= 1, levels >= 2; got "
                              f"{self.iterations}, {self.step}, {self.levels}")
+
+
+def blur_pyramid(image: torch.Tensor, levels: int, max_blur: float) -> torch.Tensor:
+    """TorchRay's blur pyramid ``Perturbation(image[None], levels, max_blur).pyramid``
+    ``[L, C, H, W]`` of one image ``[C, H, W]``: level ``l`` is the image smoothed by a separable
+    Gaussian of sigma ``(1 - l / (L - 1)) max_blur`` (TorchRay's ``imsmooth``: width ``ceil(4 sigma)``,
+    zero padding), made here in the image's dtype, where TorchRay's filter is always float32, so
+    that a float64 model runs EP in float64. In float32 the same bits as TorchRay's (tested)."""
+    out = []
+    for sigma in torch.linspace(0, 1, levels):
+        blur = (1 - sigma) * max_blur
+        width = math.ceil(4 * blur)
+        taps = torch.arange(-width, width + 1, dtype=image.dtype, device=image.device)
+        taps = torch.exp(-(taps / (SQRT_TWO_SINGLE * blur + EPSILON_SINGLE)) ** 2)
+        taps = taps / taps.sum()
+        x, channels = image[None], image.shape[0]
+        x = F.conv2d(x, taps.reshape(1, 1, -1, 1).expand(channels, -1, -1, -1), padding=(width, 0),
+                     groups=channels)
+        out.append(F.conv2d(x, taps.reshape(1, 1, 1, -1).expand(channels, -1, -1, -1), padding=(0, width),
+                            groups=channels))
+    return torch.cat(out)
 
 
 def perturb(pyramids: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
@@ -182,7 +216,7 @@ class SmoothMaskGenerator:
         padded = F.pad(params[:, 0], (ref.padding,) * 4)
         windows = padded.unfold(1, self.kernel, 1).unfold(2, self.kernel, 1)  # [N, h, w, k, k]
         cols = windows.reshape(n, h * w, self.kernel ** 2)
-        mask = SoftmaxPooling.apply(cols, self.weight, float(ref.coldness))
+        mask = SoftmaxPooling.apply(cols, self.weight.to(cols.dtype), float(ref.coldness))
         mask = mask.view(n, 1, h, w, s, s).permute(0, 1, 2, 4, 3, 5).reshape(n, 1, h * s, w * s)
         mask = mask[:, :, :self.shape_out[0], :self.shape_out[1]].clamp(0, 1)
         m = round(ref.margin)
@@ -194,7 +228,10 @@ class ExtremalPerturbation(AttributionMethod):
     family = "perturbation"
     needs_gradients = True
     stochastic = False
-    version = 2  # 2: compiled pooling kernels (maps differ from version 1 by float rounding)
+    numerics = "ties"
+    # 2: compiled pooling kernels (maps differ from version 1 by float rounding); 3: a stable sort in
+    # the area regulariser (ties went in an order of the CPU's sort kernel)
+    version = 3
     Config = EPConfig
 
     def passes(self, size):
@@ -223,15 +260,14 @@ class ExtremalPerturbation(AttributionMethod):
         cfg, device = self.config, images.device
         n_areas, batch = len(cfg.areas), len(images)
         with torch.no_grad():
-            pyramids = torch.stack([Perturbation(x[None], num_levels=cfg.levels,
-                                                 max_blur=cfg.max_blur).pyramid for x in images])
+            pyramids = torch.stack([blur_pyramid(x, cfg.levels, cfg.max_blur) for x in images])
         pyramids = pyramids.repeat_interleave(n_areas, 0)            # [B * A, L, C, H, W]
         mask_targets = targets.repeat_interleave(n_areas)
         generator = self._mask_generator(images)
         h, w = generator.shape_in
-        params = torch.ones(batch * n_areas, 1, h, w, device=device)
+        params = torch.ones(batch * n_areas, 1, h, w, dtype=images.dtype, device=device)
         max_area = int(np.prod(generator.shape_out))
-        reference = torch.ones(n_areas, max_area, device=device)
+        reference = torch.ones(n_areas, max_area, dtype=images.dtype, device=device)
         for i, area in enumerate(cfg.areas):
             reference[i, :int(max_area * (1 - area))] = 0
         reference = reference.repeat(batch, 1)
@@ -246,7 +282,7 @@ class ExtremalPerturbation(AttributionMethod):
                 if cfg.jitter and t % 2 == 0:
                     x = torch.flip(x, dims=(3,))
                 reward = target_scores(model(x), mask_targets)
-                sorted_mask = full.reshape(len(params), -1).sort(dim=1)[0]
+                sorted_mask = full.reshape(len(params), -1).sort(dim=1, stable=True)[0]
                 regul = -((sorted_mask - reference) ** 2).mean(dim=1) * regul_weight
                 energy = (reward + regul).sum()
                 params.grad = torch.autograd.grad(-energy, params)[0]
