@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from amx.draws import normal
+
 
 class PixelSetModel(nn.Module):
     """Two classes; the logit of class 0 is ``weight * mean(x over the pixels in mask)``, class 1's
@@ -35,8 +37,8 @@ class LinearModel(nn.Module):
         self.linear = nn.Linear(3 * size * size, n_classes)
         with torch.no_grad():
             gen = torch.Generator().manual_seed(seed)
-            self.linear.weight.copy_(torch.randn(self.linear.weight.shape, generator=gen))
-            self.linear.bias.copy_(torch.randn(n_classes, generator=gen))
+            self.linear.weight.copy_(normal(self.linear.weight.shape, gen))
+            self.linear.bias.copy_(normal(n_classes, gen))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.linear(x.flatten(1))
@@ -56,3 +58,40 @@ class TinyGAPNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
+
+
+def largest_relative_difference(actual: torch.Tensor, expected: torch.Tensor) -> float:
+    """The largest ``|actual - expected|`` of each map (or row) relative to that map's largest
+    ``|expected|``: maps are compared at their own scale, the scale the store keeps them at
+    (``amx.pipeline.store.encode_map``), so a near-zero pixel is held to the map's precision,
+    not to its own.
+
+    >>> largest_relative_difference(torch.tensor([[1.0, 0.0]]), torch.tensor([[2.0, 0.0]]))
+    0.5
+    """
+    diff = (actual.double() - expected.double()).abs().flatten(1).amax(1)
+    scale = expected.double().abs().flatten(1).amax(1).clamp_min(torch.finfo(torch.float64).tiny)
+    return float((diff / scale).max()) if len(diff) else 0.0
+
+
+# Small budgets that keep a method's tests fast (a few passes per image); the paper's defaults are
+# checked on their own (test_methods.test_defaults_are_the_papers).
+CHEAP_CONFIGS = {
+    "smoothgrad": {"n_samples": 4}, "ig": {"n_steps": 8}, "rise": {"n_masks": 24},
+    "sliding_patch": {"patch": 16, "stride": 16}, "shap": {"n_samples": 6}, "lime": {"n_samples": 20},
+    "ep": {"iterations": 3, "areas": (0.1, 0.2), "step": 2, "sigma": 6.0},
+    "mp": {"iterations": 3, "mask_size": 8}, "agi": {"iterations": 3, "n_classes": 4},
+    "big": {"n_steps": 4,
+            "boundary": {"eps": (2.0, 8.0), "pgd_steps": 3, "cw_steps": 4, "cw_binary_steps": 2}},
+}
+
+
+def cheap_method(name: str):
+    """The registered method ``name`` at a small budget (``CHEAP_CONFIGS``; others as registered)."""
+    from amx import methods
+    from amx.attacks.boundary import BoundaryConfig
+
+    overrides = dict(CHEAP_CONFIGS.get(name, {}))
+    if "boundary" in overrides:
+        overrides["boundary"] = BoundaryConfig(**overrides["boundary"])
+    return methods.get(name, **overrides)

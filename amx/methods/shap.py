@@ -13,6 +13,10 @@ world's ineligible images), so the background never contains an evaluated image.
 claims run binds ``background_world`` to its own world (``world_field``); the default is the
 default world.
 Every image of a batch uses the same draws ``(r_k, t_k)`` from ``seed``.
+
+Reproducibility (``numerics = "single-pass"``): the draws are integer and uniform ones (the same
+bits on every machine); the maps average gradients at random points of the path, each within the
+rounding of its pass except where a ReLU switches there (see ``amx.kernels.pass_tolerance``).
 """
 
 from __future__ import annotations

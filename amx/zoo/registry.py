@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import torch
 
+from amx import kernels
 from amx.data.worlds import DEFAULT_WORLD, get_world
 from amx.registry import unknown_name
 from amx.zoo.spec import ModelSpec
@@ -29,8 +30,11 @@ def load(name: str, world: str = DEFAULT_WORLD, device: str | torch.device = "cp
 
     The model carries what attribution methods read from it (``amx.methods.base``): ``amx_name``,
     ``cam_layer`` and ``gap_head``, from its spec. Its weights are channels-last, which makes the
-    zoo's convolutions about 1.5x faster on a CPU (inputs of either layout are accepted).
+    zoo's convolutions about 1.5x faster on a CPU (inputs of either layout are accepted). On CUDA,
+    float32 runs as IEEE float32, not TF32 (``amx.kernels.ieee_float32``).
     """
+    if torch.device(device).type == "cuda":
+        kernels.ieee_float32()
     spec = get_spec(name, world)
     model = get_world(world).zoo.load(spec, device).to(memory_format=torch.channels_last)
     model.amx_name, model.cam_layer, model.gap_head = spec.name, spec.cam_layer, spec.gap_head
