@@ -4,6 +4,7 @@ Maps are drawn from small integers so that the transforms below are exact in flo
 the properties are about the metrics, not about rounding.
 """
 
+import pytest
 import torch
 from hypothesis import assume, given
 from hypothesis import strategies as st
@@ -13,6 +14,8 @@ from amx.metrics import CausalConfig, WSLConfig, box_iou, box_iou_curves, deleti
 from amx.metrics.energy import box_region, energy_pointing_game
 from amx.metrics.wsl import alpha_box_ious
 from amx.testing import PixelSetModel
+
+pytestmark = pytest.mark.numerics  # kernel-path sensitive: .ci/run reruns these on the default path
 
 SIZE = 12
 integer_maps = arrays("int64", (SIZE, SIZE), elements=st.integers(-50, 50))

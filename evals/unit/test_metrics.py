@@ -25,6 +25,8 @@ from amx.metrics.wsl import estimated_boxes, quantise
 from amx.testing import PixelSetModel
 from amx.zoo import registry
 
+pytestmark = pytest.mark.numerics  # kernel-path sensitive: .ci/run reruns these on the default path
+
 
 @pytest.fixture(scope="module")
 def zoo_model():

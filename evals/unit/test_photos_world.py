@@ -12,6 +12,8 @@ from amx.metrics.pointing import PointingGameConfig, pointing_game
 from amx.zoo import registry
 from amx.zoo.photos import NAME, EfficientNetLite0
 
+pytestmark = pytest.mark.numerics  # kernel-path sensitive: .ci/run reruns these on the default path
+
 
 @pytest.fixture(scope="module")
 def model():

@@ -9,6 +9,8 @@ from skimage.metrics import structural_similarity
 
 from amx.metrics.similarity import SSIMConfig, scaled, spearman, ssim
 
+pytestmark = pytest.mark.numerics  # kernel-path sensitive: .ci/run reruns these on the default path
+
 
 def _maps(shape, seed, ties=False):
     rng = np.random.default_rng(seed)

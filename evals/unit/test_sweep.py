@@ -13,6 +13,8 @@ from amx.data.worlds import get_world
 from amx.pipeline.sweep import Sweep, SweepInputs, sweep_maps
 from amx.zoo import registry
 
+pytestmark = pytest.mark.numerics  # kernel-path sensitive: .ci/run reruns these on the default path
+
 
 @pytest.fixture(scope="module")
 def model():

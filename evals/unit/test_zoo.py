@@ -13,6 +13,8 @@ from amx.zoo.architectures import ARCHITECTURES, DualBatchNorm, build
 from amx.zoo.spec import ModelSpec, WeightsMismatchError, sha256_of, verify_weights
 from amx.zoo.train import TrainConfig, train
 
+pytestmark = pytest.mark.numerics  # kernel-path sensitive: .ci/run reruns these on the default path
+
 SPECS = registry.specs("mini")
 
 
