@@ -175,13 +175,15 @@ def _bench_similarity(args) -> int:
 
 
 def _stability(args) -> int:
+    get_world(args.world)
+    world_args = [f"--{o.name}={getattr(args, o.dest)}" for o in world_options()
+                  if getattr(args, o.dest, None)]
+    if args.kernels:
+        return _kernel_stability(args, world_args)
     from amx.claims import seeds
     from amx.report import load_results, write_html, write_results
 
-    get_world(args.world)
     report_dir = Path(args.report_dir)
-    world_args = [f"--{o.name}={getattr(args, o.dest)}" for o in world_options()
-                  if getattr(args, o.dest, None)]
     paths = {seed: seeds.regenerate(seed, report_dir, args.world, args.n_images, args.gpu, args.cache_dir,
                                     world_args) for seed in dict.fromkeys(args.seeds)}
     runs = {seed: load_results(path) for seed, path in paths.items()}
@@ -202,6 +204,35 @@ def _stability(args) -> int:
           f"flip between seeds ({s['flip_and_stable']} of them stable under every seed); {s['borderline']} "
           f"are borderline under some seed. Written to {written} and {html}")
     return 0
+
+
+def _kernel_stability(args, world_args: list[str]) -> int:
+    """The claims under each kernel path, compared; exit 1 when a verdict or a label differs."""
+    from amx import kernels
+    from amx.claims import kernel_paths
+    from amx.data.arrays import cache_dir
+    from amx.report import load_results
+
+    paths = list(dict.fromkeys(args.kernels))
+    if len(paths) < 2:
+        raise ValueError(f"--kernels: name two or more kernel paths to compare, got {paths}")
+    for path in paths:
+        kernels.environment(path)  # an unknown or unavailable path is an error before any run
+    report_dir, cache = Path(args.report_dir), Path(args.cache_dir or cache_dir())
+    runs = {}
+    for path in paths:
+        results, store = kernel_paths.regenerate(path, report_dir, cache, args.world, args.n_images,
+                                                 args.seed, world_args)
+        runs[path] = (load_results(results), store)
+    record = kernel_paths.kernel_stability(runs)
+    written = kernel_paths.write(record, report_dir)
+    s = record["summary"]
+    print(kernel_paths.table(record))
+    print(f"amx stability: of {s['cases']} cases judged under kernel paths {', '.join(paths)}, "
+          f"{len(s['verdicts_differ'])} verdicts and {len(s['labels_differ'])} stability labels differ"
+          + (f" ({', '.join(s['verdicts_differ'] + s['labels_differ'])})" if not s["same"] else "")
+          + f". Written to {written}")
+    return 0 if s["same"] else 1
 
 
 def _report(args) -> int:
@@ -242,15 +273,23 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=_run)
 
     p = sub.add_parser("stability", help="rerun the claims with each seed (cached) and report per case how "
-                                         "many seeds it holds under")
+                                         "many seeds it holds under, or under each CPU kernel path and "
+                                         "compare their maps and verdicts")
     _add_world(p)
-    p.add_argument("--seeds", type=int, nargs="+", required=True, help="seeds, e.g. 0 1 2")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--seeds", type=int, nargs="+", help="seeds, e.g. 0 1 2")
+    which.add_argument("--kernels", nargs="+", metavar="PATH",
+                       help="CPU kernel paths (ATEN_CPU_CAPABILITY), e.g. default avx512: the claims under "
+                            "each, in a cache of its own (<cache>/kernels/PATH); exit 1 if a verdict or a "
+                            "label differs")
+    p.add_argument("--seed", type=int, default=0, help="with --kernels: the run's seed (default 0)")
     p.add_argument("--n-images", type=int, default=None,
                    help="images per architecture (default: the world's, 100 on the embedded world)")
     p.add_argument("--gpu", action="store_true", help="run the models on CUDA")
     p.add_argument("--cache-dir", default=None, help="cache directory (default $AMX_CACHE or .amx-cache)")
     p.add_argument("--report-dir", default="reports",
-                   help="where seed_stability.json, the claims report and each seed's run (seeds/S) go")
+                   help="where seed_stability.json / kernel_stability.json, the claims report and each "
+                        "seed's or path's run (seeds/S, kernels/PATH) go")
     p.set_defaults(func=_stability)
 
     p = sub.add_parser("report", help="re-render claims.html from results.json, without recomputing")

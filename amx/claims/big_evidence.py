@@ -149,7 +149,7 @@ class _Model:
             new = {keys[j]: found.points[p].cpu().numpy() for p, j in enumerate(missing)}
             info = {keys[j]: {"distance": float(found.distance[p]), "found": bool(found.found[p]),
                               "source": found.source[p], "seconds": seconds} for p, j in enumerate(missing)}
-            self.store.put_arrays(new.items())
+            self.store.put_arrays(new.items(), of=(self.spec.name, "boundary_points"))
             self.store.put_records(info.items())
             points.update(new)
             records.update(info)
@@ -188,7 +188,7 @@ class _Model:
             # BIG's time per image includes its boundary search
             search = [boundary["seconds"][j] if name == "big" else 0.0 for j in missing]
             items = [(keys[j], new[p].cpu().numpy(), seconds + search[p]) for p, j in enumerate(missing)]
-            self.store.put_maps(items, self.device)
+            self.store.put_maps(items, self.device, of=(self.spec.name, name))
             stored = self.store.get_maps(keys)  # read back: scores see the stored (float16) maps
         return np.stack([stored[k] for k in keys]), keys
 

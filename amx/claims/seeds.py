@@ -2,42 +2,33 @@
 
 A claims run with another ``--seed`` draws other images (the CL subset) and seeds the stochastic
 methods (RISE's masks, LIME's and SHAP's samples, MP's jitter) anew; the cache makes such a rerun
-incremental. ``regenerate(seed, ...)`` runs one claims session per seed (in a subprocess, as a
-user would: ``pytest --pyargs amx.claims.suite -m claims --seed S``) and ``seed_stability`` sums
-their ``results.json`` up: per case, the verdict and stability label under each seed, how many
-seeds it holds under, and whether it flips between seeds. The claims report shows the table and
-a figure (``figure``) when ``seed_stability.json`` sits beside its ``results.json`` and was made
-on the same world and image budget.
+incremental. ``regenerate(seed, ...)`` runs one claims session per seed (in a subprocess, as a user
+would: ``pytest --pyargs amx.claims.suite -m claims --seed S``; ``amx.claims.rerun``) and
+``seed_stability`` sums their ``results.json`` up: per case, the verdict and stability label under
+each seed, how many seeds it holds under, and whether it flips between seeds. The claims report
+shows the table and a figure (``figure``) when ``seed_stability.json`` sits beside its
+``results.json`` and was made on the same world and image budget.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
+
+from amx.claims.rerun import claims_run
 
 FILE = "seed_stability.json"
 
 
 def regenerate(seed: int, report_dir: Path, world: str, n_images: int | None, gpu: bool,
                cache_dir: str | None, world_args: list[str]) -> Path:
-    """Run the claims of ``world`` with ``seed``; the path of its ``results.json``. A session that
-    could not judge (a usage error, an internal error, no cases) is an error naming the seed."""
-    out = Path(report_dir) / "seeds" / str(seed)
-    command = [sys.executable, "-m", "pytest", "--pyargs", "amx.claims.suite", "-m", "claims", "-q",
-               "-p", "no:cacheprovider", "--seed", str(seed), "--world", world, "--report-dir", str(out),
+    """Run the claims of ``world`` with ``seed``; the path of its ``results.json``."""
+    options = ["--seed", str(seed), "--world", world,
                *(["--n-images", str(n_images)] if n_images is not None else []), *(["--gpu"] if gpu else []),
                *(["--cache-dir", cache_dir] if cache_dir else []), *world_args]
-    print(f"amx stability: seed {seed}: {' '.join(command[1:])}", flush=True)
-    code = subprocess.run(command, check=False).returncode
-    if code not in (0, 1):  # 1: some claims fail, which is a verdict, not an error
-        raise RuntimeError(f"amx stability: the claims run with seed {seed} ended with pytest exit code "
-                           f"{code} (usage or internal error, or no claim cases collected); its output is "
-                           "above")
-    return out / "results.json"
+    return claims_run(f"seed {seed}", Path(report_dir) / "seeds" / str(seed), options)
 
 
 def seed_stability(results: dict[int, dict]) -> dict:

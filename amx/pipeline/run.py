@@ -386,7 +386,7 @@ def _attribute_missing(ctx: _Context, model, name, method, index, keys, bar) -> 
     for part in _chunks(todo, ctx.config.chunk_images):
         maps, per_image = _attribute(ctx, model, method, index[part])
         ctx.store.put_maps([(keys[j], m, per_image) for j, m in zip(part, maps, strict=True)],
-                           ctx.device_name)
+                           ctx.device_name, of=(name, method.name))
         bar.update(len(part))
     _stage(ctx, "attribute", name, method, len(todo), time.perf_counter() - start)
 

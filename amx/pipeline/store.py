@@ -10,7 +10,9 @@ and config. Values are never pickled:
 * ``runtimes``: the seconds per image a map took, per (map key, device it was measured on): a
   CPU's timings never stand in for a GPU's;
 * ``records``: a JSON document per key (metric scores, a model's predictions);
-* ``arrays``: one float32 array per key, stored exactly (BIG's decision-boundary points).
+* ``arrays``: one float32 array per key, stored exactly (BIG's decision-boundary points);
+* ``labels``: what each map or array is of (its model and its method, or ``boundary_points``),
+  so that two stores can be compared method by method (``amx stability --kernels``).
 
 Each ``put_*`` call is one SQLite transaction: a killed run keeps every finished call and never
 leaves a half-written entry. The pipeline reads maps back through the store, so a cold and a
@@ -33,6 +35,7 @@ CREATE TABLE IF NOT EXISTS maps (key TEXT PRIMARY KEY, height INTEGER, width INT
 CREATE TABLE IF NOT EXISTS runtimes (key TEXT, device TEXT, seconds REAL, PRIMARY KEY (key, device));
 CREATE TABLE IF NOT EXISTS records (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS arrays (key TEXT PRIMARY KEY, shape TEXT, data BLOB);
+CREATE TABLE IF NOT EXISTS labels (key TEXT PRIMARY KEY, model TEXT, what TEXT);
 """
 
 
@@ -92,8 +95,10 @@ class Store:
         """The keys whose map is stored (without decoding them)."""
         return {k for k, _ in self._select("maps", "1", keys)}
 
-    def put_maps(self, items: Iterable[tuple[str, np.ndarray, float]], device: str) -> None:
-        """Store ``(key, map [H, W], seconds per image on device)`` items in one transaction."""
+    def put_maps(self, items: Iterable[tuple[str, np.ndarray, float]], device: str,
+                 of: tuple[str, str]) -> None:
+        """Store ``(key, map [H, W], seconds per image on device)`` items in one transaction; ``of``:
+        the ``(model, method)`` the maps are of."""
         maps, runtimes = [], []
         for key, score_map, seconds in items:
             scale, data = encode_map(score_map)
@@ -103,6 +108,7 @@ class Store:
             self._db.executemany("INSERT OR REPLACE INTO maps (key, height, width, scale, data) "
                                  "VALUES (?, ?, ?, ?, ?)", maps)
             self._db.executemany("INSERT OR REPLACE INTO runtimes VALUES (?, ?, ?)", runtimes)
+            self._label([m[0] for m in maps], of)
 
     def get_runtimes(self, keys: list[str], device: str) -> dict[str, float]:
         """``{key: seconds per image}`` measured on ``device``, for the keys that have one."""
@@ -126,8 +132,9 @@ class Store:
         return {k: np.frombuffer(d, dtype=np.float32).reshape(json.loads(shape))
                 for k, shape, d in self._select("arrays", "shape, data", keys)}
 
-    def put_arrays(self, items: Iterable[tuple[str, np.ndarray]]) -> None:
-        """Store ``(key, array)`` items as float32 in one transaction."""
+    def put_arrays(self, items: Iterable[tuple[str, np.ndarray]], of: tuple[str, str]) -> None:
+        """Store ``(key, array)`` items as float32 in one transaction; ``of``: the ``(model, what)``
+        they are of."""
         rows = []
         for key, array in items:
             array = np.ascontiguousarray(array, dtype=np.float32)
@@ -136,6 +143,19 @@ class Store:
             rows.append((key, json.dumps(list(array.shape)), array.tobytes()))
         with self._db:
             self._db.executemany("INSERT OR REPLACE INTO arrays VALUES (?, ?, ?)", rows)
+            self._label([r[0] for r in rows], of)
+
+    def _label(self, keys: list[str], of: tuple[str, str]) -> None:
+        self._db.executemany("INSERT OR REPLACE INTO labels VALUES (?, ?, ?)", [(k, *of) for k in keys])
+
+    def labelled(self, table: str) -> dict[str, tuple[str, str]]:
+        """``{key: (model, what)}`` of every entry of ``table`` (``maps`` or ``arrays``) whose label
+        was stored (a store written before labels existed has unlabelled entries)."""
+        if table not in ("maps", "arrays"):
+            raise ValueError(f"labelled: table must be 'maps' or 'arrays', got {table!r}")
+        rows = self._db.execute(f"SELECT {table}.key, labels.model, labels.what FROM {table} "
+                                f"JOIN labels ON labels.key = {table}.key").fetchall()
+        return {k: (model, what) for k, model, what in rows}
 
     def counts(self) -> dict[str, int]:
         return {t: self._db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]

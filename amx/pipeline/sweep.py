@@ -184,7 +184,7 @@ def _compute(inputs: SweepInputs, store: Store, model, model_name: str, sweep: S
                 wanted = set(missing)
                 items += [(keys[j], m, per_image) for j, m in zip(part, maps[v].cpu().numpy(), strict=True)
                           if j in wanted]
-            store.put_maps(items, device_name(x.device))
+            store.put_maps(items, device_name(x.device), of=(spec.name, method.name))
         fwd, bwd = method.passes(size)
         forwards, backwards = forwards + fwd * len(rows), backwards + bwd * len(rows)
     return forwards, backwards

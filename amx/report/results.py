@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 import amx
+from amx import kernels
 from amx.claims.spec import ClaimSet, Evidence, claim_order
 from amx.files import write_atomic
 
@@ -40,9 +41,11 @@ def git_commit() -> str | None:
 
 def provenance(world, device: str, device_name: str, seed: int, n_images: int, run_config: dict | None,
                fingerprints: dict, stage_seconds: dict, passes: dict | None = None) -> dict:
-    """Where and how the run was made: versions, commit, device, world, seeds, config, models."""
+    """Where and how the run was made: versions, commit, device (with the CPU kernel path and
+    threads, which float32 results depend on: ``amx.kernels``), world, seeds, config, models."""
     return {"amx_version": amx.__version__, "git_commit": git_commit(), "torch": torch.__version__,
-            "device": device, "device_name": device_name, "created": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+            "device": device, "device_name": device_name, "kernel_path": kernels.current(),
+            "threads": torch.get_num_threads(), "created": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
             "world": world.name, "world_version": world.version, "world_seed": world.seed,
             "world_description": world.description, "world_departures": world.departures,
             "seed": seed, "n_images": n_images, "run": run_config, "model_fingerprints": fingerprints,

@@ -27,9 +27,11 @@ def test_maps_round_trip_through_float16_with_their_scale(tmp_path):
     back = decode_map(8, 8, scale, data)
     np.testing.assert_allclose(back, big, rtol=1e-3, atol=1e-3 * np.abs(big).max())
     store = Store(tmp_path)
-    store.put_maps([("k", big, 0.5), ("zero", np.zeros((8, 8), np.float32), 0.1)], device="cpu A")
+    store.put_maps([("k", big, 0.5), ("zero", np.zeros((8, 8), np.float32), 0.1)], device="cpu A",
+                   of=("resnet-mini", "gradient"))
     maps = store.get_maps(["k", "zero", "absent"])
     assert set(maps) == {"k", "zero"} and not maps["zero"].any()
+    assert store.labelled("maps") == {"k": ("resnet-mini", "gradient"), "zero": ("resnet-mini", "gradient")}
     assert store.get_runtimes(["k", "zero"], "cpu A") == {"k": 0.5, "zero": 0.1}
     assert store.get_runtimes(["k"], "gpu B") == {}  # runtimes are kept per device
 
@@ -38,8 +40,9 @@ def test_a_failing_write_stores_nothing_of_its_batch(tmp_path):
     store = Store(tmp_path)
     bad = np.full((4, 4), np.nan, np.float32)
     with pytest.raises(ValueError, match="NaN"):
-        store.put_maps([("good", np.ones((4, 4), np.float32), 0.0), ("bad", bad, 0.0)], device="cpu")
-    assert store.counts()["maps"] == 0
+        store.put_maps([("good", np.ones((4, 4), np.float32), 0.0), ("bad", bad, 0.0)], device="cpu",
+                       of=("m", "gradient"))
+    assert store.counts()["maps"] == 0 and store.labelled("maps") == {}
 
 
 def test_a_corrupt_cache_file_is_named(tmp_path):

@@ -385,6 +385,36 @@ def test_amx_stability_reruns_the_claims_per_seed_and_the_report_shows_them(pyte
     assert bad.returncode == 2 and "the claims run with seed 0 ended with pytest exit code 4" in bad.stderr
 
 
+def test_amx_stability_reruns_the_claims_under_each_kernel_path_and_compares_maps_and_verdicts(pytester,
+                                                                                               monkeypatch):
+    import subprocess
+    import sys
+
+    from amx import kernels
+
+    if len(kernels.available()) < 2:
+        pytest.skip(f"this CPU has one kernel path ({kernels.native()})")
+    _install_toy(pytester, monkeypatch)
+    paths = ["default", kernels.native()]
+    common = ["--world", "toy", "--n-images", "4", "--cache-dir", "cache", "--report-dir", "out"]
+    done = subprocess.run([sys.executable, "-m", "amx.cli", "stability", "--kernels", *paths, *common],
+                          cwd=pytester.path, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert (f"of 3 cases judged under kernel paths {', '.join(paths)}, 0 verdicts and 0 stability labels "
+            "differ") in done.stdout
+    record = json.loads((pytester.path / "out" / "kernel_stability.json").read_text())
+    assert record["paths"] == paths and record["summary"]["same"]
+    gradient = record["maps"][paths[1]]["gradient"]
+    assert gradient["compared"] == 4 and gradient["only_first"] == gradient["only_other"] == 0
+    for path in paths:  # each path computed everything in its own cache, under its own kernels
+        results = json.loads((pytester.path / "out" / "kernels" / path / "results.json").read_text())
+        assert results["provenance"]["kernel_path"] == path
+        assert (pytester.path / "cache" / "kernels" / path / "store.sqlite").is_file()
+    bad = subprocess.run([sys.executable, "-m", "amx.cli", "stability", "--kernels", "default", "avx1024",
+                          *common], cwd=pytester.path, capture_output=True, text=True, check=False)
+    assert bad.returncode == 2 and "kernel path 'avx1024': this CPU runs default" in bad.stderr
+
+
 def test_a_claim_set_needing_an_unknown_metric_is_a_usage_error(pytester, monkeypatch):
     from dataclasses import replace
 

@@ -147,6 +147,42 @@ def test_seed_stability_counts_cases_that_hold_under_every_seed_none_or_flip():
         seed_stability({0: run(0, {"a": True}), 1: other})
 
 
+def test_kernel_stability_compares_maps_by_method_and_every_verdict_and_label(tmp_path):
+    from amx.claims.kernel_paths import kernel_stability
+    from amx.pipeline.store import Store
+
+    base = np.linspace(-1, 1, 64, dtype=np.float32).reshape(8, 8)
+    for path, shift in (("default", 0.0), ("avx512", 0.25)):
+        store = Store(tmp_path / path)
+        store.put_maps([("k1", base, 0.0), ("k2", base + shift, 0.0)], "cpu", of=("m", "gradient"))
+        store.put_maps([("k3", base, 0.0)], "cpu", of=("m", "ep"))
+        if path == "default":
+            store.put_maps([("k4", base, 0.0)], "cpu", of=("m", "ep"))  # not computed under avx512
+        store.put_arrays([("p", base)], of=("m", "boundary_points"))
+        store.close()
+
+    def run(labels):
+        return {"provenance": {"world": "mini", "n_images": 25, "seed": 0, "git_commit": "abc"},
+                "cases": [{"case_id": f"P1[{k}]", "claim": "P1", "passed": v, "outcome": "passed",
+                           "stability": {"label": label}} for k, (v, label) in labels.items()]}
+
+    record = kernel_stability({"default": (run({"a": (True, "stable"), "b": (False, "borderline")}),
+                                           tmp_path / "default"),
+                               "avx512": (run({"a": (True, "stable"), "b": (False, "stable")}),
+                                          tmp_path / "avx512")})
+    assert record["summary"] == {"cases": 2, "verdicts_differ": [], "labels_differ": ["P1[b]"], "same": False}
+    maps = record["maps"]["avx512"]
+    assert maps["gradient"]["compared"] == 2 and maps["gradient"]["differ"] == 1
+    assert maps["gradient"]["largest"] == pytest.approx(0.25, abs=1e-3)  # 0.25 on a map of scale 1
+    assert maps["ep"] == {"compared": 1, "differ": 0, "largest": 0.0, "median_of_differing": 0.0,
+                          "unit": "of the map's scale", "only_first": 1, "only_other": 0}
+    assert maps["boundary_points"]["largest"] == 0.0 and maps["boundary_points"]["unit"] == "pixel units"
+    other = run({"a": (True, "stable")})
+    other["provenance"]["seed"] = 1
+    with pytest.raises(ValueError, match="the run under avx512 is on world 'mini' with 25 images and seed 1"):
+        kernel_stability({"default": (run({}), tmp_path / "default"), "avx512": (other, tmp_path / "avx512")})
+
+
 def test_holm_is_reported_within_each_claim_and_judges_with_holm():
     from amx.claims.spec import Case, Claim, ClaimSet, verdict
     from amx.data.worlds import get_world

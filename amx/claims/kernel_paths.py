@@ -1,0 +1,134 @@
+"""Kernel-path stability: do the claims' verdicts depend on the CPU kernel path?
+(``amx stability --kernels default avx512``)
+
+A CPU runs the widest of ATen's kernel paths it has (``amx.kernels``), and float32 results of two
+paths differ in the last bits, which iterative methods amplify. ``regenerate(path, ...)`` runs the
+claims under one path (``ATEN_CPU_CAPABILITY``, in its own process and its own cache, so that
+nothing computed under one path is read under another); ``kernel_stability`` compares two or more
+such runs:
+
+* map by map, every attribution map both caches hold under the same content key (the key names
+  what was computed, never where), per method: how many, how many differ at all, and the largest
+  difference relative to the map's scale (maps are stored as float16 of ``map / max|map|``, so a
+  difference below 2^-11 = 4.9e-4 of the scale does not show); BIG's boundary points likewise, in
+  pixel units;
+* case by case, the verdicts and the stability labels (``amx.claims.stability``).
+
+The check passes when every verdict and every label is the same under every path.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from amx import kernels
+from amx.claims.rerun import claims_run
+from amx.pipeline.store import Store
+
+FILE = "kernel_stability.json"
+
+
+def regenerate(path: str, report_dir: Path, cache_dir: Path, world: str, n_images: int | None, seed: int,
+               world_args: list[str]) -> tuple[Path, Path]:
+    """Run the claims of ``world`` under kernel path ``path`` with a cache of its own; the paths of
+    its ``results.json`` and of its cache."""
+    cache = Path(cache_dir) / "kernels" / path
+    options = ["--seed", str(seed), "--world", world, "--cache-dir", str(cache),
+               *(["--n-images", str(n_images)] if n_images is not None else []), *world_args]
+    results = claims_run(f"kernel path {path}", Path(report_dir) / "kernels" / path, options,
+                         env=kernels.environment(path))
+    return results, cache
+
+
+def compare_stores(first: Path, other: Path) -> dict:
+    """Per method (and ``boundary_points``): the maps (arrays) both caches hold, how many differ and
+    by how much at most (maps: relative to the first's scale; points: in pixel units), and how many
+    each cache holds that the other lacks."""
+    a, b = Store(first), Store(other)
+    try:
+        out = {}
+        for table, get in (("maps", Store.get_maps), ("arrays", Store.get_arrays)):
+            labels_a, labels_b = a.labelled(table), b.labelled(table)
+            by_what = defaultdict(list)
+            for key, (_, what) in labels_a.items():
+                by_what[what].append(key)
+            for what, keys in sorted(by_what.items()):
+                shared = [k for k in keys if k in labels_b]
+                values_a, values_b = get(a, shared), get(b, shared)
+                largest = [_largest(values_a[k], values_b[k], relative=table == "maps") for k in shared]
+                out[what] = {"compared": len(shared), "differ": int(sum(d > 0 for d in largest)),
+                             "largest": float(max(largest, default=0.0)),
+                             "median_of_differing": float(np.median([d for d in largest if d > 0]))
+                             if any(d > 0 for d in largest) else 0.0,
+                             "unit": "of the map's scale" if table == "maps" else "pixel units",
+                             "only_first": len(keys) - len(shared),
+                             "only_other": sum(1 for w in labels_b.values() if w[1] == what) - len(shared)}
+        return out
+    finally:
+        a.close()
+        b.close()
+
+
+def _largest(x: np.ndarray, y: np.ndarray, relative: bool) -> float:
+    diff = float(np.abs(x.astype(np.float64) - y).max()) if x.size else 0.0
+    scale = float(np.abs(x).max()) if relative else 1.0
+    return diff / scale if scale > 0 else diff
+
+
+def _judged(results: dict) -> dict[str, dict]:
+    return {c["case_id"]: {"claim": c["claim"], "passed": bool(c["passed"]),
+                           "label": (c.get("stability") or {}).get("label")}
+            for c in results["cases"] if c["outcome"] != "not applicable"}
+
+
+def kernel_stability(runs: dict[str, tuple[dict, Path]]) -> dict:
+    """``runs``: ``{path: (results.json, cache directory)}``, the first the reference. The maps'
+    differences and every case's verdict and label under each path; ``summary.same`` is True when
+    no verdict and no label differs."""
+    paths = list(runs)
+    first = runs[paths[0]][0]["provenance"]
+    for path in paths[1:]:
+        prov = runs[path][0]["provenance"]
+        if any(prov[k] != first[k] for k in ("world", "n_images", "seed")):
+            raise ValueError(f"amx stability: the run under {path} is on world {prov['world']!r} with "
+                             f"{prov['n_images']} images and seed {prov['seed']}, the run under {paths[0]} "
+                             f"on {first['world']!r} with {first['n_images']} and seed {first['seed']}")
+    judged = {path: _judged(results) for path, (results, _) in runs.items()}
+    cases = {}
+    for case_id, row in judged[paths[0]].items():
+        under = {p: judged[p].get(case_id) for p in paths}
+        if any(v is None for v in under.values()):
+            continue
+        cases[case_id] = {"claim": row["claim"], "holds": {p: v["passed"] for p, v in under.items()},
+                          "labels": {p: v["label"] for p, v in under.items()}}
+    verdicts_differ = [c for c, row in cases.items() if len(set(row["holds"].values())) > 1]
+    labels_differ = [c for c, row in cases.items() if len(set(row["labels"].values())) > 1]
+    maps = {path: compare_stores(runs[paths[0]][1], runs[path][1]) for path in paths[1:]}
+    return {"world": first["world"], "n_images": first["n_images"], "seed": first["seed"],
+            "paths": paths, "git_commit": first.get("git_commit"),
+            "summary": {"cases": len(cases), "verdicts_differ": verdicts_differ,
+                        "labels_differ": labels_differ, "same": not verdicts_differ and not labels_differ},
+            "maps": maps, "cases": cases}
+
+
+def write(record: dict, report_dir: Path) -> Path:
+    path = Path(report_dir) / FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=1) + "\n")
+    return path
+
+
+def table(record: dict) -> str:
+    """The per-method differences as aligned text, one block per compared path."""
+    lines = []
+    for path, methods in record["maps"].items():
+        lines.append(f"{record['paths'][0]} vs {path}:")
+        lines.append(f"  {'method':18s} {'compared':>8s} {'differ':>7s} {'largest':>9s}  unit")
+        for what, row in methods.items():
+            lines.append(f"  {what:18s} {row['compared']:8d} {row['differ']:7d} {row['largest']:9.2e}  "
+                         f"{row['unit']}")
+    return "\n".join(lines)
