@@ -236,10 +236,16 @@ def test_rise_masks_follow_the_reference_layout():
     assert torch.equal(ones, torch.ones(1, 64, 64))
 
 
-def test_smoothgrad_equals_captum_noise_tunnel_with_the_same_noise(model, batch):
+def test_smoothgrad_equals_captum_noise_tunnel_with_the_same_noise(model, batch, monkeypatch):
     from captum.attr import NoiseTunnel, Saliency
 
+    import amx.methods.smoothgrad
+
     images, targets = batch
+    # Captum draws float32 normals from torch's global generator; amx draws float64 ones (the same
+    # bits on every kernel path, amx.draws) from its own. The same float32 stream for both here:
+    monkeypatch.setattr(amx.methods.smoothgrad, "normal",
+                        lambda shape, generator, dtype: torch.randn(shape, generator=generator, dtype=dtype))
     ours = methods.get("smoothgrad", n_samples=12)(model, images, targets, seed=4)
     span = images.flatten(1).amax(1) - images.flatten(1).amin(1)
     for j in range(len(images)):
@@ -366,11 +372,15 @@ def test_ep_equals_torchray_extremal_perturbation(batch, generator, monkeypatch)
     """With TorchRay's own mask generator injected, amx's batched optimisation gives TorchRay's
     masks to 1e-4. With amx's generator (equal to float rounding, above) the rounding decides a
     few pixels at the mask's clamp edge, and SGD carries that on: the masks agree to 0.01 at 99%
-    of the pixels and to 0.05 at all."""
+    of the pixels and to 0.05 at all. TorchRay runs with a stable sort, as amx's (its docstring:
+    TorchRay's own leaves tied mask values in an order of the CPU's sort kernel)."""
     from torchray.attribution.extremal_perturbation import MaskGenerator, extremal_perturbation
 
     import amx.methods.ep
 
+    unstable = torch.Tensor.sort
+    monkeypatch.setattr(torch.Tensor, "sort", lambda self, dim=-1, descending=False, stable=False:
+                        unstable(self, dim=dim, descending=descending, stable=True))
     if generator == "torchray":
         monkeypatch.setattr(amx.methods.ep, "SmoothMaskGenerator",
                             lambda shape, step, sigma, device: MaskGenerator(shape, step, sigma).to(device))

@@ -12,8 +12,6 @@ from amx.metrics.pointing import PointingGameConfig, pointing_game
 from amx.zoo import registry
 from amx.zoo.photos import NAME, EfficientNetLite0
 
-pytestmark = pytest.mark.numerics  # kernel-path sensitive: .ci/run reruns these on the default path
-
 
 @pytest.fixture(scope="module")
 def model():
@@ -51,6 +49,7 @@ def test_the_wrapper_is_the_packages_network_and_normalisation(model):
     assert isinstance(model, EfficientNetLite0) and model.cam_layer == "head_act" and model.gap_head
 
 
+@pytest.mark.numerics
 def test_efficientnet_classifies_the_photos_as_their_labels(model):
     index = imagenet.read_index(photos.ROOT)
     x = torch.from_numpy(imagenet.decode([a.image for a in index.annotations])).float() / 255
@@ -64,6 +63,7 @@ def test_efficientnet_classifies_the_photos_as_their_labels(model):
     assert top1 >= 5 / 8 and in_top5 == 1.0, (top1, in_top5)
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("method", ["gradcam", "rise"])
 def test_gradcam_and_rise_point_inside_the_box_where_the_model_is_right(model, eligible, method):
     x, labels, boxes = eligible
