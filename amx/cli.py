@@ -180,6 +180,8 @@ def _stability(args) -> int:
                   if getattr(args, o.dest, None)]
     if args.kernels:
         return _kernel_stability(args, world_args)
+    if args.seed is not None:
+        raise ValueError("--seed goes with --kernels; with --seeds, each run takes its seed from --seeds")
     from amx.claims import seeds
     from amx.report import load_results, write_html, write_results
 
@@ -213,7 +215,9 @@ def _kernel_stability(args, world_args: list[str]) -> int:
     from amx.data.arrays import cache_dir
     from amx.report import load_results
 
-    paths = list(dict.fromkeys(args.kernels))
+    if args.gpu:
+        raise ValueError("--kernels compares CPU kernel paths; drop --gpu")
+    paths = list(dict.fromkeys(path.lower() for path in args.kernels))
     if len(paths) < 2:
         raise ValueError(f"--kernels: name two or more kernel paths to compare, got {paths}")
     for path in paths:
@@ -222,7 +226,7 @@ def _kernel_stability(args, world_args: list[str]) -> int:
     runs = {}
     for path in paths:
         results, store = kernel_paths.regenerate(path, report_dir, cache, args.world, args.n_images,
-                                                 args.seed, world_args)
+                                                 args.seed or 0, world_args)
         runs[path] = (load_results(results), store)
     record = kernel_paths.kernel_stability(runs)
     written = kernel_paths.write(record, report_dir)
@@ -282,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
                        help="CPU kernel paths (ATEN_CPU_CAPABILITY), e.g. default avx512: the claims under "
                             "each, in a cache of its own (<cache>/kernels/PATH); exit 1 if a verdict or a "
                             "label differs")
-    p.add_argument("--seed", type=int, default=0, help="with --kernels: the run's seed (default 0)")
+    p.add_argument("--seed", type=int, default=None, help="with --kernels: the runs' seed (default 0)")
     p.add_argument("--n-images", type=int, default=None,
                    help="images per architecture (default: the world's, 100 on the embedded world)")
     p.add_argument("--gpu", action="store_true", help="run the models on CUDA")

@@ -34,8 +34,11 @@ def native() -> str:
     """The widest kernel path of this CPU: what a fresh process picks without ``ATEN_CPU_CAPABILITY``."""
     env = {k: v for k, v in os.environ.items() if k != VARIABLE}
     code = "import torch; print(torch.backends.cpu.get_cpu_capability().lower())"
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                          check=True).stdout.strip()
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"amx.kernels: could not ask torch for this CPU's kernel path: "
+                           f"{done.stderr[-500:]}")
+    return done.stdout.strip()
 
 
 def available() -> tuple[str, ...]:
@@ -49,7 +52,9 @@ def available() -> tuple[str, ...]:
 
 
 def environment(path: str) -> dict[str, str]:
-    """This process's environment with ATen capped at kernel path ``path`` (for a subprocess)."""
+    """This process's environment with ATen capped at kernel path ``path`` (for a subprocess;
+    ``AVX512`` and ``avx512`` alike)."""
+    path = path.lower()
     if path not in available():
         raise ValueError(f"kernel path {path!r}: this CPU runs {', '.join(available())}")
     return {**os.environ, VARIABLE: path}
@@ -65,9 +70,12 @@ def pass_tolerance(model, dtype=None) -> float:
     moves by about ``sqrt(K) u`` of the terms' magnitude (the probabilistic rounding model of
     Higham and Mary 2019, not a worst case), and the layers' errors add to first order; the factor
     2 covers a pass that reads another pass's rounding (a backward pass reads its forward's). It
-    bounds continuous outputs (logits). A gradient is piecewise constant in the ReLUs' and
-    max-pools' switching, so where rounding moves a pre-activation across 0 or breaks a max-pool
-    tie, the gradient jumps by that unit's share, which no rounding bound covers.
+    is a rounding model relative to the output's largest value: an output that cancels (terms
+    much larger than their sum) can move by more, and sums outside convolutions and linear layers
+    (pooling, normalisation) are not counted. It bounds continuous outputs (logits). A gradient is
+    piecewise constant in the ReLUs' and max-pools' switching, so where rounding moves a
+    pre-activation across 0 or breaks a max-pool tie, the gradient jumps by that unit's share,
+    which no rounding bound covers.
 
     >>> from amx.testing import TinyGAPNet
     >>> round(pass_tolerance(TinyGAPNet()) / 2 ** -24, 1)  # 3 layers, fan-in 8 * 3 * 3 = 72
@@ -98,3 +106,41 @@ def ieee_float32() -> None:
 
     torch.backends.cudnn.conv.fp32_precision = "ieee"
     torch.backends.cuda.matmul.fp32_precision = "ieee"
+
+
+def cpu_identity() -> str:
+    """A short hash of this CPU's model and instruction-set flags (``/proc/cpuinfo`` where there is
+    one; else the platform's processor and machine names)."""
+    import hashlib
+    import platform
+
+    text = f"{platform.machine()} {platform.processor()}"
+    try:
+        with open("/proc/cpuinfo") as info:
+            keys = ("model name", "flags", "Features", "CPU part")
+            lines = [line for line in info if line.startswith(keys)]
+        text += "".join(dict.fromkeys(lines))  # one of each: the cores repeat them
+    except OSError:
+        pass
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def compile_cache() -> str:
+    """Point torch.compile's on-disk cache (``TORCHINDUCTOR_CACHE_DIR``, else inductor's default) at a
+    subdirectory of this kernel path and CPU, and return it; call it before compiling.
+
+    Why: inductor's cache does not key its CPU kernels by ``ATEN_CPU_CAPABILITY``. Measured with
+    torch 2.14.1 (EP's mask kernels, one cache shared in turn): written under ``avx512``, the same
+    cache made the ``default`` path fail to compile (``at::vec`` undeclared) and the ``avx2`` path
+    return wrong masks (EP's maps summed to 34,382 where a fresh cache gives 46,539 on every path).
+    Its kernels are also built with ``-march=native``, so a cache shared by machines with other CPUs
+    (a cluster's shared home) is unsafe too. Idempotent within a process."""
+    import os
+
+    from torch._inductor.runtime.cache_dir_utils import cache_dir
+
+    leaf = f"amx-{current()}-{cpu_identity()}"
+    base = cache_dir()
+    if os.path.basename(base) != leaf:
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(base, leaf)
+    return cache_dir()

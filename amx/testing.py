@@ -86,12 +86,16 @@ CHEAP_CONFIGS = {
 }
 
 
-def cheap_method(name: str):
-    """The registered method ``name`` at a small budget (``CHEAP_CONFIGS``; others as registered)."""
+def cheap_method(name: str, without_ties: bool = False):
+    """The registered method ``name`` at a small budget (``CHEAP_CONFIGS``; others as registered);
+    ``without_ties``: with the overrides that switch off a ``"ties"`` method's tie-deciding step
+    (``AttributionMethod.without_ties``), as the float64 checks run it."""
     from amx import methods
     from amx.attacks.boundary import BoundaryConfig
 
     overrides = dict(CHEAP_CONFIGS.get(name, {}))
+    if without_ties:
+        overrides.update(methods.METHODS.get(name).without_ties)
     if "boundary" in overrides:
         overrides["boundary"] = BoundaryConfig(**overrides["boundary"])
     return methods.get(name, **overrides)

@@ -10,9 +10,10 @@ such runs:
 * map by map, every attribution map both caches hold under the same content key (the key names
   what was computed, never where), per method: how many, how many differ at all, and the largest
   difference relative to the map's scale (maps are stored as float16 of ``map / max|map|``, so a
-  difference below 2^-11 = 4.9e-4 of the scale does not show); BIG's boundary points likewise, in
+  difference below 2^-11 = 4.9e-4 of the scale may not show); BIG's boundary points likewise, in
   pixel units;
-* case by case, the verdicts and the stability labels (``amx.claims.stability``).
+* case by case, the verdicts (a case judged under one path and not applicable under another
+  differs too) and the stability labels (``amx.claims.stability``).
 
 The check passes when every verdict and every label is the same under every path.
 """
@@ -47,30 +48,37 @@ def regenerate(path: str, report_dir: Path, cache_dir: Path, world: str, n_image
 def compare_stores(first: Path, other: Path) -> dict:
     """Per method (and ``boundary_points``): the maps (arrays) both caches hold, how many differ and
     by how much at most (maps: relative to the first's scale; points: in pixel units), and how many
-    each cache holds that the other lacks."""
+    one cache holds that the other lacks. ``unlabelled``: entries of either cache without a label
+    (written before labels existed), which are not compared."""
     a, b = Store(first), Store(other)
     try:
         out = {}
         for table, get in (("maps", Store.get_maps), ("arrays", Store.get_arrays)):
             labels_a, labels_b = a.labelled(table), b.labelled(table)
-            by_what = defaultdict(list)
-            for key, (_, what) in labels_a.items():
-                by_what[what].append(key)
-            for what, keys in sorted(by_what.items()):
-                shared = [k for k in keys if k in labels_b]
+            keys = defaultdict(lambda: (set(), set()))
+            for labels, side in ((labels_a, 0), (labels_b, 1)):
+                for key, (_, what) in labels.items():
+                    keys[what][side].add(key)
+            for what, (in_a, in_b) in sorted(keys.items()):
+                shared = sorted(in_a & in_b)
                 values_a, values_b = get(a, shared), get(b, shared)
                 largest = [_largest(values_a[k], values_b[k], relative=table == "maps") for k in shared]
-                out[what] = {"compared": len(shared), "differ": int(sum(d > 0 for d in largest)),
+                differing = [d for d in largest if d > 0]
+                out[what] = {"compared": len(shared), "differ": len(differing),
                              "largest": float(max(largest, default=0.0)),
-                             "median_of_differing": float(np.median([d for d in largest if d > 0]))
-                             if any(d > 0 for d in largest) else 0.0,
+                             "median_of_differing": float(np.median(differing)) if differing else 0.0,
                              "unit": "of the map's scale" if table == "maps" else "pixel units",
-                             "only_first": len(keys) - len(shared),
-                             "only_other": sum(1 for w in labels_b.values() if w[1] == what) - len(shared)}
+                             "only_first": len(in_a - in_b), "only_other": len(in_b - in_a)}
+        out["unlabelled"] = {"first": _unlabelled(a), "other": _unlabelled(b)}
         return out
     finally:
         a.close()
         b.close()
+
+
+def _unlabelled(store: Store) -> int:
+    counts = store.counts()
+    return counts["maps"] + counts["arrays"] - len(store.labelled("maps")) - len(store.labelled("arrays"))
 
 
 def _largest(x: np.ndarray, y: np.ndarray, relative: bool) -> float:
@@ -80,9 +88,11 @@ def _largest(x: np.ndarray, y: np.ndarray, relative: bool) -> float:
 
 
 def _judged(results: dict) -> dict[str, dict]:
-    return {c["case_id"]: {"claim": c["claim"], "passed": bool(c["passed"]),
+    """Per case: its claim, whether it holds (None: not applicable) and its stability label."""
+    return {c["case_id"]: {"claim": c["claim"],
+                           "passed": None if c["outcome"] == "not applicable" else bool(c["passed"]),
                            "label": (c.get("stability") or {}).get("label")}
-            for c in results["cases"] if c["outcome"] != "not applicable"}
+            for c in results["cases"]}
 
 
 def kernel_stability(runs: dict[str, tuple[dict, Path]]) -> dict:
@@ -91,6 +101,11 @@ def kernel_stability(runs: dict[str, tuple[dict, Path]]) -> dict:
     no verdict and no label differs."""
     paths = list(runs)
     first = runs[paths[0]][0]["provenance"]
+    for path in paths:
+        ran = runs[path][0]["provenance"].get("kernel_path")
+        if ran != path:
+            raise ValueError(f"amx stability: the run meant for kernel path {path} ran on {ran!r} (does this "
+                             f"torch honour {kernels.VARIABLE}?)")
     for path in paths[1:]:
         prov = runs[path][0]["provenance"]
         if any(prov[k] != first[k] for k in ("world", "n_images", "seed")):
@@ -98,19 +113,19 @@ def kernel_stability(runs: dict[str, tuple[dict, Path]]) -> dict:
                              f"{prov['n_images']} images and seed {prov['seed']}, the run under {paths[0]} "
                              f"on {first['world']!r} with {first['n_images']} and seed {first['seed']}")
     judged = {path: _judged(results) for path, (results, _) in runs.items()}
-    cases = {}
-    for case_id, row in judged[paths[0]].items():
-        under = {p: judged[p].get(case_id) for p in paths}
-        if any(v is None for v in under.values()):
-            continue
-        cases[case_id] = {"claim": row["claim"], "holds": {p: v["passed"] for p, v in under.items()},
+    cases = {}  # a case one run judged and another did not (not applicable, or absent) differs too
+    for case_id in dict.fromkeys(c for p in paths for c in judged[p]):
+        under = {p: judged[p].get(case_id) or {"claim": None, "passed": None, "label": None} for p in paths}
+        cases[case_id] = {"claim": next(v["claim"] for v in under.values() if v["claim"]),
+                          "holds": {p: v["passed"] for p, v in under.items()},
                           "labels": {p: v["label"] for p, v in under.items()}}
     verdicts_differ = [c for c, row in cases.items() if len(set(row["holds"].values())) > 1]
     labels_differ = [c for c, row in cases.items() if len(set(row["labels"].values())) > 1]
     maps = {path: compare_stores(runs[paths[0]][1], runs[path][1]) for path in paths[1:]}
     return {"world": first["world"], "n_images": first["n_images"], "seed": first["seed"],
             "paths": paths, "git_commit": first.get("git_commit"),
-            "summary": {"cases": len(cases), "verdicts_differ": verdicts_differ,
+            "summary": {"cases": sum(None not in row["holds"].values() for row in cases.values()),
+                        "verdicts_differ": verdicts_differ,
                         "labels_differ": labels_differ, "same": not verdicts_differ and not labels_differ},
             "maps": maps, "cases": cases}
 
@@ -129,6 +144,8 @@ def table(record: dict) -> str:
         lines.append(f"{record['paths'][0]} vs {path}:")
         lines.append(f"  {'method':18s} {'compared':>8s} {'differ':>7s} {'largest':>9s}  unit")
         for what, row in methods.items():
+            if what == "unlabelled":
+                continue
             lines.append(f"  {what:18s} {row['compared']:8d} {row['differ']:7d} {row['largest']:9.2e}  "
                          f"{row['unit']}")
     return "\n".join(lines)

@@ -26,12 +26,15 @@ FAMILIES = ("gradient", "cam", "perturbation")
 # What a method's maps guarantee across batch compositions, CPU kernel paths and devices (README,
 # "Reproducibility across machines"); for every method, an image's map does not depend on its batch
 # (tested in float64) and its draws are the same bits everywhere (``amx.draws``):
-#   single-pass: float32 maps differ by the rounding of the model's passes (within
-#                ``amx.kernels.pass_tolerance`` but where a ReLU or max-pool switches);
+#   single-pass: float32 maps carry the rounding of the model's passes (a pass's logits lie within
+#                ``amx.kernels.pass_tolerance``), and a gradient jumps where rounding switches a
+#                ReLU or a max-pool;
 #   iterative:   an optimisation or attack whose steps amplify float32 rounding, with no useful
-#                bound; float64 maps agree between kernel paths (to 1e-9, tested);
+#                bound; float64 maps agree between kernel paths (to 1e-9 at the tests' budgets);
 #   ties:        a step decides between values equal in exact arithmetic, so rounding decides it
-#                and even float64 maps can differ between kernel paths (Extremal Perturbation).
+#                and even float64 maps can differ between kernel paths (Extremal Perturbation);
+#                the method's ``without_ties`` config overrides switch that step off, and the
+#                float64 checks hold the rest of the algorithm to 1e-9.
 NUMERICS = ("single-pass", "iterative", "ties")
 REDUCTIONS = ("max_abs", "abs_sum", "mean")
 
@@ -92,6 +95,7 @@ class AttributionMethod:
     needs_gradients: ClassVar[bool]
     stochastic: ClassVar[bool]
     numerics: ClassVar[str] = "single-pass"  # one of NUMERICS
+    without_ties: ClassVar[dict] = {}  # numerics "ties": config overrides without the deciding step
     requires: ClassVar[tuple[str, ...]] = ()  # "gap_head", "cam_layer"
     # The config field naming the world whose data the method reads (SHAP's background), bound
     # to the run's world by the pipeline; None: the method reads no world's data.

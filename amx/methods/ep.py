@@ -23,9 +23,13 @@ the sort leaves ties in. TorchRay's unstable ``sort`` leaves them in an order of
 kernel (the scalar and the AVX2 path differ: float64 maps then differed by 0.32 of their scale);
 amx sorts stably (ties by pixel index), the same order on every machine and device.
 
-Reproducibility: the optimisation is the same on every kernel path and batch (tested in float64);
-in float32, 800 steps amplify the rounding of each pass, so maps differ between kernel paths by up
-to 0.13 of their scale in a pixel on ``mini`` (README, "Reproducibility across machines").
+Reproducibility (``numerics = "ties"``): rounding decides the ranks of values tied in exact
+arithmetic, float64's too: after 3 steps of the mini preset, float64 maps differ by 6e-4 of their
+scale between the scalar and the AVX2/AVX-512 kernel paths, and by 1.6e-15 without the area
+regulariser (``without_ties``), which is how the tests hold the rest of the optimisation to 1e-9
+across batches, kernel paths and devices. In float32 the steps also amplify each pass's rounding
+(README, "Reproducibility across machines", for the measured differences). The compiled kernels
+keep a cache per kernel path and CPU (``amx.kernels.compile_cache``).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ import torch.nn.functional as F
 from torchray.attribution.extremal_perturbation import MaskGenerator
 from torchray.utils import EPSILON_SINGLE, SQRT_TWO_SINGLE
 
+from amx import kernels
 from amx.methods.base import AttributionMethod
 from amx.scoring import balanced_chunks, target_scores
 
@@ -74,7 +79,8 @@ def blur_pyramid(image: torch.Tensor, levels: int, max_blur: float) -> torch.Ten
     ``[L, C, H, W]`` of one image ``[C, H, W]``: level ``l`` is the image smoothed by a separable
     Gaussian of sigma ``(1 - l / (L - 1)) max_blur`` (TorchRay's ``imsmooth``: width ``ceil(4 sigma)``,
     zero padding), made here in the image's dtype, where TorchRay's filter is always float32, so
-    that a float64 model runs EP in float64. In float32 the same bits as TorchRay's (tested)."""
+    that a float64 model runs EP in float64 (the filter's scale, ``sqrt(2) sigma + eps``, stays
+    TorchRay's float32 constant). In float32 the same bits as TorchRay's (tested)."""
     out = []
     for sigma in torch.linspace(0, 1, levels):
         blur = (1 - sigma) * max_blur
@@ -152,6 +158,7 @@ class _Kernels:
     @staticmethod
     @functools.cache
     def _compiled(kernel: str):
+        kernels.compile_cache()  # a cache of this kernel path's and CPU's own: see its docstring
         return torch.compile(_KERNELS[kernel], dynamic=True)
 
 
@@ -229,6 +236,7 @@ class ExtremalPerturbation(AttributionMethod):
     needs_gradients = True
     stochastic = False
     numerics = "ties"
+    without_ties = {"regul_weight": 0.0}  # no area regulariser, no ranks
     # 2: compiled pooling kernels (maps differ from version 1 by float rounding); 3: a stable sort in
     # the area regulariser (ties went in an order of the CPU's sort kernel)
     version = 3

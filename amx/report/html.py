@@ -314,9 +314,10 @@ def _provenance(prov: dict) -> str:
                ("git commit", f"<code>{_esc(prov.get('git_commit'))}</code>"),
                ("torch", _esc(prov.get("torch"))), ("created", _esc(prov.get("created"))),
                ("device", f"{_esc(prov.get('device'))} ({_esc(prov.get('device_name'))})"),
-               ("CPU kernel path", f"<code>{_esc(prov.get('kernel_path'))}</code>, "
-                                   f"{_esc(prov.get('threads'))} threads (float32 results differ in the last "
-                                   "bits between paths; verdicts are compared with stability labels)"),
+               *([("CPU kernel path", f"<code>{_esc(prov['kernel_path'])}</code>, "
+                                      f"{_esc(prov.get('threads'))} threads (float32 results differ in the "
+                                      "last bits between paths; verdicts are compared with stability "
+                                      "labels)")] if prov.get("kernel_path") else []),
                ("world", f"{_esc(prov.get('world'))} version {_esc(prov.get('world_version'))}, "
                          f"seed {_esc(prov.get('world_seed'))}"),
                ("world", _esc(prov.get("world_description"))),

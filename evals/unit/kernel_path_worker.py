@@ -33,9 +33,10 @@ def draws() -> dict:
 
 
 def compute() -> dict:
+    import numpy as np
     import torch
 
-    from amx import methods
+    from amx import kernels, methods
     from amx.data.arrays import load_split
     from amx.data.worlds import get_world
     from amx.kernels import pass_tolerance
@@ -43,6 +44,7 @@ def compute() -> dict:
     from amx.zoo import registry
 
     out = {f"draw/{k}": v for k, v in draws().items()}
+    out["kernel_path"] = np.array(kernels.current())
     images, targets = load_split(get_world("mini"), "eval", N_IMAGES).batch(slice(None))
     out["images"] = images.numpy()
     with torch.no_grad():
@@ -54,7 +56,8 @@ def compute() -> dict:
             out[f"tolerance/{name}"] = pass_tolerance(model)
     model64 = registry.load("resnet-mini", world="mini").double()
     for name in methods.names():
-        maps = cheap_method(name)(model64, images[:N_MAP_IMAGES].double(), targets[:N_MAP_IMAGES], seed=3)
+        method = cheap_method(name, without_ties=True)
+        maps = method(model64, images[:N_MAP_IMAGES].double(), targets[:N_MAP_IMAGES], seed=3)
         out[f"maps64/{name}"] = maps.numpy()
     return out
 

@@ -95,7 +95,7 @@ BATCH_TOLERANCE = 1e-9
 
 
 @pytest.fixture(scope="module")
-def model64(model):
+def model64():
     return registry.load("resnet-mini", world="mini").double()
 
 
@@ -142,7 +142,7 @@ def test_the_batch_check_fails_for_a_search_whose_draws_depend_on_the_batch(muta
                                                                              monkeypatch):
     images, labels = batch
     search = _generator_advanced_by_the_batch if mutant == "generator" else _starts_per_row(monkeypatch)
-    assert _largest_batch_dependence(model64, images.double(), labels, search) > 1e3 * BATCH_TOLERANCE
+    assert _largest_batch_dependence(model64, images.double(), labels, search) > 1e-3  # measured 0.03-0.04
 
 
 def test_the_store_keeps_arrays_exactly(tmp_path):

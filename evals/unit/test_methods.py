@@ -48,6 +48,7 @@ def test_contract(name, model, batch):
     assert method.family in methods.base.FAMILIES
     assert isinstance(method.needs_gradients, bool) and isinstance(method.stochastic, bool)
     assert method.numerics in methods.base.NUMERICS
+    assert bool(method.without_ties) == (method.numerics == "ties")
 
 
 # An image's map must not depend on the images beside it: draws shared by the batch, losses and
@@ -67,7 +68,7 @@ def model64():
 @pytest.mark.parametrize("name", methods.names())
 def test_an_image_s_map_does_not_depend_on_its_batch(name, model64, batch):
     images, targets = batch[0].double(), batch[1]
-    method = _method(name)
+    method = cheap_method(name, without_ties=True)
     maps = method(model64, images, targets, seed=3)
     assert maps.dtype == torch.float64
     one_by_one = torch.cat([method(model64, images[i:i + 1], targets[i:i + 1], seed=3) for i in range(3)])
@@ -87,9 +88,9 @@ def test_seed_changes_only_stochastic_methods(name, model, batch):
 def test_cpu_and_cuda_agree(name, batch):
     # in float64, as the batch check and for its reason: the algorithm must not depend on the device
     images, targets = batch[0].double(), batch[1]
-    cpu = _method(name)(registry.load("resnet-mini").double(), images, targets, seed=0)
-    gpu = _method(name)(registry.load("resnet-mini", device="cuda").double(), images.cuda(), targets.cuda(),
-                        seed=0)
+    method = cheap_method(name, without_ties=True)
+    cpu = method(registry.load("resnet-mini").double(), images, targets, seed=0)
+    gpu = method(registry.load("resnet-mini", device="cuda").double(), images.cuda(), targets.cuda(), seed=0)
     assert largest_relative_difference(gpu.cpu(), cpu) <= BATCH_TOLERANCE
 
 
@@ -344,6 +345,18 @@ def test_ep_mask_generator_equals_torchray(shape, step, sigma, kernels, monkeypa
         torch.testing.assert_close(mine, reference, rtol=1e-5, atol=5e-5 * reference.abs().max().item())
     if kernels == "compiled" and not _Kernels.compiled:
         pytest.skip("torch.compile is not available here (no C++ compiler?): only eager was tested")
+
+
+def test_ep_blur_pyramid_is_torchrays_in_float32_and_runs_in_float64(batch):
+    from torchray.attribution.extremal_perturbation import Perturbation
+
+    from amx.methods.ep import blur_pyramid
+
+    for image in batch[0]:
+        reference = Perturbation(image[None], num_levels=8, max_blur=20).pyramid
+        assert torch.equal(blur_pyramid(image, 8, 20.0), reference)
+        precise = blur_pyramid(image.double(), 8, 20.0)
+        assert precise.dtype == torch.float64 and (precise - reference).abs().max() < 1e-6
 
 
 def test_ep_mask_generator_falls_back_to_eager_with_a_warning(monkeypatch):

@@ -158,29 +158,42 @@ def test_kernel_stability_compares_maps_by_method_and_every_verdict_and_label(tm
         store.put_maps([("k3", base, 0.0)], "cpu", of=("m", "ep"))
         if path == "default":
             store.put_maps([("k4", base, 0.0)], "cpu", of=("m", "ep"))  # not computed under avx512
+        else:
+            store.put_maps([("k5", base, 0.0)], "cpu", of=("m", "rise"))  # only under avx512
         store.put_arrays([("p", base)], of=("m", "boundary_points"))
         store.close()
 
-    def run(labels):
-        return {"provenance": {"world": "mini", "n_images": 25, "seed": 0, "git_commit": "abc"},
-                "cases": [{"case_id": f"P1[{k}]", "claim": "P1", "passed": v, "outcome": "passed",
-                           "stability": {"label": label}} for k, (v, label) in labels.items()]}
+    def run(path, cases):
+        return {"provenance": {"world": "mini", "n_images": 25, "seed": 0, "git_commit": "abc",
+                               "kernel_path": path},
+                "cases": [{"case_id": f"P1[{k}]", "claim": "P1", "passed": v, "outcome": outcome,
+                           "stability": {"label": label}} for k, (v, label, outcome) in cases.items()]}
 
-    record = kernel_stability({"default": (run({"a": (True, "stable"), "b": (False, "borderline")}),
-                                           tmp_path / "default"),
-                               "avx512": (run({"a": (True, "stable"), "b": (False, "stable")}),
-                                          tmp_path / "avx512")})
-    assert record["summary"] == {"cases": 2, "verdicts_differ": [], "labels_differ": ["P1[b]"], "same": False}
+    record = kernel_stability({
+        "default": (run("default", {"a": (True, "stable", "passed"), "b": (False, "borderline", "failed"),
+                                    "c": (True, "stable", "passed"), "d": (False, None, "not applicable")}),
+                    tmp_path / "default"),
+        "avx512": (run("avx512", {"a": (True, "stable", "passed"), "b": (False, "stable", "failed"),
+                                  "c": (False, "stable", "failed"), "d": (True, "stable", "passed")}),
+                   tmp_path / "avx512")})
+    assert record["summary"] == {"cases": 3, "verdicts_differ": ["P1[c]", "P1[d]"],
+                                 "labels_differ": ["P1[b]", "P1[d]"], "same": False}
     maps = record["maps"]["avx512"]
     assert maps["gradient"]["compared"] == 2 and maps["gradient"]["differ"] == 1
     assert maps["gradient"]["largest"] == pytest.approx(0.25, abs=1e-3)  # 0.25 on a map of scale 1
     assert maps["ep"] == {"compared": 1, "differ": 0, "largest": 0.0, "median_of_differing": 0.0,
                           "unit": "of the map's scale", "only_first": 1, "only_other": 0}
+    assert maps["rise"]["compared"] == 0 and maps["rise"]["only_other"] == 1
     assert maps["boundary_points"]["largest"] == 0.0 and maps["boundary_points"]["unit"] == "pixel units"
-    other = run({"a": (True, "stable")})
+    assert maps["unlabelled"] == {"first": 0, "other": 0}
+    other = run("avx512", {})
     other["provenance"]["seed"] = 1
     with pytest.raises(ValueError, match="the run under avx512 is on world 'mini' with 25 images and seed 1"):
-        kernel_stability({"default": (run({}), tmp_path / "default"), "avx512": (other, tmp_path / "avx512")})
+        kernel_stability({"default": (run("default", {}), tmp_path / "default"),
+                          "avx512": (other, tmp_path / "avx512")})
+    with pytest.raises(ValueError, match="the run meant for kernel path avx512 ran on 'default'"):
+        kernel_stability({"default": (run("default", {}), tmp_path / "default"),
+                          "avx512": (run("default", {}), tmp_path / "avx512")})
 
 
 def test_holm_is_reported_within_each_claim_and_judges_with_holm():

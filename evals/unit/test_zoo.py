@@ -13,8 +13,6 @@ from amx.zoo.architectures import ARCHITECTURES, DualBatchNorm, build
 from amx.zoo.spec import ModelSpec, WeightsMismatchError, sha256_of, verify_weights
 from amx.zoo.train import TrainConfig, train
 
-pytestmark = pytest.mark.numerics  # kernel-path sensitive: .ci/run reruns these on the default path
-
 SPECS = registry.specs("mini")
 
 
@@ -113,6 +111,7 @@ def _tiny_data(n=16):
     return SplitArrays(images, labels, labels[:, None].repeat(4, 1))
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("regime", ["vanilla", "pgd", "advprop-pgd1", "advprop-pgd5"])
 def test_one_batch_of_each_training_regime(regime):
     model = build("resnet", 20, dual_bn=regime.startswith("advprop"))
@@ -130,6 +129,7 @@ def test_train_config_rejects_attack_steps_that_contradict_the_regime(regime, st
         TrainConfig(regime=regime, epochs=1, attack_steps=steps)
 
 
+@pytest.mark.numerics
 def test_training_is_deterministic_under_a_seed():
     outs = []
     for _ in range(2):
@@ -141,6 +141,7 @@ def test_training_is_deterministic_under_a_seed():
     assert torch.equal(outs[0], outs[1])
 
 
+@pytest.mark.numerics
 def test_dual_batchnorm_routes_adversarial_batches_to_the_auxiliary_bn():
     bn = DualBatchNorm(4).eval()
     bn.aux.running_mean.fill_(5.0)
@@ -150,6 +151,7 @@ def test_dual_batchnorm_routes_adversarial_batches_to_the_auxiliary_bn():
     assert not torch.allclose(main, bn(x))
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("norm", ["l2", "linf"])
 def test_pgd_stays_in_the_eps_ball_and_in_the_image_range(norm):
     model = build("alexnet", 20).eval()
