@@ -232,10 +232,15 @@ def _kernel_stability(args, world_args: list[str]) -> int:
     written = kernel_paths.write(record, report_dir)
     s = record["summary"]
     print(kernel_paths.table(record))
+    def listed(cases):
+        return f" ({', '.join(cases)})" if cases else ""
+
     print(f"amx stability: of {s['cases']} cases judged under kernel paths {', '.join(paths)}, "
           f"{len(s['verdicts_differ'])} verdicts and {len(s['labels_differ'])} stability labels differ"
-          + (f" ({', '.join(s['verdicts_differ'] + s['labels_differ'])})" if not s["same"] else "")
-          + f". Written to {written}")
+          f"{listed(s['verdicts_differ'] + s['labels_differ'])}; {len(s['labels_within_resampling'])} labels "
+          f"differ within the resampling's error{listed(s['labels_within_resampling'])} and "
+          f"{len(s['timed'])} cases of claims that read runtimes differ{listed(s['timed'])}. "
+          f"Written to {written}")
     return 0 if s["same"] else 1
 
 

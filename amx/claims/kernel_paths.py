@@ -15,7 +15,12 @@ such runs:
 * case by case, the verdicts (a case judged under one path and not applicable under another
   differs too) and the stability labels (``amx.claims.stability``).
 
-The check passes when every verdict and every label is the same under every path.
+The check passes when every verdict and every label is the same under every path, with two
+exceptions, listed apart: a label whose shares differ by less than twice the standard error of a
+difference of two shares of ``n`` resamples (``sqrt(2 p (1 - p) / n)``, 0.022 at p = 0.95 and n =
+200: a share at the 0.95 threshold is not resolved finer by 200 resamples; ``within_resampling``),
+and a case of a claim that reads runtimes (``Claim.timed``: the paths run at other speeds;
+``timed``).
 """
 
 from __future__ import annotations
@@ -88,11 +93,29 @@ def _largest(x: np.ndarray, y: np.ndarray, relative: bool) -> float:
 
 
 def _judged(results: dict) -> dict[str, dict]:
-    """Per case: its claim, whether it holds (None: not applicable) and its stability label."""
+    """Per case: its claim, whether it holds (None: not applicable), its stability label and share
+    and the share's number of resamples."""
     return {c["case_id"]: {"claim": c["claim"],
                            "passed": None if c["outcome"] == "not applicable" else bool(c["passed"]),
-                           "label": (c.get("stability") or {}).get("label")}
+                           "label": (c.get("stability") or {}).get("label"),
+                           "share": (c.get("stability") or {}).get("share"),
+                           "n_draws": (c.get("stability") or {}).get("n_draws")}
             for c in results["cases"]}
+
+
+def within_resampling(shares: list[float], draws: list[int]) -> bool:
+    """Whether shares of resamples agree within twice the standard error of a difference of two of
+    them, ``2 sqrt(2 p (1 - p) / n)`` at their mean ``p`` and fewest resamples ``n``.
+
+    >>> within_resampling([0.95, 0.94], [200, 200]), within_resampling([0.41, 0.025], [200, 200])
+    (True, False)
+    """
+    p, n = float(np.mean(shares)), min(draws)
+    return bool(max(shares) - min(shares) <= 2 * np.sqrt(2 * p * (1 - p) / n))
+
+
+def _timed_claims(results: dict) -> set[str]:
+    return {cid for s in results.get("claim_sets", []) for cid, c in s["claims"].items() if c.get("timed")}
 
 
 def kernel_stability(runs: dict[str, tuple[dict, Path]]) -> dict:
@@ -118,15 +141,29 @@ def kernel_stability(runs: dict[str, tuple[dict, Path]]) -> dict:
         under = {p: judged[p].get(case_id) or {"claim": None, "passed": None, "label": None} for p in paths}
         cases[case_id] = {"claim": next(v["claim"] for v in under.values() if v["claim"]),
                           "holds": {p: v["passed"] for p, v in under.items()},
-                          "labels": {p: v["label"] for p, v in under.items()}}
-    verdicts_differ = [c for c, row in cases.items() if len(set(row["holds"].values())) > 1]
-    labels_differ = [c for c, row in cases.items() if len(set(row["labels"].values())) > 1]
+                          "labels": {p: v["label"] for p, v in under.items()},
+                          "shares": {p: v.get("share") for p, v in under.items()}}
+    timed = set().union(*(_timed_claims(results) for results, _ in runs.values()))
+    verdicts, labels, close, timed_differ = [], [], [], []
+    for case_id, row in cases.items():
+        verdict_differs = len(set(row["holds"].values())) > 1
+        label_differs = len(set(row["labels"].values())) > 1
+        if (verdict_differs or label_differs) and row["claim"] in timed:
+            timed_differ.append(case_id)
+        elif verdict_differs:
+            verdicts.append(case_id)
+        elif label_differs:
+            shares = list(row["shares"].values())
+            draws = [judged[p][case_id]["n_draws"] for p in paths]
+            resolved = None not in shares and None not in draws and within_resampling(shares, draws)
+            (close if resolved else labels).append(case_id)
     maps = {path: compare_stores(runs[paths[0]][1], runs[path][1]) for path in paths[1:]}
     return {"world": first["world"], "n_images": first["n_images"], "seed": first["seed"],
             "paths": paths, "git_commit": first.get("git_commit"),
             "summary": {"cases": sum(None not in row["holds"].values() for row in cases.values()),
-                        "verdicts_differ": verdicts_differ,
-                        "labels_differ": labels_differ, "same": not verdicts_differ and not labels_differ},
+                        "verdicts_differ": verdicts, "labels_differ": labels,
+                        "labels_within_resampling": close, "timed": timed_differ,
+                        "same": not verdicts and not labels},
             "maps": maps, "cases": cases}
 
 

@@ -157,7 +157,9 @@ def claim_order(claim_id: str) -> tuple:
 @dataclass(frozen=True)
 class Claim:
     """One claim of a paper. ``choices`` states, in prose, what the paper leaves open and what
-    amx chose. ``headline``: the name of the case whose statistic summarises the claim."""
+    amx chose. ``headline``: the name of the case whose statistic summarises the claim. ``timed``:
+    its statistic reads runtimes measured on the run's machine, so it may differ between machines
+    for their speed, not their rounding (``amx stability --kernels`` reports such cases apart)."""
 
     id: str
     source: str
@@ -168,6 +170,7 @@ class Claim:
     paper_value: str
     choices: str = ""
     headline: str = ""
+    timed: bool = False
 
 
 @dataclass(frozen=True)

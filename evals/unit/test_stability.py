@@ -163,21 +163,30 @@ def test_kernel_stability_compares_maps_by_method_and_every_verdict_and_label(tm
         store.put_arrays([("p", base)], of=("m", "boundary_points"))
         store.close()
 
-    def run(path, cases):
+    shares = {"stable": {"a": 1.0, "b": 0.01, "c": 0.0, "d": 1.0, "e": 0.95, "t": 0.02},  # e: at 0.95
+              "borderline": {"b": 0.6, "e": 0.94, "t": 0.4}, None: {}}
+
+    def run(path, cases):  # case "t" is of a claim that reads runtimes
         return {"provenance": {"world": "mini", "n_images": 25, "seed": 0, "git_commit": "abc",
                                "kernel_path": path},
-                "cases": [{"case_id": f"P1[{k}]", "claim": "P1", "passed": v, "outcome": outcome,
-                           "stability": {"label": label}} for k, (v, label, outcome) in cases.items()]}
+                "claim_sets": [{"claims": {"P1": {"timed": False}, "P7": {"timed": True}}}],
+                "cases": [{"case_id": f"{claim}[{k}]", "claim": claim, "passed": v, "outcome": outcome,
+                           "stability": {"label": label, "share": shares[label].get(k), "n_draws": 200}}
+                          for k, (v, label, outcome) in cases.items()
+                          for claim in ["P7" if k == "t" else "P1"]]}
 
     record = kernel_stability({
         "default": (run("default", {"a": (True, "stable", "passed"), "b": (False, "borderline", "failed"),
-                                    "c": (True, "stable", "passed"), "d": (False, None, "not applicable")}),
+                                    "c": (True, "stable", "passed"), "d": (False, None, "not applicable"),
+                                    "e": (True, "stable", "passed"), "t": (False, "stable", "failed")}),
                     tmp_path / "default"),
         "avx512": (run("avx512", {"a": (True, "stable", "passed"), "b": (False, "stable", "failed"),
-                                  "c": (False, "stable", "failed"), "d": (True, "stable", "passed")}),
+                                  "c": (False, "stable", "failed"), "d": (True, "stable", "passed"),
+                                  "e": (True, "borderline", "passed"), "t": (False, "borderline", "failed")}),
                    tmp_path / "avx512")})
-    assert record["summary"] == {"cases": 3, "verdicts_differ": ["P1[c]", "P1[d]"],
-                                 "labels_differ": ["P1[b]", "P1[d]"], "same": False}
+    assert record["summary"] == {"cases": 5, "verdicts_differ": ["P1[c]", "P1[d]"],
+                                 "labels_differ": ["P1[b]"], "labels_within_resampling": ["P1[e]"],
+                                 "timed": ["P7[t]"], "same": False}
     maps = record["maps"]["avx512"]
     assert maps["gradient"]["compared"] == 2 and maps["gradient"]["differ"] == 1
     assert maps["gradient"]["largest"] == pytest.approx(0.25, abs=1e-3)  # 0.25 on a map of scale 1
