@@ -8,10 +8,11 @@ nothing computed under one path is read under another); ``kernel_stability`` com
 such runs:
 
 * map by map, every attribution map both caches hold under the same content key (the key names
-  what was computed, never where), per method: how many, how many differ at all, and the largest
-  difference relative to the map's scale (maps are stored as float16 of ``map / max|map|``, so a
-  difference below 2^-11 = 4.9e-4 of the scale may not show); BIG's boundary points likewise, in
-  pixel units;
+  what was computed, never where), per method: how many, how many differ at all, and the 99th
+  percentile and the largest of each map's largest difference relative to its scale (the larger of
+  the two maps' largest values, so that a map at rounding level against its twin counts 1, not
+  1e3; maps are stored as float16 of ``map / max|map|``, so a difference below 2^-11 = 4.9e-4 of the
+  scale may not show); BIG's boundary points likewise, in pixel units;
 * case by case, the verdicts (a case judged under one path and not applicable under another
   differs too) and the stability labels (``amx.claims.stability``).
 
@@ -52,8 +53,9 @@ def regenerate(path: str, report_dir: Path, cache_dir: Path, world: str, n_image
 
 def compare_stores(first: Path, other: Path) -> dict:
     """Per method (and ``boundary_points``): the maps (arrays) both caches hold, how many differ and
-    by how much at most (maps: relative to the first's scale; points: in pixel units), and how many
-    one cache holds that the other lacks. ``unlabelled``: entries of either cache without a label
+    by how much (each map's largest difference, relative to the larger scale of the two; points: in
+    pixel units): the 99th percentile and the largest; and how many one cache holds that the other
+    lacks. ``unlabelled``: entries of either cache without a label
     (written before labels existed), which are not compared."""
     a, b = Store(first), Store(other)
     try:
@@ -70,8 +72,8 @@ def compare_stores(first: Path, other: Path) -> dict:
                 largest = [_largest(values_a[k], values_b[k], relative=table == "maps") for k in shared]
                 differing = [d for d in largest if d > 0]
                 out[what] = {"compared": len(shared), "differ": len(differing),
+                             "p99": float(np.quantile(largest, 0.99)) if largest else 0.0,
                              "largest": float(max(largest, default=0.0)),
-                             "median_of_differing": float(np.median(differing)) if differing else 0.0,
                              "unit": "of the map's scale" if table == "maps" else "pixel units",
                              "only_first": len(in_a - in_b), "only_other": len(in_b - in_a)}
         out["unlabelled"] = {"first": _unlabelled(a), "other": _unlabelled(b)}
@@ -88,7 +90,7 @@ def _unlabelled(store: Store) -> int:
 
 def _largest(x: np.ndarray, y: np.ndarray, relative: bool) -> float:
     diff = float(np.abs(x.astype(np.float64) - y).max()) if x.size else 0.0
-    scale = float(np.abs(x).max()) if relative else 1.0
+    scale = max(float(np.abs(x).max()), float(np.abs(y).max())) if relative and x.size else 1.0
     return diff / scale if scale > 0 else diff
 
 
@@ -179,10 +181,11 @@ def table(record: dict) -> str:
     lines = []
     for path, methods in record["maps"].items():
         lines.append(f"{record['paths'][0]} vs {path}:")
-        lines.append(f"  {'method':18s} {'compared':>8s} {'differ':>7s} {'largest':>9s}  unit")
+        header = ("method", "compared", "differ", "99th pct", "largest")
+        lines.append("  {:18s} {:>8s} {:>7s} {:>9s} {:>9s}  unit".format(*header))
         for what, row in methods.items():
             if what == "unlabelled":
                 continue
-            lines.append(f"  {what:18s} {row['compared']:8d} {row['differ']:7d} {row['largest']:9.2e}  "
-                         f"{row['unit']}")
+            lines.append(f"  {what:18s} {row['compared']:8d} {row['differ']:7d} {row['p99']:9.2e} "
+                         f"{row['largest']:9.2e}  {row['unit']}")
     return "\n".join(lines)
