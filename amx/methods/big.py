@@ -13,7 +13,7 @@ attributions sum to ``f(x) - f(x')`` up to the integration error.
 Reproducibility (``numerics = "iterative"``): as the boundary search's (``amx.attacks.boundary``):
 batch-independent in float64; in float32 a boundary point, and so the map, can move between
 machines by a whole attack step (measured on ``mini``: 0.08 of the map's scale between a batch and
-one image at a time).
+one image at a time, up to 0.63 between kernel paths over a claims run's 160 maps).
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ superpixel is never hidden; amx does not reproduce that off-by-one.
 Reproducibility (``numerics = "single-pass"``): the samples are integers from the seed and SLIC
 runs in float64 on the image alone, so they are the same on every machine and batch; the
 probabilities differ by the rounding of the model's passes and the ridge fit (float64) carries
-that over (measured: 9e-7 of the map's scale between kernel paths).
+that over (measured on ``mini``: at most one float16 step, 4.9e-4 of the map's scale, between
+kernel paths over a claims run's 1,400 stored maps).
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ TorchRay's ``rise`` (the speed reference) scores masks by ``sigmoid(logit)`` and
 Reproducibility (``numerics = "single-pass"``): the grids and shifts are uniform and integer draws
 (the same bits on every machine) and the masks are made on the CPU in float64, so each image sees
 the same masks in any batch and on any device; maps differ by the rounding of the passes'
-probabilities (measured: 9e-7 of the map's scale between kernel paths and batch sizes).
+probabilities (measured on ``mini``: 9e-7 of the map's scale between kernel paths and batch sizes,
+at most one float16 step of the stored maps over a claims run).
 """
 
 from __future__ import annotations
