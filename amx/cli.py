@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from amx.data.worlds import DEFAULT_WORLD, get_world, world_options
-from amx.files import environment
+from amx.files import environment, write_json
 
 
 def _zoo_list(args) -> int:
@@ -190,7 +190,7 @@ def _stability(args) -> int:
                                     world_args) for seed in dict.fromkeys(args.seeds)}
     runs = {seed: load_results(path) for seed, path in paths.items()}
     record = seeds.seed_stability(runs)
-    written = seeds.write(record, report_dir)
+    written = write_json(report_dir / seeds.FILE, record)
     main = report_dir / "results.json"
     results = load_results(main) if main.is_file() else None
     same = results and (results["provenance"]["world"], results["provenance"]["n_images"]) == (
@@ -229,7 +229,7 @@ def _kernel_stability(args, world_args: list[str]) -> int:
                                                  args.seed or 0, world_args)
         runs[path] = (load_results(results), store)
     record = kernel_paths.kernel_stability(runs)
-    written = kernel_paths.write(record, report_dir)
+    written = write_json(report_dir / kernel_paths.FILE, record)
     s = record["summary"]
     print(kernel_paths.table(record))
     def listed(cases):

@@ -1,10 +1,11 @@
 """Where amx's shipped files are; atomic file writes (write to a temporary file beside the target,
-then rename over it, so a killed run never leaves a half-written cache entry, weights file or
-manifest); and the environment settings a command sets for its own duration."""
+then rename over it, so a killed run never leaves a half-written cache entry, weights file,
+manifest or JSON record); and the environment settings a command sets for its own duration."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,6 +25,13 @@ def write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_json(path: Path, record: dict) -> Path:
+    """Write ``record`` as indented JSON to ``path``, atomically; the path."""
+    path = Path(path)
+    write_atomic(path, lambda f: f.write((json.dumps(record, indent=1) + "\n").encode()))
+    return path
 
 
 @contextlib.contextmanager

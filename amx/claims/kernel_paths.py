@@ -26,7 +26,6 @@ and a case of a claim that reads runtimes (``Claim.timed``: the paths run at oth
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from pathlib import Path
 
@@ -167,13 +166,6 @@ def kernel_stability(runs: dict[str, tuple[dict, Path]]) -> dict:
                         "labels_within_resampling": close, "timed": timed_differ,
                         "same": not verdicts and not labels},
             "maps": maps, "cases": cases}
-
-
-def write(record: dict, report_dir: Path) -> Path:
-    path = Path(report_dir) / FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=1) + "\n")
-    return path
 
 
 def table(record: dict) -> str:

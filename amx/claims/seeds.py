@@ -67,13 +67,6 @@ def seed_stability(results: dict[int, dict]) -> dict:
             "summary": summary, "cases": cases}
 
 
-def write(record: dict, report_dir: Path) -> Path:
-    path = Path(report_dir) / FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=1) + "\n")
-    return path
-
-
 def load_matching(report_dir: Path, world: str, n_images: int) -> dict | None:
     """The ``seed_stability.json`` beside a report, if it was made on ``world`` with ``n_images``."""
     path = Path(report_dir) / FILE
