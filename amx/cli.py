@@ -130,36 +130,54 @@ def _bench_methods(args) -> int:
 
 
 def _run(args) -> int:
+    """The evidence of the world's claim sets (every request: ScoreTables, sweeps, boundary points),
+    or with --models/--methods/--metrics/--subset/--preset one ScoreTable of those; --dry-run
+    prints the plan and its time at a throughput probe instead."""
     import time
 
-    from amx.claims import active, scores_needed
+    from amx.evidence import Scores
     from amx.metrics import METRICS
     from amx.pipeline import RunConfig, run, save_table
+    from amx.pipeline.plan import describe, plan
+    from amx.session import Session
 
     world = get_world(args.world)
-    methods, metrics, _ = scores_needed(active(world)) or ((), (), None)  # the defaults
-    config = RunConfig(world=args.world, models=tuple(args.models or ()),
-                       methods=tuple(args.methods or methods), metrics=tuple(args.metrics or metrics),
-                       subset=args.subset,
-                       n_images=world.default_n_images if args.n_images is None else args.n_images,
-                       preset=args.preset, seed=args.seed,
-                       device=args.device)
+    session = Session(world, n_images=args.n_images, seed=args.seed, device=args.device, cache=args.cache_dir)
+    configs = []
+    if args.models or args.methods or args.metrics or args.subset or args.preset or args.pair:
+        default = next((r for r in session.requests() if isinstance(r, Scores)), None)
+        methods = tuple(args.methods or (default.methods if default else ()))
+        metrics = tuple(args.metrics or (default.metrics if default else ()))
+        subset = args.subset or "cl"
+        pair = tuple(args.pair or (default.pair if default else ())) if subset == "cl" else None
+        models = tuple(args.models or session.context.runnable(subset, pair))
+        configs = [RunConfig(world=world.name, models=models, methods=methods, metrics=metrics, subset=subset,
+                             pair=pair, n_images=session.n_images, preset=args.preset, seed=args.seed,
+                             device=args.device)]
+        stages = [stage for config in configs for stage in plan(config)]
+    else:
+        stages = session.plan()
     if args.dry_run:
-        from amx.pipeline.plan import describe, plan, probe
-
-        stages = plan(config)
-        print(describe(stages, probe(config, sorted({s.model for s in stages}))))
+        print(describe(stages, session.rates(stages)))
         return 0
     start = time.perf_counter()
-    result = run(config, cache=args.cache_dir)
-    table = result.table
-    path = save_table(result, Path(args.out) / "scores.csv")
-    ok = table[table["status"] == "ok"]
-    summary = ok.groupby(["model", "method"])[[METRICS.get(m).column for m in config.metrics]].mean()
-    print(summary.round(3).to_string())
-    n_na = int((table["status"] == "n/a").sum())
-    print(f"{len(table)} rows ({n_na} N/A) in {time.perf_counter() - start:.1f}s; "
-          f"written to {path} (+ {path.name}.meta.json)")
+    if configs:
+        results = [run(configs[0], cache=args.cache_dir)]
+    else:
+        session.run()
+        results = [r for q, r in session.results_of.items() if isinstance(q, Scores)]
+    for result in results:
+        table = result.table
+        subset = result.config.subset
+        name = "scores.csv" if configs or subset == "cl" else f"scores-{subset}.csv"
+        path = save_table(result, Path(args.out) / name)
+        ok = table[table["status"] == "ok"]
+        columns = [METRICS.get(m).column for m in result.config.metrics]
+        summary = ok.groupby(["model", "method"])[columns].mean()
+        print(summary.round(3).to_string())
+        n_na = int((table["status"] == "n/a").sum())
+        print(f"{len(table)} rows ({n_na} N/A); written to {path} (+ {path.name}.meta.json)")
+    print(f"done in {time.perf_counter() - start:.1f}s")
     return 0
 
 
@@ -182,13 +200,19 @@ def _stability(args) -> int:
         return _kernel_stability(args, world_args)
     if args.seed is not None:
         raise ValueError("--seed goes with --kernels; with --seeds, each run takes its seed from --seeds")
-    from amx.claims import seeds
+    from amx.claims import renderers, seeds
     from amx.report import load_results, write_html, write_results
+    from amx.session import Session
 
     report_dir = Path(args.report_dir)
-    paths = {seed: seeds.regenerate(seed, report_dir, args.world, args.n_images, args.gpu, args.cache_dir,
-                                    world_args) for seed in dict.fromkeys(args.seeds)}
-    runs = {seed: load_results(path) for seed, path in paths.items()}
+    world, device = get_world(args.world), "cuda" if args.gpu else "cpu"
+    runs = {}
+    for seed in dict.fromkeys(args.seeds):  # one session per seed, in this process
+        session = Session(world, n_images=args.n_images, seed=seed, device=device, cache=args.cache_dir)
+        print(f"amx stability: seed {seed}: {session.n_images} images per architecture", flush=True)
+        session.run()
+        runs[seed] = session.results(session.judge())
+        session.write_report(runs[seed], report_dir / "seeds" / str(seed))
     record = seeds.seed_stability(runs)
     written = write_json(report_dir / seeds.FILE, record)
     main = report_dir / "results.json"
@@ -199,7 +223,7 @@ def _stability(args) -> int:
         results = runs[min(runs)]
     results["seed_stability"] = record
     write_results(results, main)
-    html = write_html(results, report_dir / "claims.html")
+    html = write_html(results, report_dir / "claims.html", renderers())
     s = record["summary"]
     print(f"amx stability: of {s['cases']} cases judged under seeds {record['seeds']}, "
           f"{s['hold_under_all']} hold under every seed, {s['hold_under_none']} under none and {s['flip']} "
@@ -245,10 +269,11 @@ def _kernel_stability(args, world_args: list[str]) -> int:
 
 
 def _report(args) -> int:
+    from amx.claims import renderers
     from amx.report import load_results, write_html
 
     results = load_results(args.results)
-    print(f"written {write_html(results, args.out)} from {args.results}")
+    print(f"written {write_html(results, args.out, renderers())} from {args.results}")
     return 0
 
 
@@ -262,17 +287,21 @@ def _add_world(p: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="amx", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("run", help="the ScoreTable of models x methods x metrics x images (cached)")
+    p = sub.add_parser("run", help="the evidence of the claims (ScoreTables, sweeps, boundary points), "
+                                   "or one ScoreTable of models x methods x metrics x images (cached)")
     _add_world(p)
-    p.add_argument("--models", nargs="+", help="zoo models (default: the whole zoo)")
-    p.add_argument("--methods", nargs="+", help="methods (default: those the world's claim sets need)")
-    p.add_argument("--metrics", nargs="+", help="metrics (default: those the world's claim sets need)")
-    p.add_argument("--subset", default="cl", choices=("cl", "random"), help="image subset (default cl)")
+    p.add_argument("--models", nargs="+", help="one ScoreTable of these zoo models (default: the whole zoo)")
+    p.add_argument("--methods", nargs="+", help="one ScoreTable of these methods (default: the claims')")
+    p.add_argument("--metrics", nargs="+", help="one ScoreTable of these metrics (default: the claims')")
+    p.add_argument("--subset", default=None, choices=("cl", "random"),
+                   help="one ScoreTable on this image subset (default cl)")
+    p.add_argument("--pair", nargs=2, metavar=("REGIME", "TWIN"),
+                   help="the CL subset's two regimes (default: the claims', e.g. vanilla pgd)")
     p.add_argument("--n-images", type=int, default=None,
                    help="images per architecture (default: the world's, 100 on the embedded world)")
     p.add_argument("--preset", default=None,
-                   help="method and metric hyperparameters: paper, or a world's preset "
-                        "(default: the world's)")
+                   help="one ScoreTable with these method and metric hyperparameters: paper, or a "
+                        "world's preset (default: the world's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
     p.add_argument("--cache-dir", default=None, help="cache directory (default $AMX_CACHE or .amx-cache)")

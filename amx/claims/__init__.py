@@ -39,18 +39,9 @@ def active(world) -> list[ClaimSet]:
     return [CLAIM_SETS.get(n) for n in names]
 
 
-def scores_needed(claim_sets: list[ClaimSet]) -> tuple[tuple[str, ...], tuple[str, ...], str] | None:
-    """``(methods, metrics, subset)`` of the one ScoreTable ``claim_sets`` need (None if none needs
-    one); claim sets needing different image subsets are an error."""
-    needing = [cs for cs in claim_sets if cs.needs_scores]
-    if not needing:
-        return None
-    subsets = {cs.subset for cs in needing}
-    if len(subsets) > 1:
-        raise ValueError(f"the claim sets {[cs.name for cs in needing]} need different image subsets "
-                         f"({sorted(subsets)}); one ScoreTable serves one subset")
-    return (tuple(dict.fromkeys(m for cs in needing for m in cs.methods)),
-            tuple(dict.fromkeys(m for cs in needing for m in cs.metrics)), subsets.pop())
+def renderers() -> dict:
+    """``{claim set: its render_figures}`` of the registered claim sets (the report draws their figures)."""
+    return {name: cs.render_figures for name, cs in CLAIM_SETS.registered() if cs.render_figures is not None}
 
 
 def cases(claim_sets: list[ClaimSet]) -> list:
@@ -61,4 +52,4 @@ def cases(claim_sets: list[ClaimSet]) -> list:
     return out
 
 
-__all__ = ["CLAIM_SETS", "ClaimSet", "active", "cases", "scores_needed"]
+__all__ = ["CLAIM_SETS", "ClaimSet", "active", "cases", "renderers"]

@@ -1,6 +1,6 @@
 """BIG's claims B1-B2 (003; Wang, Fredrikson and Datta, "Robust Models Are More Interpretable
 Because Attributions Look Normal", ICML 2022; ``fixtures/paper/CLAIMS.md``) as checks on the
-evidence ``amx.claims.big_evidence`` collects.
+evidence of its request ``amx.claims.big_evidence.BoundaryEvidence``.
 
 * B1, per vanilla/robust pair and pooled: the cosine distance between the explained logit's
   gradient at the image and at its closest boundary point, vanilla vs robust paired on the same
@@ -148,5 +148,5 @@ CLAIMS = (
 CLAIM_SET = ClaimSet(
     name="003", prefix="B", source="003",
     title="Robust Models Are More Interpretable Because Attributions Look Normal (Wang, Fredrikson, Datta)",
-    claims=CLAIMS, cases=cases, collect=big_evidence.collect, figure_data=big_figures.figure_data,
-    render_figures=big_figures.render)
+    claims=CLAIMS, cases=cases, evidence=(big_evidence.BoundaryEvidence(),),
+    figure_data=big_figures.figure_data, render_figures=big_figures.render)

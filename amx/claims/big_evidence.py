@@ -12,8 +12,8 @@ are the ones its own search draws from the same seed). Departures from BIG, stat
   Saliency Map, BSM, the quantity BIG's poster calls the normal): its code has no script for the
   table, whose l2 distances exceed 2, so they are not between unit vectors; amx tests the
   scale-free cosine distance and reports the l2 distance of the raw gradients beside it;
-* the images are the CL images of each architecture of the session's ScoreTable, the first
-  ``n_images`` (BIG: ImageNet validation images), the same for both twins;
+* the images are the first ``n_images`` CL images of each pair (those both twins classify
+  correctly; the ScoreTable's CL images begin with them; BIG: ImageNet validation images);
 * the boundary search's own departures (``amx.attacks.boundary``).
 """
 
@@ -30,9 +30,10 @@ import torch.nn.functional as F
 
 from amx.attacks import boundary as search
 from amx.attacks.boundary import boundary_search
-from amx.data.arrays import cache_dir, load_split
+from amx.evidence import Context, Request, for_preset, timed
 from amx.methods.base import input_gradients, reduce_channels
 from amx.methods.big import big_attributions
+from amx.pipeline.plan import PlannedStage, attribute_stage, images_id, map_work, score_stages
 from amx.pipeline.run import map_key, method_for
 from amx.pipeline.scored import score_maps
 from amx.pipeline.store import Store, content_key
@@ -42,6 +43,7 @@ from amx.zoo import registry
 
 METHODS = ("gradient", "ig", "agi", "big")  # mapped and drawn; B2 compares big with ig and agi
 METRICS = ("pointing_game", "wsl", "energy_pointing_game")
+PAIR = ("vanilla", "pgd")  # BIG compares each vanilla model with its PGD-robust twin
 
 
 @dataclass(frozen=True)
@@ -75,50 +77,88 @@ class BigEvidence:
     plan: dict
 
 
-def collect(request) -> BigEvidence:
-    """Search the boundary points, measure B1's alignment and score B2's maps on the session's CL images."""
-    world = request.world
-    plan = request.plan(PLANS, "claim set 003 (BIG)")
-    n = plan.n_images or request.n_images
-    pairs, images = request.twin_images("claim set 003 (BIG)", n)
-    pool = load_split(world, "eval", world.pool_size(request.n_images))
-    specs = world.zoo.specs(world)
-    configs = metric_configs(world.preset, world.image_size, METRICS)
-    store = Store(request.cache or cache_dir())
-    alignment, scores, strips = [], [], {}
-    try:
-        for architecture, models in pairs.items():
-            index = images[models["vanilla"]]
-            for regime, name in models.items():
-                context = _Model(world, specs[name], pool, index, request.seed, request.device, store)
-                boundary = context.boundary()
-                alignment += context.alignment(boundary)
-                for method in METHODS:
-                    maps, keys = context.maps(method, boundary)
-                    found = score_maps(store, context.load, world, pool, index, keys, maps, configs,
-                                       request.device)
-                    scores += [{**context.row(i), "method": method, **f}
-                               for i, f in zip(index, found, strict=True)]
-                    if architecture == next(iter(pairs)):  # the figure's maps: the first pair, first image
-                        strips.setdefault(regime, {})[method] = _strip(maps[0])
-                        strips.setdefault("models", {})[regime] = name
-            if architecture == next(iter(pairs)):
-                strips.update(size=world.image_size, image=int(index[0]),
-                              picture=encode(pool.images[index[0]].transpose(1, 2, 0)))
-    finally:
-        store.close()
-    return BigEvidence(alignment=pd.DataFrame(alignment), scores=pd.DataFrame(scores), strips=strips,
-                       plan={"world": world.name, "preset": world.preset, "n_images": n, "pairs": pairs,
-                             "description": plan.description, "methods": list(METHODS),
-                             "metrics": {m: asdict(c) for m, c in configs.items()}})
+@dataclass(frozen=True)
+class BoundaryEvidence(Request):
+    """Claim set 003's evidence on the first images of each vanilla/robust pair's CL images: the
+    boundary points, B1's alignment and B2's maps and scores. ``plan``: their passes on an empty
+    cache (the boundary search at its most: every eps, then C&W); ``compute``: a ``BigEvidence``."""
+
+    who = "claim set 003 (BIG)"
+
+    def setting(self, context: Context) -> BigPlan:
+        return for_preset(PLANS, context, self.who)
+
+    def plan(self, context: Context) -> list[PlannedStage]:
+        world, n = context.world, self.setting(context).n_images or context.n_images
+        configs = metric_configs(world.preset, world.image_size, METRICS)
+        out = []
+        for models in registry.twins(world, PAIR).values():
+            images = images_id("cl", context.specs[models["vanilla"]], PAIR)
+            for name in models.values():
+                spec = context.specs[name]
+                big = method_for(world, spec, "big", None, context.device)
+                search_passes = big.config.boundary.passes() * n
+                out.append(PlannedStage("boundary", name, "boundary_points", n, 0, search_passes,
+                                        work=_boundary_work(world, spec, big, context.seed, images)))
+                out.append(PlannedStage("measure", name, "alignment", n, 0, 2 * n))
+                for method_name in METHODS:
+                    method = big if method_name == "big" else method_for(world, spec, method_name, None,
+                                                                           context.device)
+                    work = map_work(world, spec, method, context.seed, images)
+                    steps = big.config.n_steps * n  # BIG's own: the boundary points are planned above
+                    out.append(attribute_stage(world, name, method, n, work) if method_name != "big" else
+                               PlannedStage("attribute", name, method_name, n, 0, steps, work))
+                    out += score_stages(world, name, work, configs, n)
+        return out
+
+    def compute(self, context: Context) -> BigEvidence:
+        """Search the boundary points, measure B1's alignment and score B2's maps."""
+        world = context.world
+        n = self.setting(context).n_images or context.n_images
+        pairs, images = context.pairs(self.who, n, PAIR)
+        pool = context.pool
+        configs = metric_configs(world.preset, world.image_size, METRICS)
+        store = Store(context.store_dir)
+        alignment, scores, strips = [], [], {}
+        try:
+            for architecture, models in pairs.items():
+                index = images[models["vanilla"]]
+                for regime, name in models.items():
+                    model = _Model(world, context.specs[name], pool, index, context.seed, context.device,
+                                   store, context.ledger)
+                    boundary = model.boundary()
+                    alignment += model.alignment(boundary)
+                    for method in METHODS:
+                        maps, keys = model.maps(method, boundary)
+                        found = score_maps(store, model.load, world, pool, index, keys, maps, configs,
+                                           context.device, context.ledger, name)
+                        scores += [{**model.row(i), "method": method, **f}
+                                   for i, f in zip(index, found, strict=True)]
+                        if architecture == next(iter(pairs)):  # the figure's maps: first pair, first image
+                            strips.setdefault(regime, {})[method] = _strip(maps[0])
+                            strips.setdefault("models", {})[regime] = name
+                if architecture == next(iter(pairs)):
+                    strips.update(size=world.image_size, image=int(index[0]),
+                                  picture=encode(pool.images[index[0]].transpose(1, 2, 0)))
+        finally:
+            store.close()
+        return BigEvidence(alignment=pd.DataFrame(alignment), scores=pd.DataFrame(scores), strips=strips,
+                           plan={"world": world.name, "preset": world.preset, "n_images": n, "pairs": pairs,
+                                 "description": self.setting(context).description, "methods": list(METHODS),
+                                 "metrics": {m: asdict(c) for m, c in configs.items()}})
+
+
+def _boundary_work(world, spec, big, seed: int, images: str) -> str:
+    return content_key(kind="boundary", version=search.VERSION, **world.key(), model=spec.sha256,
+                       config=asdict(big.config.boundary), seed=seed, images=images)
 
 
 class _Model:
     """One model's share of the evidence: its boundary points (cached), alignment rows and maps."""
 
-    def __init__(self, world, spec, pool, index, seed, device, store):
+    def __init__(self, world, spec, pool, index, seed, device, store, ledger):
         self.world, self.spec, self.pool, self.index = world, spec, pool, index
-        self.seed, self.device, self.store = seed, device, store
+        self.seed, self.device, self.store, self.ledger = seed, device, store, ledger
         self.big = method_for(world, spec, "big", None, device)
         self.load = functools.cache(lambda: registry.load(spec.name, world.name, device=device))
         self.images = torch.from_numpy(pool.images[index]).to(device).float().div_(255.0)
@@ -142,9 +182,11 @@ class _Model:
         if missing:
             rows = torch.tensor(missing)
             start = time.perf_counter()
-            found = boundary_search(self.load(), self.images[rows], self.targets[rows],
-                                    self.big.config.boundary, torch.Generator().manual_seed(self.seed),
-                                    self.big.inputs_per_pass(self.images))
+            with timed(self.ledger, "boundary", self.spec.name, "boundary_points", len(missing),
+                       (0, self.big.config.boundary.passes())):
+                found = boundary_search(self.load(), self.images[rows], self.targets[rows],
+                                        self.big.config.boundary, torch.Generator().manual_seed(self.seed),
+                                        self.big.inputs_per_pass(self.images))
             seconds = (time.perf_counter() - start) / len(missing)
             new = {keys[j]: found.points[p].cpu().numpy() for p, j in enumerate(missing)}
             info = {keys[j]: {"distance": float(found.distance[p]), "found": bool(found.found[p]),
@@ -160,8 +202,9 @@ class _Model:
         """B1: the cosine and l2 distances of the explained logit's gradient at the image and at the
         boundary point (BIG's Saliency Map vs Boundary Saliency Map)."""
         model, batch = self.load(), self.big.inputs_per_pass(self.images)
-        at_image = input_gradients(model, self.images, self.targets, batch).flatten(1).double()
-        at_boundary = input_gradients(model, boundary["points"], self.targets, batch).flatten(1).double()
+        with timed(self.ledger, "measure", self.spec.name, "alignment", len(self.index), (0, 2)):
+            at_image = input_gradients(model, self.images, self.targets, batch).flatten(1).double()
+            at_boundary = input_gradients(model, boundary["points"], self.targets, batch).flatten(1).double()
         cosine = 1 - F.cosine_similarity(at_image, at_boundary, dim=1)
         l2 = (at_image - at_boundary).norm(dim=1)
         return [{**self.row(i), "distance": boundary["distance"][j], "found": boundary["found"][j],
@@ -178,12 +221,15 @@ class _Model:
         if missing:
             rows = torch.tensor(missing)
             start = time.perf_counter()
-            if name == "big":
-                raw = big_attributions(self.load(), self.images[rows], boundary["points"][rows],
-                                       self.targets[rows], method.config, method.inputs_per_pass(self.images))
-                new = reduce_channels(raw, method.config.reduction).detach().float()
-            else:
-                new = method(self.load(), self.images[rows], self.targets[rows], seed=self.seed)
+            passes = (0, method.config.n_steps) if name == "big" else method.passes(self.images.shape[2:])
+            with timed(self.ledger, "attribute", self.spec.name, name, len(missing), passes):
+                if name == "big":  # from the stored boundary points, not a search of its own
+                    raw = big_attributions(self.load(), self.images[rows], boundary["points"][rows],
+                                           self.targets[rows], method.config,
+                                           method.inputs_per_pass(self.images))
+                    new = reduce_channels(raw, method.config.reduction).detach().float()
+                else:
+                    new = method(self.load(), self.images[rows], self.targets[rows], seed=self.seed)
             seconds = (time.perf_counter() - start) / len(missing)
             # BIG's time per image includes its boundary search
             search = [boundary["seconds"][j] if name == "big" else 0.0 for j in missing]

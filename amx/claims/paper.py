@@ -46,6 +46,7 @@ from amx.claims.spec import (
     Less,
     verdict,
 )
+from amx.evidence import Scores, ZooTable
 from amx.files import PAPER_DIR
 from amx.metrics import METRICS
 
@@ -102,6 +103,11 @@ def paper_correlation(a: str, b: str) -> float | None:
 
 PAIR = ("vanilla", "pgd")  # the regimes a robust/vanilla comparison needs in the zoo
 
+
+def ten(ev: Evidence) -> pd.DataFrame:
+    """The ok rows of the vanilla and PGD-robust models (the paper's 10 CNNs)."""
+    return ev.ok[ev.ok["regime"].isin(PAIR)]
+
 class Pair(NamedTuple):
     """Robust and vanilla per-image scores and the images they were measured on."""
 
@@ -120,7 +126,7 @@ class Pair(NamedTuple):
 
 
 def _pair_samples(ev: Evidence, methods, metric, architecture=None) -> Pair:
-    rows = ev.ten[ev.ten["method"].isin(methods)]
+    rows = ten(ev)[ten(ev)["method"].isin(methods)]
     if architecture is not None:
         rows = rows[rows["architecture"] == architecture]
     col = METRICS.get(metric).per_image_column
@@ -136,7 +142,7 @@ def paired_view(ev: Evidence, methods, metric, architecture, first: str, alterna
     """The paired view of a robust/vanilla comparison, reported beside the paper's unpaired test:
     ``first`` ("robust" or "vanilla") against its twin on the same (architecture, method, image),
     Wilcoxon signed-rank with a paired bootstrap CI of the median difference."""
-    rows = ev.ten[ev.ten["method"].isin(methods)]
+    rows = ten(ev)[ten(ev)["method"].isin(methods)]
     if architecture is not None:
         rows = rows[rows["architecture"] == architecture]
     wide = rows.pivot_table(index=["architecture", "method", "image"], columns="regime",
@@ -276,7 +282,7 @@ def _p4(advprop, metric):
 
 def method_average_ranks(ev: Evidence, exclude=("cam",)) -> pd.Series:
     """Average over (CNN, metric) of each method's rank of its mean score on that CNN (1 = best)."""
-    rows = ev.ten[~ev.ten["method"].isin(exclude)]
+    rows = ten(ev)[~ten(ev)["method"].isin(exclude)]
     ranks = []
     for _, model_rows in rows.groupby("model"):
         means = model_rows.groupby("method")[list(PAPER_METRICS)].mean()
@@ -323,7 +329,7 @@ def _p5(method, want):
         return verdict(cid, rule, position, msg, ranking=ranking.round(3).to_dict())
 
     def resample(ev, draws):
-        rows = ev.ten[~ev.ten["method"].isin(("cam",))]
+        rows = ten(ev)[~ten(ev)["method"].isin(("cam",))]
         names, ranks = _resampled_ranks(rows, "model", "method", draws)
         rule = P5_TOP3 if want == "top3" else Equal(len(names), "rank")
         return rule.holds(_position(ranks, names.index(method)))
@@ -332,7 +338,7 @@ def _p5(method, want):
 
 def _mean_wsl(ev: Evidence, method: str, draws=None):
     """Mean over the 10 CNNs of ``method``'s mean WSL (points); on each resample of ``draws`` if given."""
-    rows = ev.ten[ev.ten["method"] == method]
+    rows = ten(ev)[ten(ev)["method"] == method]
     if draws is not None:
         return 100.0 * resampled.nanmean(resampled_means(rows, "wsl", "model", draws)[1], axis=1)
     return float(100.0 * rows.groupby("model")["wsl"].mean().mean())
@@ -341,7 +347,7 @@ def _mean_wsl(ev: Evidence, method: str, draws=None):
 def _p6(other):
     def check(ev):
         mine, theirs = _mean_wsl(ev, "gradient"), _mean_wsl(ev, other)
-        rows = ev.ten[ev.ten["method"].isin(["gradient", other])]
+        rows = ten(ev)[ten(ev)["method"].isin(["gradient", other])]
         wide = rows.pivot_table(index=["model", "image"], columns="method", values="wsl").dropna()
         cid = f"P6[gradient-vs-{other}]"
         msg = f"{cid}: mean WSL over the 10 CNNs: Gradient {mine:.2f} vs {other} {theirs:.2f} points; "
@@ -364,12 +370,12 @@ def _p6(other):
 def _median_runtimes(ev: Evidence, draws=None) -> pd.Series:
     """Median seconds per image of each method on the run's device (rows without a runtime on it,
     beyond the re-timed sample, are left out); with ``draws``, one array of medians per method."""
-    runtime = ev.ten.groupby("method")["runtime_s"].median()
+    runtime = ten(ev).groupby("method")["runtime_s"].median()
     if runtime.isna().any():
         raise ValueError(f"P7: no runtimes on this run's device for {sorted(runtime[runtime.isna()].index)}")
     if draws is None:
         return runtime
-    timed = ev.ten[ev.ten["runtime_s"].notna()]
+    timed = ten(ev)[ten(ev)["runtime_s"].notna()]
     return pd.Series({m: resampled.median(rows["runtime_s"].to_numpy(), draws.weights(rows["image"]))
                       for m, rows in timed.groupby("method")})
 
@@ -400,7 +406,7 @@ def _p7_resample(what):
 
 def _median_cis(ev: Evidence) -> dict:
     """Each method's median runtime (s) with its 95% bootstrap CI over the timed images."""
-    timed = ev.ten[ev.ten["runtime_s"].notna()]
+    timed = ten(ev)[ten(ev)["runtime_s"].notna()]
     return {m: (float(rows["runtime_s"].median()), *stats.bootstrap_median_ci(rows["runtime_s"]))
             for m, rows in timed.groupby("method")}
 
@@ -442,13 +448,13 @@ def _p7(what):
 def per_model(ev: Evidence, columns):
     """Per CNN of the 10: the mean over methods of each method's mean of ``columns`` (a column
     name gives a Series, a list a DataFrame)."""
-    return ev.ten.groupby(["model", "method"])[columns].mean().groupby("model").mean()
+    return ten(ev).groupby(["model", "method"])[columns].mean().groupby("model").mean()
 
 
 def resampled_per_model(ev: Evidence, column: str, draws) -> pd.Series:
     """``per_model`` of one column on each resample: one array per CNN."""
     return pd.Series({model: resampled.nanmean(resampled_means(rows, column, "method", draws)[1], axis=1)
-                      for model, rows in ev.ten.groupby("model")})
+                      for model, rows in ten(ev).groupby("model")})
 
 
 def _stack(series: pd.Series, index) -> np.ndarray:
@@ -496,20 +502,20 @@ def _p9(level):
     def check(ev):
         cid = f"P9[{level}]"
         if level == "network":
-            conf = ev.ten.groupby("model")["confidence"].mean()
+            conf = ten(ev).groupby("model")["confidence"].mean()
             t = stats.spearman(conf, per_model(ev, "deletion")[conf.index])
         else:
-            t = stats.spearman(ev.ten["confidence"], ev.ten["deletion"])
+            t = stats.spearman(ten(ev)["confidence"], ten(ev)["deletion"])
         msg = (f"{cid}: Spearman(confidence, Deletion) = {t.effect:.3f} [{t.ci_low:.3f}, {t.ci_high:.3f}], "
                f"n = {t.n} (needs {P9_RULE}; paper {P9_PAPER[level]})")
         return verdict(cid, P9_RULE, t.effect, msg, P9_PAPER[level], t)
 
     def resample(ev, draws):
         if level == "network":
-            _, conf = resampled_means(ev.ten, "confidence", "model", draws)
+            _, conf = resampled_means(ten(ev), "confidence", "model", draws)
             deletion = resampled_per_model(ev, "deletion", draws)
             return P9_RULE.holds(resampled.spearman_rows(conf, _stack(deletion, sorted(deletion.index))))
-        rows = ev.ten
+        rows = ten(ev)
         return P9_RULE.holds(resampled.spearman(rows["confidence"], rows["deletion"],
                                                 draws.weights(rows["image"])))
     return Case("P9", level, check, min_models=3 if level == "network" else 1, resample=resample)
@@ -522,22 +528,22 @@ P10_PAIRS = [("pointing_game", "wsl", P10_AGREE), ("pointing_game", "insertion",
 
 def _p10(a, b, rule):
     def check(ev):
-        t = stats.spearman(ev.ten[METRICS.get(a).per_image_column], ev.ten[METRICS.get(b).per_image_column])
+        t = stats.spearman(ten(ev)[METRICS.get(a).per_image_column], ten(ev)[METRICS.get(b).per_image_column])
         cid = f"P10[{a}-{b}]"
         msg = (f"{cid}: Spearman over {t.n} maps = {t.effect:.3f} [{t.ci_low:.3f}, {t.ci_high:.3f}] "
                f"(needs {rule}; paper {paper_correlation(a, b)})")
         return verdict(cid, rule, t.effect, msg, paper_correlation(a, b), t)
 
     def resample(ev, draws):
-        x, y = (ev.ten[METRICS.get(m).per_image_column] for m in (a, b))
-        return rule.holds(resampled.spearman(x, y, draws.weights(ev.ten["image"])))
+        x, y = (ten(ev)[METRICS.get(m).per_image_column] for m in (a, b))
+        return rule.holds(resampled.spearman(x, y, draws.weights(ten(ev)["image"])))
     return Case("P10", f"{a}-{b}", check, resample=resample)
 
 
 def architecture_average_ranks(ev: Evidence) -> pd.Series:
     """Average over (method, metric, regime) of each architecture's rank (1 = best)."""
     ranks = []
-    for _, rows in ev.ten.groupby(["method", "regime"]):
+    for _, rows in ten(ev).groupby(["method", "regime"]):
         means = rows.groupby("architecture")[list(PAPER_METRICS)].mean()
         if len(means) < 2:
             continue
@@ -550,7 +556,7 @@ def _p12():
     def check(ev):
         ranks = architecture_average_ranks(ev).sort_index().sort_values(kind="stable")
         top1 = ev.top1()
-        vanilla = ev.ten[ev.ten["regime"] == "vanilla"].groupby("architecture")["model"].first()
+        vanilla = ten(ev)[ten(ev)["regime"] == "vanilla"].groupby("architecture")["model"].first()
         accuracy = pd.Series({a: top1[m] for a, m in vanilla.items()})
         best_acc, best_expl = accuracy.idxmax(), ranks.index[0]
         msg = (f"P12[accuracy-vs-explainability]: most accurate architecture {best_acc} "
@@ -560,9 +566,9 @@ def _p12():
                        ranks=ranks.round(3).to_dict())
 
     def resample(ev, draws):
-        names, ranks = _resampled_ranks(ev.ten, ["method", "regime"], "architecture", draws, min_size=2)
+        names, ranks = _resampled_ranks(ten(ev), ["method", "regime"], "architecture", draws, min_size=2)
         top1 = table1.resampled_top1(ev.zoo or [], draws)
-        vanilla = ev.ten[ev.ten["regime"] == "vanilla"].groupby("architecture")["model"].first()
+        vanilla = ten(ev)[ten(ev)["regime"] == "vanilla"].groupby("architecture")["model"].first()
         judged = [k for k, a in enumerate(names) if a in vanilla.index]
         accuracy = np.stack([top1[vanilla[names[k]]] for k in judged], axis=1)
         best_acc = np.asarray(judged)[np.argmax(accuracy, axis=1)]
@@ -660,5 +666,6 @@ def cases() -> list[Case]:
 CLAIM_SET = ClaimSet(
     name="001", prefix="P", source="001",
     title="How explainable are adversarially robust CNNs? (Nourelahi, Kotthoff, Chen, Nguyen)",
-    claims=tuple(CLAIMS.values()), cases=cases, methods=PAPER_METHODS, metrics=PAPER_METRICS, table1=True,
+    claims=tuple(CLAIMS.values()), cases=cases,
+    evidence=(Scores(PAPER_METHODS, PAPER_METRICS, "cl", PAIR), ZooTable()),
     figure_data=paper_figures.figure_data, render_figures=paper_figures.render)

@@ -56,14 +56,14 @@ def heatmaps(evidence) -> dict:
 
 def figure_data(evidence) -> dict:
     """The data of Figs 1-6, JSON-ready."""
-    from amx.claims.paper import PAPER_METRICS, method_average_ranks, per_model
+    from amx.claims.paper import PAPER_METRICS, method_average_ranks, per_model, ten
 
     table, zoo = evidence.scores, evidence.zoo
     if table is None or table.empty:
         return {}
-    ten = evidence.ten
+    paper_rows = ten(evidence)
     fig2 = []
-    for family, rows in ten.groupby("family"):
+    for family, rows in paper_rows.groupby("family"):
         for metric in PAPER_METRICS:
             for regime, r in rows.groupby("regime"):
                 low, high = stats.bootstrap_mean_ci(r[metric], n_boot=200)
@@ -76,17 +76,18 @@ def figure_data(evidence) -> dict:
     top1 = {r["model"]: r["top1"] for r in (zoo or [])}
     fig5 = [{"model": m, "top1": top1.get(m), **{k: float(v) for k, v in row.items()}}
             for m, row in per_model(evidence, list(PAPER_METRICS) + ["confidence"]).iterrows()]
-    corr = ten[[METRICS.get(m).per_image_column for m in PAPER_METRICS]].corr(method="spearman").to_numpy()
+    columns = [METRICS.get(m).per_image_column for m in PAPER_METRICS]
+    corr = paper_rows[columns].corr(method="spearman").to_numpy()
     bias = {}
     for metric in ("insertion", "deletion"):
         for column in (metric, f"{metric}_normalized"):
-            if column in ten:
-                t = stats.spearman(ten["confidence"], ten[column])
+            if column in paper_rows:
+                t = stats.spearman(paper_rows["confidence"], paper_rows[column])
                 bias[column] = {"rho": t.effect, "ci": [t.ci_low, t.ci_high], "n": t.n}
     return {"fig1_heatmaps": heatmaps(evidence), "fig2_family_regime": fig2, "fig3_advprop": fig3,
             "fig4_method_ranks": {m: float(r) for m, r in method_average_ranks(evidence).items()},
             "fig5_per_model": fig5,
-            "fig6_image_level": ten.sample(min(len(ten), 2000), random_state=0)[
+            "fig6_image_level": paper_rows.sample(min(len(paper_rows), 2000), random_state=0)[
                 ["model", "confidence", "deletion"]].to_dict(orient="list"),
             "fig6_confidence_bias": bias,
             "fig6_metric_correlation": {"metrics": list(PAPER_METRICS),

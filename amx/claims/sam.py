@@ -1,6 +1,6 @@
 """The SAM paper's claims S1-S8 (002; Bansal, Agarwal and Nguyen, "SAM: The Sensitivity of
 Attribution Methods to Hyperparameters", CVPR 2020; ``fixtures/paper/CLAIMS.md``) as checks on
-the sweeps ``amx.claims.sam_sweeps`` collects.
+the sweeps of its request ``amx.claims.sam_sweeps.SamSweeps``.
 
 Conventions for all cases:
 * every case needs a vanilla/robust pair, on which SAM's protocol runs (S1 and S5 judge the
@@ -39,7 +39,7 @@ S8_RULE = IsTrue("median steps robust < vanilla")
 S5_PAIRS = {"lime-n_superpixels": ("lime-seed", 130.5), "lime-n_samples": ("lime-seed", None),
             "mp-iterations": ("mp-seed", 74.0), "mp-blur_sigma": ("mp-seed", 16.6)}
 S2_PAPER = {"mp": 1.4, "smoothgrad": 1.4}
-PAIR = ("vanilla", "pgd")
+PAIR = sam_sweeps.PAIR
 
 
 def _sam(ev: Evidence) -> sam_sweeps.SamEvidence:
@@ -288,5 +288,5 @@ CLAIMS = (
 CLAIM_SET = ClaimSet(
     name="002", prefix="S", source="002",
     title="SAM: The Sensitivity of Attribution Methods to Hyperparameters (Bansal, Agarwal, Nguyen)",
-    claims=CLAIMS, cases=cases, collect=sam_sweeps.collect, figure_data=sam_figures.figure_data,
+    claims=CLAIMS, cases=cases, evidence=(sam_sweeps.SamSweeps(),), figure_data=sam_figures.figure_data,
     render_figures=sam_figures.render)

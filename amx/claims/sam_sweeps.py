@@ -5,10 +5,10 @@ SAM's code has no metric for (S6 outlines, S7 noise, S8 MP convergence).
 
 ``PLANS`` holds one ``SamPlan`` per world preset: ``paper`` is SAM's protocol at 224 px (the
 ``imagenet`` world: ResNet-50 and GoogLeNet pairs), ``mini`` scales patch sizes, blur and jitter
-to 64 px and cuts budgets to fit a CPU (``amx.zoo.mini``'s preset underneath). ``collect``
-computes everything through the cached sweep stage (``amx.pipeline.sweep``) and returns a
-``SamEvidence`` of tidy per-image tables, which ``amx.claims.sam`` checks and
-``amx.claims.sam_figures`` draws.
+to 64 px and cuts budgets to fit a CPU (``amx.zoo.mini``'s preset underneath). The claim set's
+evidence request ``SamSweeps`` plans and computes everything through the cached sweep stage
+(``amx.pipeline.sweep``) and returns a ``SamEvidence`` of tidy per-image tables, which
+``amx.claims.sam`` checks and ``amx.claims.sam_figures`` draws.
 
 SAM's methods, as its code computes them, are variants of amx's (``base`` of each sweep): Gradient
 and SmoothGrad explain the logit with a signed channel mean (``reduction="mean"``); Sliding-Patch
@@ -35,7 +35,7 @@ LIME uses SAM's SLIC compactness 30. Departures from SAM's code, all stated in t
 from __future__ import annotations
 
 import functools
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -43,12 +43,13 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
-from amx.data.arrays import cache_dir, load_split
+from amx.evidence import Context, Request, for_preset, timed
 from amx.metrics.similarity import SSIMConfig, ssim
+from amx.pipeline.plan import PlannedStage, attribute_stage, images_id, map_work, score_stages
 from amx.pipeline.run import map_key, method_for
 from amx.pipeline.scored import score_maps
 from amx.pipeline.store import Store, content_key
-from amx.pipeline.sweep import Sweep, SweepInputs, sweep_maps
+from amx.pipeline.sweep import Sweep, SweepInputs, sweep_maps, sweep_method
 from amx.presets import metric_configs
 from amx.report.figures import encode
 from amx.zoo import registry
@@ -59,19 +60,21 @@ SSIM_BY_METHOD = {"gradient": SSIMConfig(), "smoothgrad": SSIMConfig(), "lime": 
                   "sliding_patch": SSIMConfig(data_range=2.0, scale="none")}
 SCORES = ("insertion", "deletion", "wsl_alpha")
 GRADIENT = (("reduction", "mean"),)  # SAM's Gradient: the logit's gradient, signed channel mean
+PAIR = ("vanilla", "pgd")  # SAM compares each vanilla model with its PGD-robust twin
 
 
 @dataclass(frozen=True)
 class SamPlan:
-    """What the SAM claims regenerate on a world preset. ``architectures``: the vanilla/robust
-    pairs (None: every pair the zoo has); ``n_images``: images per architecture (None: the
+    """What the SAM claims regenerate on a world preset. ``families``: the vanilla/robust pairs
+    of these model families (SAM's ResNet-50 and GoogLeNet: ``resnet`` and ``googlenet``; None:
+    every pair the zoo has); ``n_images``: images per architecture (None: the
     session's); ``sweeps``; ``noise_variance`` (S7); ``outline_band`` px either side of the object's
     outline (S6); ``converged`` (S8): MP has converged from the first step after which its loss
     stays within this fraction of its total drop of the final loss; ``description``: the
     departures from SAM's values, for the report."""
 
     sweeps: tuple[Sweep, ...]
-    architectures: tuple[str, ...] | None = None
+    families: tuple[str, ...] | None = None
     n_images: int | None = None
     noise_variance: float = 0.1
     outline_band: int = 2
@@ -119,7 +122,7 @@ PLANS = {
     "paper": _plan(
         patches=(5, 17, 29, 41, 53), fine=(52, 53, 54), stride=3, sg_samples=(10, 20, 30, 40, 50),
         mp_mask=28, blur_sigmas=(5.0, 10.0, 30.0), mp_kernel=181, jitter=4, iterations=(10, 50, 150, 300),
-        lime_samples=(500, 1000), lime_sigma=3.0, architectures=("resnet50", "googlenet"),
+        lime_samples=(500, 1000), lime_sigma=3.0, families=("resnet", "googlenet"),
         description="SAM's values at 224 px; the sample counts 10-40, LIME's 500 samples and MP's 10, 50 "
                     "and 150 iterations are amx's (SAM's code does not list them)."),
     "mini": _plan(
@@ -150,31 +153,74 @@ class SamEvidence:
     per_image: pd.DataFrame
     strips: dict
     plan: dict
-    stages: list = field(default_factory=list)
 
 
-def collect(request) -> SamEvidence:
-    """Run the world's plan's sweeps on the session's CL images and measure S1-S8's data."""
-    world = request.world
-    plan = request.plan(PLANS, "claim set 002 (SAM)")
-    n = plan.n_images or request.n_images
-    twins, images = request.twin_images("claim set 002 (SAM)", n, plan.architectures)
-    pool = load_split(world, "eval", world.pool_size(request.n_images))
-    specs = world.zoo.specs(world)
-    inputs = SweepInputs(world=world, specs=specs, images=pool.images, labels=pool.labels, seed=request.seed,
-                         device=request.device, cache=str(request.cache or cache_dir()))
-    handle = sweep_maps(inputs, list(plan.sweeps), images)
-    similarity, scores = _similarity_and_scores(inputs, handle, plan, twins, images, pool)
-    smoothing = _smoothing(inputs, handle, plan, twins, images)
-    per_image = _per_image(inputs, plan, twins, images, pool)
-    return SamEvidence(similarity=similarity, scores=scores, smoothing=smoothing, per_image=per_image,
-                       strips=_strips(handle, plan, twins, images, pool, world.image_size),
-                       plan={"world": world.name, "preset": world.preset, "n_images": n,
-                             "pairs": twins, "sweeps": [_describe(s) for s in plan.sweeps],
-                             "description": plan.description, "noise_variance": plan.noise_variance,
-                             "outline_band": plan.outline_band, "converged": plan.converged,
-                             "object_masks": world.object_masks is not None},
-                       stages=[asdict(s) for s in handle.stages])
+@dataclass(frozen=True)
+class SamSweeps(Request):
+    """Claim set 002's evidence: the world preset's ``PLANS`` entry on the first images of each
+    vanilla/robust pair's CL images. ``plan``: the passes of its sweeps, their SAM scores and the
+    S3, S6-S8 measurements on an empty cache; ``compute``: a ``SamEvidence``."""
+
+    who = "claim set 002 (SAM)"
+
+    def setting(self, context: Context) -> SamPlan:
+        return for_preset(PLANS, context, self.who)
+
+    def plan(self, context: Context) -> list[PlannedStage]:
+        setting = self.setting(context)
+        world, n = context.world, setting.n_images or context.n_images
+        configs = metric_configs("sam", world.image_size, SCORES)
+        out = []
+        for models in registry.twins(world, PAIR, setting.families).values():
+            images = images_id("cl", context.specs[models["vanilla"]], PAIR)
+            for model in models.values():
+                spec, planned = context.specs[model], set()
+                for sweep in setting.sweeps:
+                    works = {}
+                    for value in sweep.values:
+                        method = sweep_method(world, spec, sweep, value, None, context.device)
+                        seed = sweep.seed(value, context.seed)
+                        works[value] = (map_work(world, spec, method, seed, images), method)
+                    todo = [v for v in sweep.values if works[v][0] not in planned]
+                    groups = [(max(todo), todo)] if sweep.nested and todo else [(v, [v]) for v in todo]
+                    for value, values in groups:
+                        work = "+".join(works[v][0] for v in values)
+                        out.append(attribute_stage(world, model, works[value][1], n, work, "sweep",
+                                                   sweep.name))
+                    planned |= {works[v][0] for v in todo}
+                    for value in sweep.values:
+                        out += score_stages(world, model, works[value][0], configs, n)
+                gradient = method_for(world, spec, "gradient", None, context.device, **dict(GRADIENT))
+                # S3 (the robust twin's Gradient), S6 and S7 (each model's, clean and noisy): not cached
+                out += [attribute_stage(world, model, gradient, n, "", "measure", "gradient")
+                        for _ in range(3 if model == models["pgd"] else 2)]
+                mp = sweep_method(world, spec, setting.mp_default, setting.mp_default.default, None,
+                                  context.device)
+                out.append(attribute_stage(world, model, mp, n, "mp-trace:" + map_work(
+                    world, spec, mp, context.seed, images), "measure", "mp_trace"))
+        return out
+
+    def compute(self, context: Context) -> SamEvidence:
+        """Run the plan's sweeps on the pairs' CL images and measure S1-S8's data."""
+        world, setting = context.world, self.setting(context)
+        n = setting.n_images or context.n_images
+        twins, images = context.pairs(self.who, n, PAIR, setting.families)
+        pool = context.pool
+        inputs = SweepInputs(world=world, specs=context.specs, images=pool.images, labels=pool.labels,
+                             seed=context.seed, device=context.device, cache=context.store_dir)
+        handle = sweep_maps(inputs, list(setting.sweeps), images, log=lambda message: None,
+                            stages=context.ledger)
+        similarity, scores = _similarity_and_scores(inputs, handle, setting, twins, images, pool,
+                                                    context.ledger)
+        smoothing = _smoothing(inputs, handle, setting, twins, images, context.ledger)
+        per_image = _per_image(inputs, setting, twins, images, pool, context.ledger)
+        return SamEvidence(similarity=similarity, scores=scores, smoothing=smoothing, per_image=per_image,
+                           strips=_strips(handle, setting, twins, images, pool, world.image_size),
+                           plan={"world": world.name, "preset": world.preset, "n_images": n,
+                                 "pairs": twins, "sweeps": [_describe(s) for s in setting.sweeps],
+                                 "description": setting.description, "noise_variance": setting.noise_variance,
+                                 "outline_band": setting.outline_band, "converged": setting.converged,
+                                 "object_masks": world.object_masks is not None})
 
 
 def _describe(sweep: Sweep) -> dict:
@@ -187,7 +233,8 @@ def _rows(model, spec, sweep, extra) -> dict:
             "method": sweep.method, "parameter": sweep.parameter, **extra}
 
 
-def _similarity_and_scores(inputs, handle, plan, twins, images, pool) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _similarity_and_scores(inputs, handle, plan, twins, images, pool, ledger) -> tuple[pd.DataFrame,
+                                                                                      pd.DataFrame]:
     """SSIM with the default map and the SAM scores of every setting's map (scores cached)."""
     configs = metric_configs("sam", inputs.world.image_size, SCORES)
     store = Store(inputs.cache)
@@ -211,7 +258,7 @@ def _similarity_and_scores(inputs, handle, plan, twins, images, pool) -> tuple[p
                                      for i, v in zip(index, values, strict=True)]
                         keys = handle.keys(model_name, sweep, value, index)
                         found = score_maps(store, load, inputs.world, pool, index, keys, maps[value], configs,
-                                           inputs.device)
+                                           inputs.device, ledger, model_name)
                         scores += [_rows(model_name, spec, sweep, {"value": value, "image": int(i), **f})
                                    for i, f in zip(index, found, strict=True)]
     finally:
@@ -219,23 +266,25 @@ def _similarity_and_scores(inputs, handle, plan, twins, images, pool) -> tuple[p
     return pd.DataFrame(sims), pd.DataFrame(scores)
 
 
-def _gradient_maps(inputs, model, model_name, index, images=None) -> torch.Tensor:
-    """SAM's Gradient maps of pool ``index`` (or of ``images``): cheap, not cached."""
+def _gradient_maps(inputs, model, model_name, index, ledger, images=None) -> torch.Tensor:
+    """SAM's Gradient maps of pool ``index`` (or of ``images``): cheap, not cached (counted in
+    ``ledger``)."""
     method = method_for(inputs.world, inputs.specs[model_name], "gradient", inputs.preset, inputs.device,
                         **dict(GRADIENT))
     if images is None:
         images = torch.from_numpy(inputs.images[index]).to(inputs.device).float().div_(255.0)
     targets = torch.from_numpy(inputs.labels[index]).to(inputs.device)
-    return method(model, images, targets).cpu()
+    with timed(ledger, "measure", model_name, "gradient", len(index), method.passes(images.shape[2:])):
+        return method(model, images, targets).cpu()
 
 
-def _smoothing(inputs, handle, plan, twins, images) -> pd.DataFrame:
+def _smoothing(inputs, handle, plan, twins, images, ledger) -> pd.DataFrame:
     """S3: SSIM of the vanilla model's SmoothGrad at every value with the robust twin's Gradient."""
     rows = []
     for architecture, models in twins.items():
         index = images[models["vanilla"]]
         robust = registry.load(models["pgd"], inputs.world.name, device=inputs.device)
-        target = _gradient_maps(inputs, robust, models["pgd"], index).double()
+        target = _gradient_maps(inputs, robust, models["pgd"], index, ledger).double()
         for sweep in plan.sweeps:
             if sweep.method != "smoothgrad":
                 continue
@@ -286,7 +335,7 @@ def converged_step(trace: np.ndarray, fraction: float) -> int:
     return 0 if len(outside) == 0 else int(outside[-1]) + 1
 
 
-def _per_image(inputs, plan, twins, images, pool) -> pd.DataFrame:
+def _per_image(inputs, plan, twins, images, pool, ledger) -> pd.DataFrame:
     """S6 outline concentration, S7 SSIM under noise and S8 MP steps, per (model, image)."""
     store = Store(inputs.cache)
     rows = []
@@ -297,11 +346,11 @@ def _per_image(inputs, plan, twins, images, pool) -> pd.DataFrame:
             bands = outline_bands(inputs.world, index, clean, plan.outline_band)
             for regime, model_name in models.items():
                 model = registry.load(model_name, inputs.world.name, device=inputs.device)
-                grads = _gradient_maps(inputs, model, model_name, index)
-                noise = _gradient_maps(inputs, model, model_name, index,
+                grads = _gradient_maps(inputs, model, model_name, index, ledger)
+                noise = _gradient_maps(inputs, model, model_name, index, ledger,
                                        noisy(clean, index, plan.noise_variance, inputs.seed))
                 stable = ssim(grads.double(), noise.double(), SSIM_BY_METHOD["gradient"])
-                steps = _mp_steps(inputs, store, model, model_name, plan, index)
+                steps = _mp_steps(inputs, store, model, model_name, plan, index, ledger)
                 rows += [{"model": model_name, "architecture": architecture, "regime": regime,
                           "image": int(i), "outline": float(o), "noise_ssim": float(s), "mp_steps": int(k)}
                          for i, o, s, k in zip(index, outline_concentration(grads, bands), stable, steps,
@@ -311,7 +360,7 @@ def _per_image(inputs, plan, twins, images, pool) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _mp_steps(inputs, store, model, model_name, plan, index) -> list[int]:
+def _mp_steps(inputs, store, model, model_name, plan, index, ledger) -> list[int]:
     """S8: MP's convergence step at the default setting, from its loss trace (cached by content)."""
     sweep = plan.mp_default
     method = method_for(inputs.world, inputs.specs[model_name], "mp", inputs.preset, inputs.device,
@@ -325,7 +374,8 @@ def _mp_steps(inputs, store, model, model_name, plan, index) -> list[int]:
         x = torch.from_numpy(inputs.images[rows]).to(inputs.device).float().div_(255.0)
         targets = torch.from_numpy(inputs.labels[rows]).to(inputs.device)
         generator = torch.Generator().manual_seed(inputs.seed)
-        _, trace = method.optimise(model, x, targets, generator)
+        with timed(ledger, "measure", model_name, "mp_trace", len(rows), method.passes(x.shape[2:])):
+            _, trace = method.optimise(model, x, targets, generator)
         new = [(keys[j], {"loss": t.tolist()}) for j, t in zip(missing, trace, strict=True)]
         store.put_records(new)
         found.update(new)
@@ -338,7 +388,7 @@ STRIP_SIZE = 64
 def _strips(handle, plan, twins, images, pool, size) -> dict:
     """For each sweep, the maps across its values of one image for a vanilla and a robust model
     (ResNet's pair if there is one, else the first), as uint8 of at most 64 px."""
-    architecture = next((a for a in ("resnet", "resnet50") if a in twins), next(iter(twins)))
+    architecture = "resnet" if "resnet" in twins else next(iter(twins))
     models = twins[architecture]
     image = int(images[models["vanilla"]][0])
     picture = torch.from_numpy(pool.images[image:image + 1]).float()

@@ -2,9 +2,9 @@
 
 A claims run with another ``--seed`` draws other images (the CL subset) and seeds the stochastic
 methods (RISE's masks, LIME's and SHAP's samples, MP's jitter) anew; the cache makes such a rerun
-incremental. ``regenerate(seed, ...)`` runs one claims session per seed (in a subprocess, as a user
-would: ``pytest --pyargs amx.claims.suite -m claims --seed S``; ``amx.claims.rerun``) and
-``seed_stability`` sums their ``results.json`` up: per case, the verdict and stability label under
+incremental. ``amx stability --seeds`` runs one claims session per seed in its process
+(``amx.session.Session``) and writes its report under ``seeds/S``; ``seed_stability`` sums their
+results up: per case, the verdict and stability label under
 each seed, how many seeds it holds under, and whether it flips between seeds. The claims report
 shows the table and a figure (``figure``) when ``seed_stability.json`` sits beside its
 ``results.json`` and was made on the same world and image budget.
@@ -15,20 +15,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
-
-from amx.claims.rerun import claims_run
-
 FILE = "seed_stability.json"
-
-
-def regenerate(seed: int, report_dir: Path, world: str, n_images: int | None, gpu: bool,
-               cache_dir: str | None, world_args: list[str]) -> Path:
-    """Run the claims of ``world`` with ``seed``; the path of its ``results.json``."""
-    options = ["--seed", str(seed), "--world", world,
-               *(["--n-images", str(n_images)] if n_images is not None else []), *(["--gpu"] if gpu else []),
-               *(["--cache-dir", cache_dir] if cache_dir else []), *world_args]
-    return claims_run(f"seed {seed}", Path(report_dir) / "seeds" / str(seed), options)
 
 
 def seed_stability(results: dict[int, dict]) -> dict:
@@ -74,30 +61,3 @@ def load_matching(report_dir: Path, world: str, n_images: int) -> dict | None:
         return None
     record = json.loads(path.read_text())
     return record if (record.get("world"), record.get("n_images")) == (world, n_images) else None
-
-
-def figure(record: dict) -> str:
-    """Per claim, its cases that hold under every seed, under none, and that flip between seeds
-    (stacked bars), as a PNG data URI."""
-    from amx.report.figures import plt, png
-
-    claims = list(dict.fromkeys(c["claim"] for c in record["cases"].values()))
-    n = len(record["seeds"])
-    groups = {"holds under every seed": lambda c: c["held"] == n,
-              "flips between seeds": lambda c: 0 < c["held"] < n,
-              "holds under none": lambda c: c["held"] == 0}
-    colours = {"holds under every seed": "#1a7f37", "flips between seeds": "#bc4c00",
-               "holds under none": "#8c959f"}
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.42 * len(claims)), 3.2))
-    bottom = np.zeros(len(claims))
-    for name, test in groups.items():
-        counts = np.array([sum(test(c) for c in record["cases"].values() if c["claim"] == claim
-                               and c["judged"] == n) for claim in claims], dtype=float)
-        ax.bar(claims, counts, bottom=bottom, color=colours[name], label=name)
-        bottom += counts
-    ax.set_ylabel("cases")
-    ax.set_title(f"Verdicts under seeds {', '.join(map(str, record['seeds']))} (world {record['world']}, "
-                 f"{record['n_images']} images)", fontsize=10)
-    ax.tick_params(axis="x", labelsize=8, rotation=90)
-    ax.legend(fontsize=8, frameon=False)
-    return png(fig)

@@ -203,17 +203,18 @@ class Verdict:
 
 
 @dataclass(frozen=True)
-class CollectFailed:
-    """A claim set's ``collect`` raised: ``reason`` says why (its cases fail with it)."""
+class RequestFailed:
+    """A claim set's own evidence request raised: ``reason`` says why (its cases fail with it)."""
 
     reason: str
 
 
 @dataclass(frozen=True)
 class Evidence:
-    """What claims are checked on: the ScoreTable (``scores``), the regenerated Table 1 rows
-    (``zoo``), what claim sets collected themselves (``collected``: ``{claim set: evidence}``, e.g.
-    the SAM sweeps), and where a live run has them, the ``RunResult`` (its stored maps) and the world."""
+    """What one claim set's cases are checked on: its ScoreTable (``scores``), the regenerated
+    Table 1 rows (``zoo``), what its own requests computed (``collected``: ``{claim set:
+    evidence}``, e.g. the SAM sweeps), and where a live run has them, the ``RunResult`` (its stored
+    maps) and the world."""
 
     scores: pd.DataFrame | None = None
     zoo: list[dict] | None = None
@@ -222,13 +223,13 @@ class Evidence:
     collected: dict = field(default_factory=dict)
 
     def collected_by(self, claim_set: str):
-        """What ``claim_set``'s ``collect`` computed; an error naming the claim set if it has none
-        here or its collection failed (then only that claim set's cases fail)."""
+        """What ``claim_set``'s own request computed; an error naming the claim set if it has none
+        here or its request failed (then only that claim set's cases fail)."""
         found = self.collected.get(claim_set)
         if found is None:
-            raise ValueError(f"claim set {claim_set}'s cases need the evidence its collect computes, and "
-                             "the evidence has none")
-        if isinstance(found, CollectFailed):
+            raise ValueError(f"claim set {claim_set}'s cases need the evidence its own request computes, "
+                             "and the evidence has none")
+        if isinstance(found, RequestFailed):
             raise ValueError(f"claim set {claim_set} could not collect its evidence: {found.reason}")
         return found
 
@@ -237,11 +238,6 @@ class Evidence:
         if self.scores is None:
             raise ValueError("this claim needs a ScoreTable, and the evidence has none")
         return self.scores[self.scores["status"] == "ok"]
-
-    @functools.cached_property
-    def ten(self) -> pd.DataFrame:
-        """The ok rows of the vanilla and PGD-robust models (the paper's 10 CNNs)."""
-        return self.ok[self.ok["regime"].isin(["vanilla", "pgd"])]
 
     @functools.cached_property
     def specs(self) -> dict:
@@ -322,64 +318,16 @@ def verdict(case_id: str, rule: Threshold, statistic, message: str, paper_value=
 
 
 @dataclass(frozen=True)
-class CollectRequest:
-    """What a claim set's ``collect`` computes its own evidence on: the session's ``world``,
-    ``n_images``, ``seed``, ``device`` and cache directory (``cache``, None: the default), and the
-    session's ScoreTable run (``run``, None if no claim set needs one; its CL image sets)."""
-
-    world: Any
-    n_images: int
-    seed: int
-    device: str
-    cache: str | None
-    run: Any = None
-
-    def plan(self, plans: dict, who: str):
-        """``plans[world.preset]``, the claim set's plan for this world; ``who`` names the claim set
-        in the error where there is none."""
-        if self.world.preset not in plans:
-            raise ValueError(f"{who}: no plan for world {self.world.name!r}'s preset "
-                             f"{self.world.preset!r}; plans: {sorted(plans)}")
-        return plans[self.world.preset]
-
-    def twin_images(self, who: str, n: int, architectures=None) -> tuple[dict, dict]:
-        """``(pairs, images)``: the world's vanilla/robust pairs with weights found
-        (``amx.zoo.registry.twins``, of ``architectures`` if given) and, per model, the pool indices
-        of the first ``n`` CL images of its architecture (the same for both twins)."""
-        from amx.zoo import registry
-
-        if self.run is None:
-            raise ValueError(f"{who} draws its images from the session's CL sets, which the ScoreTable of "
-                             "claim set 001 gives; activate 001 too")
-        if self.run.config.subset != "cl":
-            raise ValueError(f"{who} compares twins on images both classify correctly (the CL subset); the "
-                             f"session's ScoreTable has the {self.run.config.subset!r} subset")
-        pairs = registry.twins(self.world, architectures)
-        if not pairs:
-            raise ValueError(f"{who}: world {self.world.name!r} has no vanilla/robust pair with weights "
-                             "found")
-        images = {}
-        for models in pairs.values():
-            if models["vanilla"] not in self.run.subsets:
-                raise ValueError(f"{who}: the session's ScoreTable has no CL images of model "
-                                 f"{models['vanilla']!r}")
-            chosen = np.asarray(self.run.subsets[models["vanilla"]][:n])
-            images.update({m: chosen for m in models.values()})
-        return pairs, images
-
-
-@dataclass(frozen=True)
 class ClaimSet:
     """A paper's claims, registered in ``amx.claims.CLAIM_SETS`` under ``name``.
 
     ``prefix``: every claim id's prefix (``P``). ``source``: the document. ``cases()``: every case,
-    in claim order. The evidence the cases need: a ScoreTable of ``methods`` x ``metrics`` (none
-    if both are empty) on the image ``subset`` (``amx.pipeline.subsets``), and Table 1
-    (``table1``), and what ``collect(request) -> object`` computes itself from a
-    ``CollectRequest`` (the SAM claims' hyperparameter sweeps), which cases read as
-    ``evidence.collected[name]``. ``figure_data(evidence) -> dict`` (JSON-ready) and ``render_figures(data) ->
-    [(title, PNG data URI)]`` give the paper's figures for the report (``amx report`` re-renders
-    them from ``results.json``).
+    in claim order. ``evidence``: the requests (``amx.evidence``) whose results the cases are
+    checked on: at most one ScoreTable (``Scores``, read as ``evidence.scores``), Table 1
+    (``ZooTable``, read as ``evidence.zoo``) and at most one request of the claim set's own (SAM's
+    sweeps), read as ``evidence.collected_by(name)``. ``figure_data(evidence) -> dict`` (JSON-ready)
+    and ``render_figures(data) -> [(title, PNG data URI)]`` give the paper's figures for the report
+    (``amx report`` re-renders them from ``results.json``).
     """
 
     name: str
@@ -388,26 +336,51 @@ class ClaimSet:
     source: str
     claims: tuple[Claim, ...]
     cases: Callable[[], list[Case]]
-    methods: tuple[str, ...] = ()
-    metrics: tuple[str, ...] = ()
-    subset: str = "cl"
-    table1: bool = False
+    evidence: tuple = ()
     figure_data: Callable[[Evidence], dict] | None = None
     render_figures: Callable[[dict], list[tuple[str, str]]] | None = None
-    collect: Callable[[CollectRequest], Any] | None = None
 
     def __post_init__(self):
+        from amx.evidence import Request, Scores, ZooTable
+
         for claim in self.claims:
             if not re.fullmatch(rf"{re.escape(self.prefix)}\d+", claim.id):
                 raise ValueError(f"claim set {self.name!r}: claim id {claim.id!r} is not "
                                  f"{self.prefix}<number>")
-        if bool(self.methods) != bool(self.metrics):
-            raise ValueError(f"claim set {self.name!r}: a ScoreTable needs both methods and metrics, got "
-                             f"{self.methods} and {self.metrics}")
+        for request in self.evidence:
+            if not isinstance(request, Request):
+                raise ValueError(f"claim set {self.name!r}: evidence {request!r} is not an "
+                                 "amx.evidence.Request")
+        for kind, what in ((Scores, "ScoreTable (Scores)"), (ZooTable, "Table 1 (ZooTable)")):
+            if sum(isinstance(r, kind) for r in self.evidence) > 1:
+                raise ValueError(f"claim set {self.name!r}: asks for more than one {what}")
+        if len(self.own) > 1:
+            raise ValueError(f"claim set {self.name!r}: its cases read one request of its own "
+                             f"(evidence.collected_by), got {len(self.own)}: {self.own}")
+
+    @property
+    def scores(self):
+        """The ``Scores`` request (None if the claim set reads no ScoreTable)."""
+        from amx.evidence import Scores
+
+        return next((r for r in self.evidence if isinstance(r, Scores)), None)
 
     @property
     def needs_scores(self) -> bool:
-        return bool(self.methods)
+        return self.scores is not None
+
+    @property
+    def table1(self) -> bool:
+        from amx.evidence import ZooTable
+
+        return any(isinstance(r, ZooTable) for r in self.evidence)
+
+    @property
+    def own(self) -> tuple:
+        """The requests of the claim set's own (neither Scores nor ZooTable)."""
+        from amx.evidence import Scores, ZooTable
+
+        return tuple(r for r in self.evidence if not isinstance(r, (Scores, ZooTable)))
 
     def claim(self, claim_id: str) -> Claim:
         return next(c for c in self.claims if c.id == claim_id)

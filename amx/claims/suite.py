@@ -12,9 +12,6 @@ import pytest
 
 @pytest.mark.claims
 def test_claim(claim_case, claim_evidence, amx_session):
-    """Regenerate ``claim_case`` on the session's evidence and judge its verdict and how stable it is
-    (or report it not applicable where the world's zoo lacks the models it compares)."""
-    reason = claim_case.not_applicable(claim_evidence)
-    if reason is not None:
-        amx_session.not_applicable(claim_case, reason)
-    amx_session.judge_case(claim_case, claim_evidence)
+    """Regenerate ``claim_case`` on its claim set's evidence and judge its verdict and how stable
+    it is (or report it not applicable where the world's zoo lacks the models it compares)."""
+    amx_session.judge_case(claim_case)

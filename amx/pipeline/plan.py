@@ -1,4 +1,4 @@
-"""A run's cost before it runs, and the batch sizes that fit the device.
+"""A run's cost before it runs.
 
 ``plan(config)`` counts the passes an empty cache would cost, per stage: each model's
 predictions on the candidate pool, then per (model, method) the method's forward and
@@ -7,85 +7,108 @@ on those maps (``MetricSpec.forwards``). ``estimate`` prices them with a short t
 the device (``amx.bench.pass_seconds``: plain batched passes, the floor a method's efficiency is
 measured against, so the run itself takes longer by 1 / efficiency). ``amx run --dry-run`` and the
 claims run's header print both.
-
-On CUDA, ``inputs_per_pass`` sizes batches from the device's free memory, and ``halving`` retries
-a step whose batch ran out of memory with half of it, so a run never loses what it computed.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import torch
 
 from amx.data.worlds import get_world
 from amx.methods import NotApplicableError
 from amx.metrics import METRICS
+from amx.pipeline.batching import inputs_per_pass
+from amx.pipeline.run import method_for, runnable_models, score_key, with_twins
+from amx.pipeline.store import content_key
 from amx.presets import metric_configs
 from amx.zoo import registry
-
-# Bytes of activations (forward + backward) per input pixel of a 224-px ImageNet CNN, measured
-# with torch.cuda.max_memory_allocated: DenseNet-161, the hungriest of the zoo, keeps about 2.3 kB
-# per pixel for an input gradient; amx budgets half the free memory at 4 kB per pixel.
-BYTES_PER_PIXEL = 4096
-MEMORY_SHARE = 0.5
 
 
 @dataclass(frozen=True)
 class PlannedStage:
-    """One stage of a run: who, on how many images, with how many passes."""
+    """One stage of a run: who, on how many images, with how many passes. ``work``: the content
+    it computes, without its images (e.g. ``map_work``), so that a session counts once what two
+    requests plan (on the first ``images`` of the same image list: the larger count covers both)."""
 
-    stage: str  # predict | attribute | score
+    stage: str  # predict | attribute | score | sweep | table1 | a request's own
     model: str
     what: str  # the method or metric ("" for predict)
     images: int
     forwards: int
     forward_backwards: int
+    work: str = ""
+
+
+def images_id(subset: str, spec, pair: tuple[str, str] | None = None) -> str:
+    """Which image list a model's stage reads: its family's CL images of ``pair``, or the random draw."""
+    return f"cl:{':'.join(pair)}:{spec.architecture}" if subset == "cl" else subset
+
+
+def map_work(world, spec, method, seed: int, images: str) -> str:
+    """The maps of ``method`` on ``spec`` with ``seed`` over the image list ``images`` (``images_id``)."""
+    return content_key(kind="map", **world.key(), model=spec.sha256, method=method.name,
+                       method_version=method.version, config=asdict(method.config), seed=seed, images=images)
 
 
 def plan(config) -> list[PlannedStage]:
     """Every stage of ``config`` (a ``RunConfig``) as an empty cache would run it."""
-    from amx.pipeline.run import _method, _with_twins, runnable_models
-
     world = get_world(config.world)
     specs = registry.specs(world.name)
-    names = list(config.models) or runnable_models(specs, config.subset)
-    size = (world.image_size, world.image_size)
+    names = list(config.models) or runnable_models(specs, config.subset, config.pair)
     pool = world.pool_size(config.n_images)
     configs = metric_configs(config.preset or world.preset, world.image_size, config.metrics)
-    out = [PlannedStage("predict", n, "", pool, pool, 0) for n in _with_twins(names, specs, config.subset)]
+    out = [predict_stage(world, specs[n], pool) for n in with_twins(names, specs, config.subset, config.pair)]
     for name in names:
         for method_name in config.methods:
-            method = _method(config, world, specs[name], method_name)
+            method = method_for(world, specs[name], method_name, config.preset, config.device)
             try:
                 method.check_applicable(specs[name])  # the spec carries gap_head and cam_layer
             except NotApplicableError:
                 continue  # CAM on a head that is not GAP -> linear: no maps, no passes
-            fwd, fwd_bwd = method.passes(size)
-            out.append(PlannedStage("attribute", name, method_name, config.n_images,
-                                    fwd * config.n_images, fwd_bwd * config.n_images))
-            for metric in config.metrics:
-                forwards = METRICS.get(metric).forwards(configs[metric], size[0] * size[1])
-                if forwards:
-                    out.append(PlannedStage("score", name, metric, config.n_images,
-                                            forwards * config.n_images, 0))
+            images = images_id(config.subset, specs[name], config.pair)
+            work = map_work(world, specs[name], method, config.seed, images)
+            out.append(attribute_stage(world, name, method, config.n_images, work))
+            out += score_stages(world, name, work, configs, config.n_images)
     return out
 
 
-def probe(config, models: list[str], images: int = 8) -> dict[str, tuple[float, float]]:
-    """``{model: (forward, forward + backward)}`` seconds per image on ``config.device``, from a
-    few batched passes of random images (the weights are the real ones)."""
+def predict_stage(world, spec, pool: int) -> PlannedStage:
+    """A model's predictions on the pool of ``pool`` images (``amx.pipeline.run.predictions``)."""
+    return PlannedStage("predict", spec.name, "", pool, pool, 0,
+                        work=content_key(kind="predictions", model=spec.sha256, **world.key(), n=pool))
+
+
+def attribute_stage(world, model: str, method, n_images: int, work: str, stage: str = "attribute",
+                    what: str | None = None) -> PlannedStage:
+    """``method``'s maps of ``n_images`` images on ``model``."""
+    fwd, fwd_bwd = method.passes((world.image_size, world.image_size))
+    return PlannedStage(stage, model, what or method.name, n_images, fwd * n_images, fwd_bwd * n_images, work)
+
+
+def score_stages(world, model: str, work: str, configs: dict, n_images: int) -> list[PlannedStage]:
+    """The metrics' (``{metric: config}``) scores of the maps ``work`` of ``n_images`` images."""
+    out = []
+    for metric, config in configs.items():
+        spec = METRICS.get(metric)
+        forwards = spec.forwards(config, world.image_size ** 2)
+        if forwards:
+            out.append(PlannedStage("score", model, metric, n_images, forwards * n_images, 0,
+                                    work=score_key(work, spec, config)))
+    return out
+
+
+def probe(world, device: str, models: list[str], images: int = 8) -> dict[str, tuple[float, float]]:
+    """``{model: (forward, forward + backward)}`` seconds per image on ``device``, from a few
+    batched passes of random images (the weights are the real ones)."""
     from amx.bench import pass_seconds
 
-    world = get_world(config.world)
     x = torch.rand(images, 3, world.image_size, world.image_size,
-                   generator=torch.Generator().manual_seed(0)).to(config.device)
-    batch = inputs_per_pass(config.device, world.image_size) or images
+                   generator=torch.Generator().manual_seed(0)).to(device)
+    batch = inputs_per_pass(device, world.image_size) or images
     out = {}
     for name in models:
-        model = registry.load(name, world.name, device=config.device)
+        model = registry.load(name, world.name, device=device)
         out[name] = (pass_seconds(model, x, batch, repeats=2), pass_seconds(model, x, batch, backward=True,
                                                                             repeats=2))
     return out
@@ -112,28 +135,3 @@ def describe(stages: list[PlannedStage], rates: dict[str, tuple[float, float]] |
         total += (f"; {seconds / 60:.1f} min ({seconds / 3600:.2f} h) at the probed throughput of plain "
                   "batched passes (each method's efficiency against it: `amx bench methods`)")
     return "\n".join([*lines, total])
-
-
-def inputs_per_pass(device: str | torch.device, image_size: int) -> int | None:
-    """Model inputs per pass on a CUDA device: ``MEMORY_SHARE`` of its free memory at
-    ``BYTES_PER_PIXEL`` per input pixel (at least 1). None on a CPU: the methods' defaults."""
-    if not str(device).startswith("cuda"):
-        return None
-    free, _ = torch.cuda.mem_get_info(torch.device(device))
-    return max(1, int(MEMORY_SHARE * free / (BYTES_PER_PIXEL * image_size * image_size)))
-
-
-def halving(step: Callable[[int], object], size: int, what: str, log=print) -> tuple[object, int]:
-    """``step(size)``, retried with half the batch ``size`` each time CUDA runs out of memory
-    (an error naming ``what`` when even one input does not fit). Returns the result and the size
-    that worked, for the next step to start from."""
-    while True:
-        try:
-            return step(size), size
-        except torch.cuda.OutOfMemoryError:
-            if size <= 1:
-                message = f"{what}: out of CUDA memory at 1 input per pass"
-                raise torch.cuda.OutOfMemoryError(message) from None
-            torch.cuda.empty_cache()
-            size = max(1, math.ceil(size / 2))
-            log(f"{what}: out of CUDA memory; retrying with {size} inputs per pass")

@@ -13,6 +13,7 @@ a handle on the stored maps.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
@@ -26,7 +27,7 @@ from amx.data.arrays import cache_dir, load_split
 from amx.data.worlds import DEFAULT_WORLD, World, get_world
 from amx.metrics import METRICS, MetricSpec, ScoreBatch
 from amx.pipeline import subsets
-from amx.pipeline.plan import halving, inputs_per_pass
+from amx.pipeline.batching import halving, inputs_per_pass
 from amx.pipeline.store import Store, content_key
 from amx.pipeline.table import table_columns
 from amx.presets import metric_configs
@@ -39,16 +40,19 @@ PREDICTIONS_VERSION = 1
 
 @dataclass(frozen=True)
 class RunConfig:
-    """What a claims run regenerates. Empty ``models`` = the world's whole zoo. ``preset`` names
-    the method and metric preset (``amx.presets``; None: the world's). ``seed`` draws the subsets and seeds
-    stochastic methods. ``runtime_sample``: images re-timed per (model, method) whose cached maps
-    have no runtime measured on this device."""
+    """What a claims run regenerates. Empty ``models`` = the world's whole zoo. ``pair``: the two
+    regimes whose models of a family must both classify an image correctly for it to be in the
+    family's CL subset (a claim set's, e.g. ``("vanilla", "pgd")``; needed for ``subset="cl"``).
+    ``preset`` names the method and metric preset (``amx.presets``; None: the world's). ``seed``
+    draws the subsets and seeds stochastic methods. ``runtime_sample``: images re-timed per (model,
+    method) whose cached maps have no runtime measured on this device."""
 
     world: str = DEFAULT_WORLD
     models: tuple[str, ...] = ()
     methods: tuple[str, ...] = ()
     metrics: tuple[str, ...] = ()
     subset: str = "cl"
+    pair: tuple[str, str] | None = None
     n_images: int = 100
     preset: str | None = None
     seed: int = 0
@@ -60,6 +64,7 @@ class RunConfig:
     def __post_init__(self):
         if self.subset not in subsets.SUBSETS:
             raise ValueError(f"subset: unknown {self.subset!r}; valid: {subsets.SUBSETS}")
+        check_pair(self.subset, self.pair)
         if min(self.n_images, self.chunk_images, self.runtime_sample) < 1:
             raise ValueError(f"n_images, chunk_images and runtime_sample must be >= 1, got {self.n_images}, "
                              f"{self.chunk_images}, {self.runtime_sample}")
@@ -76,7 +81,7 @@ class RunConfig:
 class Stage:
     """One computed stage: the maps of a (model, method) or the scores of a (model, metric)."""
 
-    stage: str  # "attribute" | "retime" | "score"
+    stage: str  # "predict" | "attribute" | "retime" | "score" | "sweep" | "table1" | a request's own
     model: str
     method: str | None
     metric: str | None
@@ -84,6 +89,28 @@ class Stage:
     seconds: float
     forwards: int
     forward_backwards: int
+
+
+class Ledger(list):
+    """Stages as they are computed: a list that calls ``on_stage(stage)`` for each one added (a
+    session's progress display)."""
+
+    def __init__(self, on_stage: Callable[[Stage], None] | None = None):
+        super().__init__()
+        self.on_stage = on_stage
+
+    def append(self, stage: Stage) -> None:
+        super().append(stage)
+        if self.on_stage is not None:
+            self.on_stage(stage)
+
+    def extend(self, stages) -> None:
+        for stage in stages:
+            self.append(stage)
+
+    def __iadd__(self, stages):
+        self.extend(stages)
+        return self
 
 
 @dataclass(frozen=True)
@@ -102,7 +129,7 @@ class StoredMaps:
         out = {}
         try:
             for name in methods:
-                method = _method(self.config, world, spec, name)
+                method = method_for(world, spec, name, self.config.preset, self.config.device)
                 keys = {int(i): map_key(world, self.labels, spec, method, int(i), self.config.seed)
                         for i in images}
                 found = store.get_maps(list(keys.values()))
@@ -156,11 +183,13 @@ class _Context:
         return self.images[index].float().div_(255.0)
 
 
-def run(config: RunConfig, cache: str | None = None, progress: bool = True) -> RunResult:
-    """The ScoreTable of ``config`` and how it was computed, using and filling the cache."""
+def run(config: RunConfig, cache: str | None = None, progress: bool = True,
+        on_stage: Callable[[Stage], None] | None = None) -> RunResult:
+    """The ScoreTable of ``config`` and how it was computed, using and filling the cache; each
+    stage computed is passed to ``on_stage`` as it ends. ``progress``: a bar per (model, method)."""
     world = get_world(config.world)
     specs = registry.specs(world.name)
-    names = list(config.models) or runnable_models(specs, config.subset)
+    names = list(config.models) or runnable_models(specs, config.subset, config.pair)
     for name in names:
         registry.get_spec(name, world.name)  # an unknown name lists the valid ones
         if specs[name].sha256 is None:
@@ -173,92 +202,108 @@ def run(config: RunConfig, cache: str | None = None, progress: bool = True) -> R
     cache = str(cache or cache_dir())
     ctx = _Context(config, world, Store(cache), specs, images, pool.labels, pool.boxes, metrics,
                    device_name(config.device),
+                   stages=Ledger(on_stage),
                    metric_batch_size=max(config.metric_batch_size,
                                          inputs_per_pass(config.device, world.image_size) or 0))
     try:
-        predictions = {name: _predictions(ctx, name) for name in _with_twins(names, specs, config.subset)}
-        image_sets = _image_sets(ctx, names, predictions)
-        frames = [_model_rows(ctx, name, image_sets[name], predictions[name], progress) for name in names]
+        predicted = {name: predictions(world, specs[name], pool, config.device, ctx.store, ctx.stages)
+                     for name in with_twins(names, specs, config.subset, config.pair)}
+        chosen = image_sets(world, specs, names, config.subset, config.pair, config.n_images, config.seed,
+                            pool, predicted)
+        frames = [_model_rows(ctx, name, chosen[name], predicted[name], progress) for name in names]
     finally:
         ctx.store.close()
     table = pd.concat(frames, ignore_index=True)[table_columns(metrics[m][0] for m in config.metrics)]
-    return RunResult(config=config, table=table, stages=ctx.stages, throughput=ctx.throughput,
-                     efficiency=efficiency(ctx), subsets={k: v.tolist() for k, v in image_sets.items()},
+    return RunResult(config=config, table=table, stages=list(ctx.stages), throughput=ctx.throughput,
+                     efficiency=efficiency(ctx), subsets={k: v.tolist() for k, v in chosen.items()},
                      metric_configs={k: asdict(v) for k, v in configs.items()}, device_name=ctx.device_name,
                      maps=StoredMaps(config, cache, pool.labels))
 
 
-def _twins(specs: dict[str, ModelSpec], architecture: str) -> dict[str, str]:
-    """``{regime: model}`` of the vanilla and robust models of ``architecture``."""
-    return {s.regime: n for n, s in specs.items()
-            if s.architecture == architecture and s.regime in ("vanilla", "pgd")}
+def check_pair(subset: str, pair) -> None:
+    """A CL subset needs the ``pair`` of regimes it compares (two distinct names)."""
+    if subset == "cl" and (pair is None or len(pair) != 2 or pair[0] == pair[1]):
+        raise ValueError(f"pair: the CL subset keeps the images that the models of two regimes of a family "
+                         f"both classify correctly; name the two, e.g. ('vanilla', 'pgd'), got {pair!r}")
 
 
-def runnable_models(specs: dict[str, ModelSpec], subset: str) -> list[str]:
-    """The models a run can score by default: weights found and, for the CL subset, the vanilla
-    model and robust twin (where the zoo has one) of their architecture found too. A world of user
-    files may lack some; the claim cases that need them are reported as not applicable."""
+def _twins(specs: dict[str, ModelSpec], family: str, pair: tuple[str, str]) -> dict[str, str]:
+    """``{regime: model}`` of ``family``'s models of the regimes ``pair``."""
+    return {s.regime: n for n, s in specs.items() if s.architecture == family and s.regime in pair}
+
+
+def runnable_models(specs: dict[str, ModelSpec], subset: str,
+                    pair: tuple[str, str] | None = None) -> list[str]:
+    """The models a run can score by default: weights found and, for the CL subset, their
+    family's model of ``pair[0]`` and its ``pair[1]`` twin (where the zoo has one) found too. A
+    world of user files may lack some; the claim cases that need them are reported as not
+    applicable."""
     found = [n for n, s in specs.items() if s.sha256 is not None]
     if subset != "cl":
         return found
-    return [n for n in found if "vanilla" in (twins := _twins(specs, specs[n].architecture))
+    check_pair(subset, pair)
+    return [n for n in found if pair[0] in (twins := _twins(specs, specs[n].architecture, pair))
             and all(specs[t].sha256 is not None for t in twins.values())]
 
 
-def _with_twins(names: list[str], specs: dict[str, ModelSpec], subset: str) -> list[str]:
-    """``names`` plus the vanilla and robust models their CL sets need (none for ``random``)."""
+def with_twins(names: list[str], specs: dict[str, ModelSpec], subset: str,
+               pair: tuple[str, str] | None = None) -> list[str]:
+    """``names`` plus the models of ``pair`` their CL sets need (none for ``random``)."""
     needed = list(names)
     for name in names if subset == "cl" else ():
-        twins = _twins(specs, specs[name].architecture)
+        twins = _twins(specs, specs[name].architecture, pair)
         absent = [t for t in twins.values() if specs[t].sha256 is None]
-        if "vanilla" not in twins or absent:
-            raise ValueError(f"CL subset of {specs[name].architecture}: needs its vanilla and robust models, "
-                             f"and the weights of {absent or 'a vanilla model'} were not found")
+        if pair[0] not in twins or absent:
+            raise ValueError(f"CL subset of {specs[name].architecture}: needs its {' and '.join(pair)} "
+                             f"models, and the weights of {absent or f'a {pair[0]} model'} were not found")
         needed += [t for t in twins.values() if t not in needed]
     return needed
 
 
-def _predictions(ctx: _Context, name: str) -> dict:
-    """Predicted class and p(label) of model ``name`` on the pool (cached)."""
-    spec = ctx.specs[name]
-    key = content_key(kind="predictions", version=PREDICTIONS_VERSION, **ctx.world.key(), model=spec.sha256,
-                      n=len(ctx.labels))
-    cached = ctx.store.get_records([key])
+def predictions(world: World, spec: ModelSpec, pool, device: str, store: Store, stages: list) -> dict:
+    """Predicted class and p(label) of model ``spec`` on the ``pool`` (``SplitArrays``), cached;
+    computed ones are appended to ``stages``."""
+    key = content_key(kind="predictions", version=PREDICTIONS_VERSION, **world.key(), model=spec.sha256,
+                      n=len(pool.labels))
+    cached = store.get_records([key])
     if key in cached:
         return cached[key]
-    model = registry.load(name, ctx.world.name, device=ctx.config.device)
-    labels = torch.from_numpy(ctx.labels).to(ctx.images.device)
+    start = time.perf_counter()
+    model = registry.load(spec.name, world.name, device=device)
+    labels = torch.from_numpy(pool.labels).to(device)
     with torch.no_grad():
-        logits = torch.cat([model(ctx.floats(slice(i, i + 256))) for i in range(0, len(labels), 256)])
+        logits = torch.cat([model(torch.from_numpy(pool.images[i:i + 256]).to(device).float().div_(255.0))
+                            for i in range(0, len(labels), 256)])
     record = {"predicted": logits.argmax(1).cpu().tolist(),
               "p_label": target_probabilities(logits, labels).cpu().tolist()}
-    ctx.store.put_records([(key, record)])
+    store.put_records([(key, record)])
+    seconds = time.perf_counter() - start
+    stages.append(Stage("predict", spec.name, None, None, len(labels), seconds, len(labels), 0))
     return record
 
 
-def _image_sets(ctx: _Context, names: list[str], predictions: dict) -> dict[str, np.ndarray]:
-    cfg = ctx.config
-    ok = (ctx.world.eligible or subsets.eligible)(ctx.boxes, ctx.world.image_size)
-    if cfg.subset == "random" and ctx.world.stratified:
-        chosen = subsets.stratified_images(ctx.labels, ok, cfg.n_images, cfg.seed, ctx.world.n_classes)
+def image_sets(world: World, specs: dict[str, ModelSpec], names: list[str], subset: str, pair, n_images: int,
+               seed: int, pool, predicted: dict) -> dict[str, np.ndarray]:
+    """Per model of ``names``, the pool indices of its ``n_images`` images of ``subset``: the same
+    random (or class-stratified) draw for every model, or the CL images of its family (those its
+    models of the regimes ``pair`` both classify correctly, from ``predicted``: ``{model:
+    predictions}``, twins included)."""
+    ok = (world.eligible or subsets.eligible)(pool.boxes, world.image_size)
+    if subset == "random" and world.stratified:
+        chosen = subsets.stratified_images(pool.labels, ok, n_images, seed, world.n_classes)
         return dict.fromkeys(names, chosen)
-    if cfg.subset == "random":
-        chosen = subsets.random_images(ok, cfg.n_images, cfg.seed)
-        return dict.fromkeys(names, chosen)
+    if subset == "random":
+        return dict.fromkeys(names, subsets.random_images(ok, n_images, seed))
     by_architecture = {}
     out = {}
     for name in names:
-        arch = ctx.specs[name].architecture
+        arch = specs[name].architecture
         if arch not in by_architecture:
-            twins = _twins(ctx.specs, arch)  # both found: _with_twins checked
-            correct = [np.asarray(predictions[n]["predicted"]) == ctx.labels for n in twins.values()]
-            by_architecture[arch] = subsets.cl_images(correct, ok, cfg.n_images, cfg.seed, arch)
+            twins = _twins(specs, arch, pair)  # both found: with_twins checked
+            correct = [np.asarray(predicted[n]["predicted"]) == pool.labels for n in twins.values()]
+            by_architecture[arch] = subsets.cl_images(correct, ok, n_images, seed, arch)
         out[name] = by_architecture[arch]
     return out
-
-
-def _method(config: RunConfig, world: World, spec: ModelSpec, name: str):
-    return method_for(world, spec, name, config.preset, config.device)
 
 
 def method_for(world: World, spec: ModelSpec, name: str, preset: str | None, device: str, **overrides):
@@ -307,7 +352,7 @@ def _model_rows(ctx: _Context, name: str, index: np.ndarray, predictions: dict,
     base["correct"] = base["predicted"] == base["label"]
     frames = []
     for method_name in cfg.methods:
-        method = _method(cfg, ctx.world, spec, method_name)
+        method = method_for(ctx.world, spec, method_name, cfg.preset, cfg.device)
         rows = base.assign(method=method_name, family=method.family)
         try:
             method.check_applicable(model)
@@ -337,12 +382,13 @@ def _model_rows(ctx: _Context, name: str, index: np.ndarray, predictions: dict,
 
 
 def efficiency(ctx: _Context) -> dict:
-    """The run's passes against its models' plain batched throughput: ``floor_seconds`` (what
-    the passes would take at that throughput) / the seconds the stages took."""
+    """The methods' and metrics' passes against their models' plain batched throughput:
+    ``floor_seconds`` (what the passes would take at that throughput) / the seconds the stages
+    took (the predictions, plain passes themselves, are left out)."""
     floor = seconds = 0.0
     for stage in ctx.stages:
         rate = ctx.throughput.get(stage.model)
-        if rate is None:
+        if rate is None or stage.stage == "predict":
             continue
         floor += stage.forwards * rate["forward"] + stage.forward_backwards * rate["forward_backward"]
         seconds += stage.seconds

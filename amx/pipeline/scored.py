@@ -6,23 +6,26 @@ scored twice.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import numpy as np
 import torch
 
 from amx.metrics import METRICS, ScoreBatch
-from amx.pipeline.run import masks_for, score_key
+from amx.pipeline.run import Stage, masks_for, score_key
 from amx.pipeline.store import Store
 
 METRIC_BATCH = 256  # model inputs per pass of the causal metrics
 
 
 def score_maps(store: Store, load_model: Callable[[], torch.nn.Module], world, pool, index: np.ndarray,
-               map_ids: list[str], maps: np.ndarray, configs: dict, device: str) -> list[dict[str, float]]:
+               map_ids: list[str], maps: np.ndarray, configs: dict, device: str, stages: list,
+               model: str) -> list[dict[str, float]]:
     """Per map, ``{column: value}`` of the metrics' per-image ScoreTable columns for ``maps``
     (``[n, H, W]``, stored under ``map_ids``) of pool images ``index``, with ``configs`` (``{metric:
-    config}``). Missing scores are computed (``load_model()`` is called only then) and stored."""
+    config}``). Missing scores are computed (``load_model()`` is called only then), stored and
+    counted in ``stages`` (``Stage("score", model, ...)``)."""
     out = [{} for _ in map_ids]
     for name, config in configs.items():
         spec = METRICS.get(name)
@@ -37,7 +40,10 @@ def score_maps(store: Store, load_model: Callable[[], torch.nn.Module], world, p
                                torch.from_numpy(np.asarray(maps)[missing]).to(device),
                                torch.from_numpy(pool.labels[rows]).to(device),
                                [torch.from_numpy(pool.boxes[i]) for i in rows], METRIC_BATCH, masks)
+            start = time.perf_counter()
             new = list(zip([keys[j] for j in missing], spec.score(config, batch), strict=True))
+            stages.append(Stage("score", model, None, name, len(missing), time.perf_counter() - start,
+                                spec.forwards(config, images[0, 0].numel()) * len(missing), 0))
             store.put_records(new)
             records.update(new)
         for column, values in spec.columns(config, [records[k] for k in keys]).items():

@@ -72,6 +72,11 @@ class Sweep:
         return int(value) if self.parameter == SEED else seed
 
 
+def sweep_method(world, spec, sweep: Sweep, value, preset: str | None, device: str):
+    """``sweep``'s method at ``value`` for model ``spec`` (``amx.pipeline.run.method_for``)."""
+    return method_for(world, spec, sweep.method, preset, device, **sweep.overrides(value))
+
+
 @dataclass(frozen=True)
 class SweepInputs:
     """What the sweeps run on: the ``world``, its zoo ``specs``, the pool's uint8 ``images``
@@ -99,7 +104,7 @@ class SweepMaps:
     def keys(self, model: str, sweep: Sweep, value, images) -> list[str]:
         x = self.inputs
         spec = x.specs[model]
-        method = method_for(x.world, spec, sweep.method, x.preset, x.device, **sweep.overrides(value))
+        method = sweep_method(x.world, spec, sweep, value, x.preset, x.device)
         return [map_key(x.world, x.labels, spec, method, int(i), sweep.seed(value, x.seed)) for i in images]
 
     def get(self, model: str, sweep: Sweep, images) -> dict:
@@ -120,12 +125,13 @@ class SweepMaps:
 
 
 def sweep_maps(inputs: SweepInputs, sweeps: list[Sweep], images: dict[str, np.ndarray],
-               log=print) -> SweepMaps:
+               log=print, stages: list | None = None) -> SweepMaps:
     """Compute and store the maps of every ``sweep`` value on every model's ``images`` (``{model:
-    pool indices}``) that the cache lacks; the handle reads them back."""
+    pool indices}``) that the cache lacks; the handle reads them back. Each (model, sweep) stage
+    computed is appended to ``stages`` (and to the handle's)."""
     from amx.zoo import registry
 
-    handle = SweepMaps(inputs, [])
+    handle = SweepMaps(inputs, [] if stages is None else stages)
     store = Store(inputs.cache)
     try:
         for model_name, index in images.items():
@@ -167,7 +173,7 @@ def _compute(inputs: SweepInputs, store: Store, model, model_name: str, sweep: S
     forwards = backwards = 0
     groups = [(max(todo), sorted(todo))] if sweep.nested else [(v, [v]) for v in todo]
     for value, values in groups:
-        method = method_for(x.world, spec, sweep.method, x.preset, x.device, **sweep.overrides(value))
+        method = sweep_method(x.world, spec, sweep, value, x.preset, x.device)
         rows = sorted({j for v in values for j in todo[v][1]})
         for chunk in balanced_chunks(len(rows), x.chunk_images):
             part = rows[chunk]

@@ -221,7 +221,7 @@ def _seed_section(results: dict) -> str:
     if not record:
         return ("<p class='small'>Not measured for this world and image budget: <code>amx stability --seeds "
                 "0 1 2</code> reruns the claims with each seed and adds the table and figure here.</p>")
-    from amx.claims.seeds import figure
+    from amx.report.figures import seed_stability
 
     s, seeds = record["summary"], record["seeds"]
 
@@ -244,21 +244,18 @@ def _seed_section(results: dict) -> str:
             f"seed, {s['hold_under_none']} under none and {s['flip']} flip between seeds</b> "
             f"({s['flip_and_stable']} of them stable under every seed by the resampling above); "
             f"{s['borderline']} are borderline under some seed.</p>"
-            f"<img src='{figure(record)}' alt='verdicts under each seed'>"
+            f"<img src='{seed_stability(record)}' alt='verdicts under each seed'>"
             f"<details><summary>Every case under every seed</summary>{table}</details>")
 
 
-def _figures(results: dict) -> str:
-    from amx.claims import CLAIM_SETS
-
+def _figures(results: dict, renderers: dict) -> str:
     out = []
     for name, data in results.get("figures", {}).items():
-        claim_set = CLAIM_SETS.get(name) if name in CLAIM_SETS else None
-        if claim_set is None or claim_set.render_figures is None:
+        if renderers.get(name) is None:
             out.append(f"<p class='small'>Claim set {_esc(name)} is not installed here: its figures are "
                        "not rendered.</p>")
             continue
-        for title, uri in claim_set.render_figures(data):
+        for title, uri in renderers[name](data):
             out.append(f"<h3>{_esc(title)}</h3><img src='{uri}' alt='{_esc(title)}'>")
         out += [f"<p class='small'>{_esc(note)}</p>" for note in data.get("notes", [])]
     return "\n".join(out)
@@ -358,8 +355,9 @@ def _not_applicable(results: dict) -> str:
     return f"; {cases} cases ({claims} whole claims) are not applicable on this world" if cases else ""
 
 
-def render(results: dict) -> str:
-    """The report's HTML."""
+def render(results: dict, renderers: dict | None = None) -> str:
+    """The report's HTML; ``renderers``: ``{claim set: render_figures(data) -> [(title, PNG URI)]}``
+    of the claim sets whose figures it draws (``amx.claims.renderers()``: those installed)."""
     prov = results["provenance"]
     summary = [s for s in results["summary"] if s["holds"] is not None]  # the claims judged
     holding = sum(s["holds"] for s in summary)
@@ -390,7 +388,7 @@ Click a claim to see its cases.</p>
 {_sample_size_section(results)}
 <h2>Verdicts under other seeds</h2>
 {_seed_section(results)}
-<h2>Figures</h2>{_figures(results)}
+<h2>Figures</h2>{_figures(results, renderers or {})}
 <h2>Table 1 (regenerated)</h2>
 {_zoo_table(results.get('zoo_table', []))}
 <h2>Provenance</h2>
@@ -399,8 +397,8 @@ Click a claim to see its cases.</p>
 """
 
 
-def write_html(results: dict, path: str | Path) -> Path:
+def write_html(results: dict, path: str | Path, renderers: dict | None = None) -> Path:
     path = Path(path)
-    text = render(results)
+    text = render(results, renderers)
     write_atomic(path, lambda f: f.write(text.encode()))
     return path

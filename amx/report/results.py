@@ -1,9 +1,9 @@
 """``results.json``: everything the report shows, so that ``amx report`` re-renders it alone.
 
-``build_results(entries, claim_sets, evidence, provenance)`` gathers the claim sets (claims as
-data), one entry per judged case (verdict, outcome, baseline comparison), a per-claim summary
-with its headline statistic, each claim set's figure data (aggregates with bootstrap CIs, never
-the raw table), Table 1 and the provenance of the run.
+A session (``amx.session.build_results``) gathers the claim sets (claims as data), one entry per
+judged case (verdict, outcome, baseline comparison), a per-claim summary (``summarise``) with
+its headline statistic, each claim set's figure data (aggregates with bootstrap CIs, never the
+raw table), Table 1 and the provenance of the run (``provenance``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,6 @@ import torch
 
 import amx
 from amx import kernels
-from amx.claims.spec import ClaimSet, Evidence, claim_order
 from amx.files import write_atomic
 
 SCHEMA_VERSION = 2
@@ -52,13 +50,6 @@ def provenance(world, device: str, device_name: str, seed: int, n_images: int, r
             "stage_seconds": stage_seconds, "passes": passes}
 
 
-def catalogue(claim_set: ClaimSet) -> dict:
-    """A claim set as data: its name, prefix, title, source and claims."""
-    return {"name": claim_set.name, "prefix": claim_set.prefix, "title": claim_set.title,
-            "source": claim_set.source,
-            "claims": {c.id: asdict(c) for c in sorted(claim_set.claims, key=lambda c: claim_order(c.id))}}
-
-
 def _headline(claim: dict | None, mine: list[dict]) -> dict:
     wanted = f"{claim['id']}[{claim['headline']}]" if claim and claim.get("headline") else None
     case = next((e for e in mine if e["case_id"] == wanted), mine[0])
@@ -67,15 +58,13 @@ def _headline(claim: dict | None, mine: list[dict]) -> dict:
 
 
 def summarise(entries: list[dict], claim_sets: list[dict] | None = None) -> list[dict]:
-    """One row per claim of the claim sets (in order, claims in natural order) and per other
-    claim judged: its set and statement, cases judged and passed, cases not applicable on the
-    world, whether it holds (every judged case passed; None when none was judged), and its
-    headline case."""
+    """One row per claim of the claim sets' catalogues (in their order) and per other claim
+    judged (in the order judged): its set and statement, cases judged and passed, cases not
+    applicable on the world, whether it holds (every judged case passed; None when none was
+    judged), and its headline case."""
     claims = {cid: (cs["name"], c) for cs in claim_sets or [] for cid, c in cs["claims"].items()}
-    order = {cs["name"]: k for k, cs in enumerate(claim_sets or [])}
-    ids = set(claims) | {e["claim"] for e in entries}
     out = []
-    for cid in sorted(ids, key=lambda c: (order.get(claims.get(c, ("",))[0], len(order)), claim_order(c))):
+    for cid in dict.fromkeys([*claims, *(e["claim"] for e in entries)]):
         mine = [e for e in entries if e["claim"] == cid and e.get("outcome") != "not applicable"]
         not_applicable = [e for e in entries if e["claim"] == cid and e.get("outcome") == "not applicable"]
         passed = sum(e["passed"] for e in mine)
@@ -88,14 +77,6 @@ def summarise(entries: list[dict], claim_sets: list[dict] | None = None) -> list
                     "holds": passed == len(mine) if mine else None,
                     "headline": _headline(claim, mine) if mine else None})
     return out
-
-
-def _collected(evidence: Evidence, name: str) -> bool:
-    try:
-        evidence.collected_by(name)
-    except ValueError:
-        return False
-    return True
 
 
 def holm_within_claims(entries: list[dict]) -> None:
@@ -112,18 +93,6 @@ def holm_within_claims(entries: list[dict]) -> None:
     for members in family.values():
         for entry, adjusted in zip(members, holm([e["p_value"] for e in members]), strict=True):
             entry["p_holm"] = float(adjusted)
-
-
-def build_results(entries: list[dict], claim_sets: list[ClaimSet], evidence: Evidence, prov: dict) -> dict:
-    holm_within_claims(entries)
-    catalogues = [catalogue(cs) for cs in claim_sets]
-    figures = {cs.name: cs.figure_data(evidence) for cs in claim_sets if cs.figure_data is not None
-               and (not cs.needs_scores or evidence.scores is not None)
-               and (cs.collect is None or _collected(evidence, cs.name))}
-    return {"schema": SCHEMA_VERSION, "provenance": prov, "claim_sets": catalogues,
-            "summary": summarise(entries, catalogues), "cases": entries,
-            "zoo_table": [{k: v for k, v in row.items() if k != "per_image"} for row in evidence.zoo or []],
-            "figures": figures}
 
 
 def write_results(results: dict, path: str | Path) -> Path:

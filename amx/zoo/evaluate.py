@@ -71,6 +71,12 @@ def evaluate_model(model: torch.nn.Module, images: torch.Tensor, labels: torch.T
     }
 
 
+def passes(attack: PGDConfig, n_images: int) -> tuple[int, int]:
+    """(forwards, forward + backward passes) of ``evaluate_model`` on ``n_images``: a clean and an
+    attacked forward per image, and one forward + backward per PGD step."""
+    return 2 * n_images, attack.steps * n_images
+
+
 def _cache_path(world: World, sha256: str, attack: PGDConfig, n_images: int):
     key = json.dumps([EVAL_VERSION, world.name, world.version, world.seed, sha256, asdict(attack), n_images]
                      + ([world.data_id()] if world.data_id else []))
@@ -78,9 +84,10 @@ def _cache_path(world: World, sha256: str, attack: PGDConfig, n_images: int):
 
 
 def evaluate_zoo(world: World, n_images: int = 1000, models: list[str] | None = None,
-                 device: str = "cpu", log=print) -> list[dict]:
-    """Table 1 rows for ``models`` (default: the whole zoo of ``world``), cached by content."""
-    specs = registry.specs(world.name)
+                 device: str = "cpu", log=print, stages: list | None = None) -> list[dict]:
+    """Table 1 rows for ``models`` (default: the whole zoo of ``world``), cached by content; each
+    model evaluated (not cached) is appended to ``stages`` as a ``amx.pipeline.run.Stage``."""
+    specs = world.zoo.specs(world)
     names = models or [n for n, s in specs.items() if s.sha256 is not None]  # missing files: left out
     for name in names:
         if name not in specs:  # unknown names fail before any work
@@ -102,6 +109,11 @@ def evaluate_zoo(world: World, n_images: int = 1000, models: list[str] | None = 
             result["seconds"] = round(time.time() - start, 1)
             write_atomic(path, lambda f, r=result: f.write(json.dumps(r).encode()))
             log(f"{name}: evaluated in {result['seconds']}s")
+            if stages is not None:
+                from amx.pipeline.run import Stage
+
+                stages.append(Stage("table1", name, None, None, n_images, result["seconds"],
+                                    *passes(attack, n_images)))
         rows.append({"model": name, "architecture": spec.architecture, "regime": spec.regime,
                      "n_classes": spec.n_classes, "sha256": spec.sha256, **result,
                      **({"paper": spec.paper} if spec.paper else {})})

@@ -41,13 +41,14 @@ def load(name: str, world: str = DEFAULT_WORLD, device: str | torch.device = "cp
     return model
 
 
-def twins(world, architectures: tuple[str, ...] | None = None) -> dict[str, dict[str, str]]:
-    """``{architecture: {"vanilla": model, "pgd": model}}``: the vanilla/PGD-robust pairs of
-    ``world`` (a ``World``) whose weights were found, of ``architectures`` if given."""
+def twins(world, pair: tuple[str, str], families: tuple[str, ...] | None = None) -> dict[str, dict[str, str]]:
+    """``{family: {pair[0]: model, pair[1]: model}}``: the models of ``world`` (a ``World``) of the
+    two regimes ``pair`` (a claim set's, e.g. ``("vanilla", "pgd")``) in each family that has both
+    with weights found, of ``families`` if given."""
     out = {}
     for name, spec in world.zoo.specs(world).items():
-        if spec.sha256 is None or spec.regime not in ("vanilla", "pgd"):
+        if spec.sha256 is None or spec.regime not in pair:
             continue
-        if architectures is None or spec.architecture in architectures:
+        if families is None or spec.architecture in families:
             out.setdefault(spec.architecture, {})[spec.regime] = name
     return {a: m for a, m in out.items() if len(m) == 2}

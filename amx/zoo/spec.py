@@ -11,12 +11,12 @@ from __future__ import annotations
 import csv
 import functools
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from amx.files import PAPER_DIR
 
-REGIMES = ("vanilla", "pgd", "advprop-pgd1", "advprop-pgd5")
 # package: installed with a Python package; code: built by a plugin
 WEIGHT_SOURCES = ("fixtures", "torchvision", "robustness", "advprop", "package", "code")
 _PAPER_FAMILIES = {"alexnet": "AlexNet", "googlenet": "GoogLeNet", "resnet": "ResNet",
@@ -28,9 +28,10 @@ def paper_model_name(architecture: str, regime: str) -> str:
     ``ResNet-R``, ``PGD-1``, ``PGD-5`` ..."""
     if regime.startswith("advprop-pgd"):
         return f"PGD-{regime[-1]}"
-    if architecture not in _PAPER_FAMILIES or regime not in REGIMES:
+    if architecture not in _PAPER_FAMILIES or regime not in ("vanilla", "pgd"):
         raise KeyError(f"no paper model for architecture {architecture!r} and regime {regime!r}; "
-                       f"architectures: {sorted(_PAPER_FAMILIES)}, regimes: {REGIMES}")
+                       f"architectures: {sorted(_PAPER_FAMILIES)}, regimes: vanilla, pgd, advprop-pgd1, "
+                       "advprop-pgd5")
     return _PAPER_FAMILIES[architecture] + ("-R" if regime == "pgd" else "")
 
 
@@ -53,7 +54,9 @@ class ModelSpec:
     MobileNet-v2). ``sha256`` is the expected fingerprint of ``weights``; loading refuses a file
     whose hash differs. ``paper``: the paper's Table 1 figures of this very model (``top1``,
     ``pgd_top1``, ``confidence_mean``), where the world's model is the paper's; Table 1 shows them
-    beside the regenerated ones.
+    beside the regenerated ones. ``architecture`` names the model's family (vanilla and robust
+    twins share it); ``regime`` how it was trained, an open name (``vanilla``, ``pgd``, ``trades``,
+    ``advprop-pgd1`` ...): a claim set says which regimes it compares.
     """
 
     name: str
@@ -75,17 +78,14 @@ class ModelSpec:
     paper: dict = field(default_factory=dict, compare=False, hash=False)  # its Table 1 row, if the paper's
 
     def __post_init__(self):
-        if self.regime not in REGIMES:
-            raise ValueError(f"model {self.name!r}: unknown regime {self.regime!r}; valid: {REGIMES}")
+        if not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", self.regime):
+            raise ValueError(f"model {self.name!r}: regime {self.regime!r} is not a lower-case name "
+                             "(letters, digits, '.', '_', '-'), e.g. 'vanilla', 'pgd', 'trades'")
         if self.weights_source not in WEIGHT_SOURCES:
             raise ValueError(
                 f"model {self.name!r}: unknown weights_source {self.weights_source!r}; "
                 f"valid: {WEIGHT_SOURCES}"
             )
-
-    @property
-    def robust(self) -> bool:
-        return self.regime == "pgd"
 
 
 class WeightsMismatchError(RuntimeError):

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from amx.claims import CLAIM_SETS, active, big, big_evidence, big_figures
-from amx.claims.spec import CollectFailed, Evidence
+from amx.claims.spec import Evidence, RequestFailed
 from amx.data.worlds import get_world
 from amx.report.figures import encode
 
@@ -66,7 +66,7 @@ def test_every_case_judges_synthetic_evidence_both_ways(big_better):
 
 
 def test_a_failed_collection_fails_the_big_cases_with_its_reason():
-    evidence = Evidence(collected={"003": CollectFailed("ValueError: no vanilla/robust pair")})
+    evidence = Evidence(collected={"003": RequestFailed("ValueError: no vanilla/robust pair")})
     with pytest.raises(ValueError, match="claim set 003 could not collect its evidence"):
         big.cases()[0].check(evidence)
 
@@ -79,17 +79,11 @@ def test_figures_render_from_their_json():
     assert any("AGI follows the paper's accumulating path" in note for note in data["notes"])
 
 
-def test_collect_requests_name_the_claim_set_in_their_errors():
-    from types import SimpleNamespace
+def test_the_request_names_the_claim_set_in_its_errors():
+    from amx.evidence import Context
 
-    from amx.claims.spec import CollectRequest
-
-    request = CollectRequest(get_world("photos"), 4, 0, "cpu", None)
+    context = Context(get_world("photos"), 4)
     with pytest.raises(ValueError, match=r"claim set 003 \(BIG\): no plan for world 'photos'.*\['mini', "):
-        request.plan(big_evidence.PLANS, "claim set 003 (BIG)")
-    with pytest.raises(ValueError, match="claim set 003 draws .* CL sets.*activate 001 too"):
-        request.twin_images("claim set 003", 4)
-    run = SimpleNamespace(subsets={}, config=SimpleNamespace(subset="cl"))
-    with_run = CollectRequest(get_world("photos"), 4, 0, "cpu", None, run=run)
-    with pytest.raises(ValueError, match="world 'photos' has no vanilla/robust pair with weights found"):
-        with_run.twin_images("claim set 003", 4)
+        big_evidence.BoundaryEvidence().plan(context)
+    with pytest.raises(ValueError, match="claim set 003 .BIG.: world 'photos' has no vanilla/pgd pair"):
+        context.pairs(big_evidence.BoundaryEvidence.who, 4, big_evidence.PAIR)

@@ -65,7 +65,20 @@ def test_a_claims_run_without_the_data_or_any_weights_is_a_usage_error_naming_th
     claims = ("-m", "claims", "--world", "imagenet", "-p", "no:cacheprovider")
     result = pytester.runpytest_subprocess(*claims, "--imagenet-root", str(root))
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*none of the 12 models of world 'imagenet' was found*amx zoo check*"])
+    result.stderr.fnmatch_lines(["*none of the 12 models of world 'imagenet' was found*looked for *.pth* and "
+                                 "8 more in *torch/hub/checkpoints*amx zoo check*"])
     result = pytester.runpytest_subprocess(*claims, "--weights-dir", str(weights))
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*pass --imagenet-root DIR or set $AMX_IMAGENET*"])
+
+
+def test_a_dry_run_without_any_weights_names_them_and_fails(user_files, capsys):
+    root, _, tmp = user_files
+    empty = tmp / "no-weights"
+    empty.mkdir()
+    assert main(["run", "--world", "imagenet", "--imagenet-root", str(root), "--weights-dir", str(empty),
+                 "--dry-run"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # no empty plan
+    assert "none of the 12 models of world 'imagenet' was found" in captured.err
+    assert f"in {empty}, " in captured.err and "amx zoo check --world imagenet" in captured.err

@@ -13,7 +13,8 @@ from amx.zoo import mini as zoo_mini
 from amx.zoo import registry
 
 METRICS = ("pointing_game", "wsl", "insertion", "deletion")
-CHEAP = dict(methods=("gradient", "cam", "gradcam"), metrics=METRICS, n_images=4, chunk_images=2)
+PAIR = ("vanilla", "pgd")
+CHEAP = dict(methods=("gradient", "cam", "gradcam"), metrics=METRICS, n_images=4, chunk_images=2, pair=PAIR)
 
 
 def _computed(result, stage="attribute"):
@@ -89,9 +90,10 @@ def test_run_builds_the_score_table_then_computes_nothing_again(tmp_path):
     assert _computed(result) == {(m, k): 4 for m in ("resnet-mini", "alexnet-mini")
                                  for k in ("gradient", "cam", "gradcam") if (m, k) != ("alexnet-mini", "cam")}
     assert set(result.throughput) == {"resnet-mini", "alexnet-mini"}
+    measured = [s for s in result.stages if s.stage != "predict"]  # the methods' and metrics' stages
     floor = sum(s.forwards * result.throughput[s.model]["forward"]
-                + s.forward_backwards * result.throughput[s.model]["forward_backward"] for s in result.stages)
-    seconds = sum(s.seconds for s in result.stages)
+                + s.forward_backwards * result.throughput[s.model]["forward_backward"] for s in measured)
+    seconds = sum(s.seconds for s in measured)
     assert result.efficiency == {"floor_seconds": round(floor, 1), "stage_seconds": round(seconds, 1),
                                  "efficiency": round(floor / seconds, 3)}
     gradient_stage = next(s for s in result.stages if (s.model, s.method) == ("resnet-mini", "gradient"))
@@ -167,7 +169,9 @@ def test_score_table_round_trips_and_bad_files_are_named(tmp_path):
     path = save_table(result, tmp_path / "scores.csv")
     back, meta = load_table(path)
     pd.testing.assert_frame_equal(back, result.table, check_dtype=False)
-    assert meta["config"]["n_images"] == 4 and meta["stages"][0]["method"] == "gradient"
+    assert meta["config"]["n_images"] == 4
+    assert [(s["stage"], s["method"]) for s in meta["stages"][:3]] == [("predict", None), ("predict", None),
+                                                                        ("attribute", "gradient")]
     (tmp_path / "other.csv").write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="other.csv: not an amx ScoreTable, missing columns"):
         load_table(tmp_path / "other.csv")
@@ -176,6 +180,8 @@ def test_score_table_round_trips_and_bad_files_are_named(tmp_path):
 @pytest.mark.parametrize("kwargs, message", [
     ({"subset": "all"}, "subset: unknown 'all'"), ({"n_images": 0}, "must be >= 1"),
     ({"methods": ()}, "methods and metrics: name at least one of each"),
+    ({"pair": None}, r"pair: the CL subset keeps .* name the two, e.g. \('vanilla', 'pgd'\), got None"),
+    ({"pair": ("pgd", "pgd")}, "name the two"),
 ])
 def test_bad_run_configs_name_the_parameter(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -199,14 +205,15 @@ def test_unknown_model_lists_the_valid_ones(tmp_path):
 def test_the_plan_counts_the_passes_the_run_makes(tmp_path):
     from amx.pipeline.plan import describe, plan
 
-    config = RunConfig(models=("resnet-mini",), methods=("gradient", "ig", "rise"),
+    config = RunConfig(models=("resnet-mini",), methods=("gradient", "ig", "rise"), pair=PAIR,
                        metrics=("insertion",), n_images=2, chunk_images=2)
-    planned = [(s.stage, s.what, s.forwards, s.forward_backwards)
-               for s in plan(config) if s.stage != "predict"]
+    planned = [(s.stage, s.model, s.what, s.forwards, s.forward_backwards) for s in plan(config)]
     result = run(config, cache=tmp_path, progress=False)
-    made = [(s.stage, s.method or s.metric, s.forwards, s.forward_backwards) for s in result.stages]
+    made = [(s.stage, s.model, s.method or s.metric or "", s.forwards, s.forward_backwards)
+            for s in result.stages]
     assert made == planned
-    assert ("attribute", "ig", 0, 2 * 20) in made  # the mini preset's 20 steps on 2 images
+    assert ("attribute", "resnet-mini", "ig", 0, 2 * 20) in made  # the mini preset's 20 steps on 2 images
+    assert made[:2] == [("predict", m, "", 300, 0) for m in ("resnet-mini", "resnet-mini-R")]  # the pool
     assert "total: " in describe(plan(config))
     assert "min (" in describe(plan(config), dict.fromkeys(("resnet-mini", "resnet-mini-R"), (1e-3, 2e-3)))
 
@@ -214,7 +221,7 @@ def test_the_plan_counts_the_passes_the_run_makes(tmp_path):
 def test_cuda_out_of_memory_halves_the_batch_and_goes_on():
     import torch
 
-    from amx.pipeline.plan import halving, inputs_per_pass
+    from amx.pipeline.batching import halving, inputs_per_pass
 
     tried = []
 
@@ -245,13 +252,18 @@ def test_the_papers_random_set_takes_two_per_class_then_fills_with_the_seed():
 
 
 def test_a_missing_robust_twin_leaves_its_architecture_out_of_a_cl_run():
-    from amx.pipeline.run import _with_twins, runnable_models
+    from amx.pipeline.run import runnable_models, with_twins
 
     specs = {n: dataclasses.replace(s, sha256=None) if n == "resnet-mini-R" else s
              for n, s in registry.specs("mini").items()}
-    cl = runnable_models(specs, "cl")
+    cl = runnable_models(specs, "cl", PAIR)
     assert not {"resnet-mini", "resnet-mini-PGD1", "resnet-mini-PGD5", "resnet-mini-R"} & set(cl)
     assert {"alexnet-mini", "alexnet-mini-R"} <= set(cl) and len(cl) == 8
     assert "resnet-mini" in runnable_models(specs, "random") and len(runnable_models(specs, "random")) == 11
     with pytest.raises(ValueError, match=r"CL subset of resnet: .*\['resnet-mini-R'\] were not found"):
-        _with_twins(["resnet-mini"], specs, "cl")
+        with_twins(["resnet-mini"], specs, "cl", PAIR)
+    # another pair of regimes: a TRADES twin of ResNet makes its own CL set, beside the PGD one
+    trades = {**specs, "resnet-mini-T": dataclasses.replace(specs["resnet-mini-PGD1"], name="resnet-mini-T",
+                                                            regime="trades")}
+    assert with_twins(["resnet-mini"], trades, "cl", ("vanilla", "trades")) == ["resnet-mini",
+                                                                              "resnet-mini-T"]

@@ -141,7 +141,7 @@ def test_P9(name, amx_session):
     share = float(os.environ["AMX_TEST_SHARES"].split(",")[k])
     amx_session.judge(Verdict(case_id=f"P9[{name}]", passed=passed, statistic=float(passed),
                               threshold="> 0.3", paper_value=None, message=f"P9[{name}]: made up"),
-                      Stability(share, 200, amx_session.stability.label(share, passed)))
+                      Stability(share, 200, amx_session.session.stability.label(share, passed)))
 """
 
 
@@ -223,6 +223,7 @@ import torch
 from amx.attacks import PGDConfig
 from amx.claims.spec import Case, Claim, ClaimSet, Greater, verdict
 from amx.data.worlds import World
+from amx.evidence import Request, Scores
 from amx.metrics import MetricSpec
 from amx.zoo.spec import ModelSpec
 
@@ -299,10 +300,14 @@ def mass_case(name, rule):
 RULES = {"holds": Greater(0.05, "mean mass"), "impossible": Greater(2.0, "mean mass")}
 
 
-def collect(request):
+class MeanPixel(Request):
     # evidence the claim set computes itself, beside the ScoreTable: the mean of the eval images
-    images = request.world.render("eval", request.n_images)[0]
-    return {"n": request.n_images, "mean": float(images.mean() / 255)}
+    def plan(self, context):
+        return []
+
+    def compute(self, context):
+        images = context.world.render("eval", context.n_images)[0]
+        return {"n": context.n_images, "mean": float(images.mean() / 255)}
 
 
 def collected_case(evidence):
@@ -318,7 +323,7 @@ CLAIMS = ClaimSet(
             Claim("T3", "toy", "s1", "Images are not black.", "mean pixel", "mean > 0", "-")),
     cases=lambda: [mass_case("holds", RULES["holds"]), mass_case("impossible", RULES["impossible"]),
                    Case("T3", "collected", collected_case)],
-    methods=("gradient",), metrics=("toy_mass",), subset="random", collect=collect)
+    evidence=(Scores(("gradient",), ("toy_mass",), subset="random"), MeanPixel()))
 """
 
 TOY_ENTRY_POINTS = """
@@ -382,7 +387,7 @@ def test_amx_stability_reruns_the_claims_per_seed_and_the_report_shows_them(pyte
     assert "Made by <code>amx stability --seeds 0 1</code>" in html
     bad = subprocess.run([sys.executable, "-m", "amx.cli", "stability", "--seeds", "0", *common[:2],
                           "--n-images", "0"], cwd=pytester.path, capture_output=True, text=True, check=False)
-    assert bad.returncode == 2 and "the claims run with seed 0 ended with pytest exit code 4" in bad.stderr
+    assert bad.returncode == 2 and "n_images must be a positive integer, got 0" in bad.stderr
 
 
 def test_amx_stability_reruns_the_claims_under_each_kernel_path_and_compares_maps_and_verdicts(pytester,
@@ -420,8 +425,10 @@ def test_a_claim_set_needing_an_unknown_metric_is_a_usage_error(pytester, monkey
 
     import amx.claims
     from amx.claims import paper
+    from amx.evidence import Scores
 
-    monkeypatch.setattr(amx.claims, "active", lambda world: [replace(paper.CLAIM_SET, metrics=("ssim",))])
+    wrong = replace(paper.CLAIM_SET, evidence=(Scores(paper.PAPER_METHODS, ("ssim",), pair=paper.PAIR),))
+    monkeypatch.setattr(amx.claims, "active", lambda world: [wrong])
     pytester.makepyfile(MARKED)
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR

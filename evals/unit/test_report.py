@@ -6,8 +6,9 @@ from amx.claims import paper
 from amx.claims.spec import Evidence
 from amx.cli import main
 from amx.data.worlds import DEFAULT_WORLD, get_world
-from amx.report import build_results, load_results, write_html, write_results
+from amx.report import load_results, write_html, write_results
 from amx.report.results import provenance, summarise
+from amx.session import build_results
 from evals.unit.test_claims import synthetic_table, zoo_rows
 
 
@@ -20,7 +21,7 @@ def _results():
                         "baseline_change": "no baseline", "baseline": None})
     prov = provenance(get_world(DEFAULT_WORLD), "cpu", "a CPU (2 threads)", 0, 30, {"n_images": 30},
                       {"resnet-mini": "ab" * 32}, {"pipeline": 1.0})
-    return build_results(entries, [paper.CLAIM_SET], evidence, prov)
+    return build_results(entries, [paper.CLAIM_SET], {"001": evidence}, prov)
 
 
 def test_results_carry_verdicts_summary_figures_and_provenance(tmp_path):
@@ -42,13 +43,17 @@ def test_results_carry_verdicts_summary_figures_and_provenance(tmp_path):
     assert load_results(path)["cases"][0]["case_id"] == "P1[gradient-pointing_game-pooled]"
 
 
-def test_claim_ids_sort_naturally_for_any_prefix():
-    entries = [{"claim": c, "case_id": f"{c}[x]", "passed": True} for c in ("S1", "P10", "B2", "P2", "P1")]
-    assert [s["claim"] for s in summarise(entries)] == ["B2", "P1", "P2", "P10", "S1"]
-    claim = {"statement": "", "section": "", "paper_value": "", "headline": "x"}
-    sets = [{"name": n, "claims": {f"{p}{i}": {**claim, "id": f"{p}{i}"} for i in (10, 2, 1)}}
-            for n, p in (("001", "P"), ("sam", "S"), ("big", "B"))]
-    order = ["P1", "P2", "P10", "S1", "S2", "S10", "B1", "B2", "B10"]  # claim sets in order, then ids
+def test_claims_are_summarised_in_their_catalogues_order_then_as_judged():
+    from amx.claims.spec import Claim, ClaimSet
+    from amx.session import catalogue
+
+    entries = [{"claim": c, "case_id": f"{c}[x]", "passed": True} for c in ("S1", "P10", "X2", "P2", "P1")]
+    assert [s["claim"] for s in summarise(entries)] == ["S1", "P10", "X2", "P2", "P1"]  # as judged
+    def claims(p):
+        return tuple(Claim(f"{p}{i}", "x", "s", "", "", "", "") for i in (10, 2, 1))
+
+    sets = [catalogue(ClaimSet(n, p, n, n, claims(p), lambda: [])) for n, p in (("001", "P"), ("sam", "S"))]
+    order = ["P1", "P2", "P10", "S1", "S2", "S10", "X2"]  # claim sets in order, ids naturally, then others
     assert [s["claim"] for s in summarise(entries, sets)] == order
 
 

@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
+from amx.claims import renderers
 from amx.report import write_html
 from amx.report.figures import encode
 from evals.unit.test_report import _results
@@ -34,7 +35,7 @@ def _with_fig1(results: dict) -> dict:
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on PATH: apt-get install chromium")
 def test_the_report_loads_without_errors_and_every_figure_decodes(tmp_path):
-    path = write_html(_with_fig1(_results()), tmp_path / "claims.html")
+    path = write_html(_with_fig1(_results()), tmp_path / "claims.html", renderers())
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         try:

@@ -11,7 +11,7 @@ import torch
 
 from amx import stats
 from amx.claims import CLAIM_SETS, active, sam, sam_figures, sam_sweeps
-from amx.claims.spec import CollectFailed, Evidence
+from amx.claims.spec import Evidence, RequestFailed
 from amx.data.worlds import get_world
 from amx.methods.base import reduce_channels
 from amx.metrics import CausalConfig, insertion
@@ -149,7 +149,7 @@ def test_every_case_judges_synthetic_sweeps_both_ways(robust_better):
 
 
 def test_a_failed_collection_fails_the_sam_cases_with_its_reason():
-    evidence = Evidence(collected={"002": CollectFailed("ValueError: no vanilla/robust pair")})
+    evidence = Evidence(collected={"002": RequestFailed("ValueError: no vanilla/robust pair")})
     with pytest.raises(ValueError, match="claim set 002 could not collect its evidence: .*no vanilla/robust"):
         sam.cases()[0].check(evidence)
     with pytest.raises(ValueError, match="claim set 002's cases need"):

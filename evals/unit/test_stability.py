@@ -206,9 +206,8 @@ def test_kernel_stability_compares_maps_by_method_and_every_verdict_and_label(tm
 
 
 def test_holm_is_reported_within_each_claim_and_judges_with_holm():
+    from amx.claims.judge import Judge
     from amx.claims.spec import Case, Claim, ClaimSet, verdict
-    from amx.data.worlds import get_world
-    from amx.plugin import AmxSession
     from amx.report.results import holm_within_claims
     from amx.stats import TestResult
 
@@ -220,9 +219,8 @@ def test_holm_is_reported_within_each_claim_and_judges_with_holm():
     cases = [case("a", 0.01), case("b", 0.03), case("c", 0.04)]
     claim_set = ClaimSet(name="q", prefix="Q", title="q", source="q", cases=lambda: cases,
                          claims=(Claim("Q1", "q", "s", "statement", "p", "p < 0.05", "-"),))
-    session = AmxSession(world=get_world("mini"), device="cpu", device_name="cpu", n_images=10,
-                         claim_sets=[claim_set], holm=True)
-    judged = {c.id: session.on_holm(c, c.check(Evidence()), Evidence()) for c in cases}
+    judge = Judge([claim_set], holm=True)
+    judged = {c.id: judge.on_holm(c, c.check(Evidence()), Evidence()) for c in cases}
     # Holm: 0.01 x 3 = 0.03, 0.03 x 2 = 0.06, 0.04 x 1 -> 0.06 (monotone)
     assert {k: v.passed for k, v in judged.items()} == {"Q1[a]": True, "Q1[b]": False, "Q1[c]": False}
     assert judged["Q1[b]"].details["p_holm"] == pytest.approx(0.06)
@@ -234,17 +232,16 @@ def test_holm_is_reported_within_each_claim_and_judges_with_holm():
 
 
 def test_a_resample_that_raises_keeps_the_verdict_and_says_why():
+    from amx.claims.judge import AmxStabilityWarning, Judge
     from amx.claims.spec import Case, verdict
-    from amx.data.worlds import get_world
-    from amx.plugin import AmxSession, AmxStabilityWarning
 
     def broken(ev, draws):
         raise RuntimeError("made up")
 
     case = Case("Q1", "a", lambda ev: verdict("Q1[a]", Less(1.0, "x"), 0.5, "made up"), resample=broken)
-    session = AmxSession(world=get_world("mini"), device="cpu", device_name="cpu", n_images=10)
+    judge = Judge([])
     with pytest.warns(AmxStabilityWarning, match=r"Q1\[a\]: its resamples could not be judged"):
-        session.judge_case(case, Evidence())
-    entry = session.entries[0]
+        judge.case(case, Evidence())
+    entry = judge.entries[0]
     assert entry["passed"] and entry["stability"] is None
     assert entry["stability_error"] == "RuntimeError: made up"

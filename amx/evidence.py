@@ -1,0 +1,227 @@
+"""Evidence requests: what a claim set asks a session to compute, declared as data.
+
+A claim set lists its requests (``ClaimSet.evidence``); a session (``amx.session``) merges them,
+prices them (``plan``: the passes an empty cache would cost, per stage) and computes what the
+cache lacks (``compute``). Two kinds serve every paper:
+
+* ``Scores(methods, metrics, subset)``: the ScoreTable of the zoo's models x methods x metrics on
+  ``n_images`` images of ``subset`` (``amx.pipeline``). Requests of one subset are merged into one
+  table (their methods and metrics joined); requests of different subsets give one table each.
+* ``ZooTable()``: the paper's Table 1 (accuracy, PGD accuracy, confidence) of the world's zoo.
+
+A claim set's own request (SAM's sweeps, ``amx.claims.sam_sweeps.SamSweeps``; BIG's boundary
+points, ``amx.claims.big_evidence.BoundaryEvidence``) subclasses ``Request``; its cases read what
+it computed as ``evidence.collected_by(claim set)``.
+
+Every request computes on a ``Context``: the session's world, image budget, seed, device and
+cache, the world's image pool, the CL images of each vanilla/robust pair (read from the models'
+cached predictions: a request needs no ScoreTable for them) and the ``ledger`` of what was
+computed, which the session compares with the plan.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from amx.pipeline.plan import PlannedStage
+from amx.pipeline.run import Ledger, Stage
+
+
+@dataclass
+class Context:
+    """What requests compute on. ``cache``: the store's directory (None: ``$AMX_CACHE`` or
+    ``.amx-cache``); ``ledger``: every stage computed, appended by the requests as each ends (the
+    session's progress display follows it)."""
+
+    world: object
+    n_images: int
+    seed: int = 0
+    device: str = "cpu"
+    cache: str | None = None
+    ledger: Ledger = field(default_factory=Ledger)
+
+    @property
+    def store_dir(self) -> str:
+        from amx.data.arrays import cache_dir
+
+        return str(self.cache or cache_dir())
+
+    @functools.cached_property
+    def specs(self) -> dict:
+        return self.world.zoo.specs(self.world)
+
+    @functools.cached_property
+    def pool(self):
+        """The world's eval images a subset of ``n_images`` is drawn from (uint8 arrays)."""
+        from amx.data.arrays import load_split
+
+        return load_split(self.world, "eval", self.world.pool_size(self.n_images))
+
+    def runnable(self, subset: str, pair: tuple[str, str] | None = None) -> tuple[str, ...]:
+        """The zoo's models a ScoreTable of ``subset`` can score (``amx.pipeline.run.runnable_models``);
+        an error naming the world, the files and where amx looked (a zoo's ``search_dirs()``, where
+        it has one) when it has none."""
+        from amx.pipeline.run import runnable_models
+
+        found = tuple(runnable_models(self.specs, subset, pair))
+        if not found:
+            files = sorted({Path(s.weights).name for s in self.specs.values() if s.sha256 is None})
+            dirs = getattr(self.world.zoo, "search_dirs", None)
+            where = f" in {', '.join(str(d) for d in dirs())}" if callable(dirs) else ""
+            raise ValueError(f"none of the {len(self.specs)} models of world {self.world.name!r} was found "
+                             f"(with the twin its {subset} subset needs): looked for {', '.join(files[:4])}"
+                             f"{f' and {len(files) - 4} more' if len(files) > 4 else ''}{where}; `amx zoo "
+                             f"check --world {self.world.name}` lists every file")
+        return found
+
+    def predictions(self, name: str) -> dict:
+        """Model ``name``'s predictions on the pool (cached in the store; counted when computed)."""
+        from amx.pipeline.run import predictions
+        from amx.pipeline.store import Store
+
+        store = Store(self.store_dir)
+        try:
+            return predictions(self.world, self.specs[name], self.pool, self.device, store, self.ledger)
+        finally:
+            store.close()
+
+    def pairs(self, who: str, n: int, pair: tuple[str, str],
+              families: tuple[str, ...] | None = None) -> tuple[dict, dict]:
+        """``(pairs, images)``: the world's models of the regimes ``pair`` (e.g. vanilla and
+        PGD-robust) in each family that has both with weights found (``amx.zoo.registry.twins``, of
+        ``families`` if given) and, per model, the pool indices of the first ``n`` CL images of its
+        family (the same for both twins; the ScoreTable's CL images begin with them). ``who`` names
+        the request in the error where the world has no pair."""
+        from amx.pipeline.run import image_sets
+        from amx.zoo import registry
+
+        pairs = registry.twins(self.world, pair, families)
+        if not pairs:
+            raise ValueError(f"{who}: world {self.world.name!r} has no {'/'.join(pair)} pair with weights "
+                             "found" + (f" of the families {list(families)}" if families else ""))
+        names = [m for models in pairs.values() for m in models.values()]
+        predicted = {m: self.predictions(m) for m in names}
+        chosen = image_sets(self.world, self.specs, names, "cl", pair, self.n_images, self.seed, self.pool,
+                            predicted)
+        return pairs, {m: np.asarray(chosen[m][:n]) for m in names}
+
+
+class Request:
+    """An evidence request. ``plan(context)``: its stages on an empty cache (``PlannedStage``s,
+    whose ``work`` names content another request may compute too, so a session counts it once);
+    ``compute(context)``: the evidence, computing what the cache lacks and appending what it
+    computed to ``context.ledger``."""
+
+    def plan(self, context: Context) -> list[PlannedStage]:
+        raise NotImplementedError
+
+    def compute(self, context: Context):
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Scores(Request):
+    """The ScoreTable of ``methods`` x ``metrics`` on ``subset`` (``amx.pipeline.subsets``); for the
+    CL subset, ``pair`` names the two regimes whose models must both classify an image correctly
+    (the claim set's comparison, e.g. ``("vanilla", "pgd")``)."""
+
+    methods: tuple[str, ...]
+    metrics: tuple[str, ...]
+    subset: str = "cl"
+    pair: tuple[str, str] | None = None
+
+    def __post_init__(self):
+        from amx.pipeline.run import check_pair
+
+        if not self.methods or not self.metrics:
+            raise ValueError(f"Scores: a ScoreTable needs both methods and metrics, got {self.methods} and "
+                             f"{self.metrics}")
+        check_pair(self.subset, self.pair)
+
+    def covers(self, other: Request) -> bool:
+        """Whether this table holds ``other``'s (same subset, its methods and metrics among these)."""
+        return (isinstance(other, Scores) and (other.subset, other.pair) == (self.subset, self.pair)
+                and set(other.methods) <= set(self.methods) and set(other.metrics) <= set(self.metrics))
+
+    def config(self, context: Context):
+        from amx.pipeline import RunConfig
+
+        return RunConfig(world=context.world.name, models=context.runnable(self.subset, self.pair),
+                         methods=self.methods, metrics=self.metrics, subset=self.subset, pair=self.pair,
+                         n_images=context.n_images, seed=context.seed, device=context.device)
+
+    def plan(self, context: Context) -> list[PlannedStage]:
+        from amx.pipeline.plan import plan
+
+        return plan(self.config(context))
+
+    def compute(self, context: Context):
+        """The ``RunResult`` (``amx.pipeline.run``)."""
+        from amx.pipeline import run
+
+        return run(self.config(context), cache=context.cache, progress=False, on_stage=context.ledger.append)
+
+
+@dataclass(frozen=True)
+class ZooTable(Request):
+    """The paper's Table 1 of the world's zoo (``amx.zoo.evaluate``), on ``world.table1_images``."""
+
+    def plan(self, context: Context) -> list[PlannedStage]:
+        from amx.zoo.evaluate import passes
+
+        n = context.world.table1_images
+        return [PlannedStage("table1", name, "", n, *passes(context.world.attack, n),
+                             work=f"table1:{spec.sha256}:{n}")
+                for name, spec in context.specs.items() if spec.sha256 is not None]
+
+    def compute(self, context: Context) -> list[dict]:
+        from amx.zoo.evaluate import evaluate_zoo
+
+        return evaluate_zoo(context.world, n_images=context.world.table1_images, device=context.device,
+                            log=lambda message: None, stages=context.ledger)
+
+
+def for_preset(plans: dict, context: Context, who: str):
+    """``plans[world preset]``: a request's plan for the context's world (``who`` names the request
+    in the error where there is none)."""
+    preset = context.world.preset
+    if preset not in plans:
+        raise ValueError(f"{who}: no plan for world {context.world.name!r}'s preset {preset!r}; plans: "
+                         f"{sorted(plans)}")
+    return plans[preset]
+
+
+def merged(requests: list[Request]) -> list[Request]:
+    """``requests`` without repeats, the ``Scores`` of one subset (and pair) joined into one (methods
+    and metrics in the order first asked)."""
+    out: list[Request] = []
+    for request in requests:
+        if isinstance(request, Scores):
+            same = next((i for i, r in enumerate(out) if isinstance(r, Scores)
+                         and (r.subset, r.pair) == (request.subset, request.pair)), None)
+            if same is not None:
+                mine = out[same]
+                out[same] = Scores(tuple(dict.fromkeys(mine.methods + request.methods)),
+                                   tuple(dict.fromkeys(mine.metrics + request.metrics)), request.subset,
+                                   request.pair)
+                continue
+        if not any(r is request or r == request for r in out):
+            out.append(request)
+    return out
+
+
+@contextlib.contextmanager
+def timed(ledger: list, stage: str, model: str, what: str, images: int, passes: tuple[int, int]):
+    """Append the ``Stage`` of a block that computed ``images`` images at ``passes`` (forwards,
+    forward + backward passes) per image to ``ledger``, with the seconds it took."""
+    start = time.perf_counter()
+    yield
+    forwards, backwards = passes
+    ledger.append(Stage(stage, model, what, None, images, time.perf_counter() - start, forwards * images,
+                        backwards * images))

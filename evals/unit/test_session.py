@@ -1,0 +1,141 @@
+"""The session: claim sets' evidence requests merged, planned, computed and judged without pytest."""
+
+import dataclasses
+from collections import Counter
+
+import pytest
+
+from amx.claims import baseline as baselines
+from amx.claims import big_evidence, sam_sweeps
+from amx.claims.spec import Case, Claim, ClaimSet, Greater, verdict
+from amx.data.worlds import get_world
+from amx.evidence import Scores, ZooTable, merged
+from amx.pipeline.sweep import Sweep
+from amx.session import Session
+from amx.zoo import mini as zoo_mini
+
+PAIR = {"resnet": {"vanilla": "resnet-mini", "pgd": "resnet-mini-R"}}
+REGIMES = ("vanilla", "pgd")
+
+
+def _mean_case(name, rule):
+    def check(evidence):
+        mean = float(evidence.ok["insertion"].mean())
+        return verdict(f"Q1[{name}]", rule, mean, f"mean insertion {mean:.3f}")
+    return Case("Q1", name, check)
+
+
+CLAIMS = ClaimSet(
+    name="q", prefix="Q", title="a test's claims", source="this test",
+    claims=(Claim("Q1", "q", "s", "Insertion is positive.", "mean insertion", "> 0", "-"),),
+    cases=lambda: [_mean_case("positive", Greater(0.0, "mean")),
+                   _mean_case("above-one", Greater(1.0, "mean"))],
+    evidence=(Scores(("gradient", "smoothgrad"), ("insertion", "pointing_game"), pair=REGIMES), ZooTable()))
+# claim sets that only ask for evidence: a ScoreTable of another subset, SAM's and BIG's requests
+RANDOM = Scores(("gradcam",), ("deletion",), subset="random")
+OTHERS = [ClaimSet("r", "R", "r", "r", (), lambda: [], evidence=(RANDOM, sam_sweeps.SamSweeps())),
+          ClaimSet("s", "S", "s", "s", (), lambda: [], evidence=(big_evidence.BoundaryEvidence(),))]
+
+
+@dataclasses.dataclass(frozen=True)
+class OnePair:
+    """The ``mini`` zoo cut to its ResNet pair."""
+
+    zoo: object
+
+    def specs(self, world):
+        return {k: v for k, v in self.zoo.specs(world).items() if k in PAIR["resnet"].values()}
+
+
+@pytest.fixture(scope="module")
+def cold(tmp_path_factory):
+    """A session of every kind of request on the ResNet pair of ``mini``, with SAM's and BIG's plans
+    cut to two images, three small sweeps and a short boundary search, planned and then run on an
+    empty cache."""
+    patch = pytest.MonkeyPatch()
+    mini = sam_sweeps.PLANS["mini"]
+    mp = mini.mp_default
+    patch.setitem(sam_sweeps.PLANS, "mini", dataclasses.replace(mini, n_images=2, sweeps=(
+        Sweep("smoothgrad", "n_samples", (2, 4), 4, sam_sweeps.GRADIENT + (("noise", 0.2),)),
+        Sweep("sliding_patch", "patch", (12, 16), 16, (("stride", 8),)),
+        Sweep("mp", "iterations", (2, 4), 4, mp.base))))
+    patch.setitem(big_evidence.PLANS, "mini", dataclasses.replace(big_evidence.PLANS["mini"], n_images=2))
+    search = zoo_mini.MINI_METHODS["big"]["boundary"]  # BIG's search in a few steps
+    patch.setitem(zoo_mini.MINI_METHODS, "big", {"boundary": dataclasses.replace(
+        search, eps=search.eps[:2], pgd_steps=4, cw_steps=5, cw_binary_steps=2)})
+    mini_world = get_world("mini")
+    world = dataclasses.replace(mini_world, table1_images=4, zoo=OnePair(mini_world.zoo))
+    session = Session(world, n_images=3, cache=str(tmp_path_factory.mktemp("cache")),
+                      claim_sets=[CLAIMS, *OTHERS], progress=False)
+    planned = session.plan()
+    session.run()
+    yield session, planned
+    patch.undo()
+
+
+def _passes(stages) -> dict:
+    """``{(stage, model, method or metric): (forwards, forward + backward passes)}`` of planned
+    (``PlannedStage``) or computed (``Stage``) stages, summed; stages without passes left out."""
+    out = Counter()
+    for s in stages:
+        what = s.what if hasattr(s, "what") else s.method or s.metric or ""
+        out[(s.stage, s.model, what, "forwards")] += s.forwards
+        out[(s.stage, s.model, what, "forward_backwards")] += s.forward_backwards
+    return {k: v for k, v in out.items() if v}
+
+
+def test_the_plan_prices_every_request_and_a_cold_run_counts_the_same_passes(cold):
+    session, planned = cold
+    stages = {s.stage for s in planned}
+    assert {"predict", "attribute", "score", "sweep", "measure", "boundary", "table1"} <= stages
+    assert _passes(session.ledger) == _passes(planned)
+    # BIG's Gradient maps of the pair are the first two of the ScoreTable's three: counted once
+    gradient = [s.images for s in planned if s.stage == "attribute" and s.what == "gradient"
+                and s.model == "resnet-mini"]
+    assert gradient == [3]
+
+
+def test_a_session_judges_its_claims_and_a_baseline_without_pytest(cold, tmp_path):
+    session, _ = cold
+    judge = session.judge()
+    assert [(e["case_id"], e["outcome"]) for e in judge.entries] == [("Q1[positive]", "passed"),
+                                                                       ("Q1[above-one]", "failed")]
+    path = baselines.write(tmp_path / "base.json", session.record(), judge.verdicts, judge.entries)
+    again = session.judge(baseline=path)
+    assert [e["outcome"] for e in again.entries] == ["passed", "expected failure"]
+    results = session.results(again)
+    assert [s["holds"] for s in results["summary"]] == [False]
+    assert {s["stage"] for s in results["provenance"]["passes"]["stages"]} >= {"boundary", "sweep", "table1"}
+    json_path, html_path = session.write_report(results, tmp_path / "report")
+    assert json_path.is_file() and "a test&#x27;s claims" in html_path.read_text()
+
+
+def test_each_request_s_evidence_reaches_its_claim_set(cold):
+    session, _ = cold
+    evidence = session.evidence(CLAIMS)
+    assert set(evidence.scores["method"]) == {"gradient", "smoothgrad"}
+    assert len(evidence.zoo) == len(session.context.runnable("random"))
+    random = session.result(RANDOM)
+    assert random.config.subset == "random" and "deletion" in random.table
+    assert set(session.result(sam_sweeps.SamSweeps()).similarity["model"]) == set(PAIR["resnet"].values())
+
+
+def test_scores_of_one_subset_merge_and_two_subsets_stay_apart():
+    a = Scores(("gradient",), ("wsl",), pair=REGIMES)
+    b = Scores(("ig", "gradient"), ("insertion",), pair=REGIMES)
+    c = Scores(("gradient",), ("wsl",), subset="random")
+    d = Scores(("gradient",), ("wsl",), pair=("vanilla", "trades"))  # another CL set: another table
+    assert merged([a, ZooTable(), b, c, d, ZooTable()]) == [
+        Scores(("gradient", "ig"), ("wsl", "insertion"), pair=REGIMES), ZooTable(), c, d]
+    assert merged([a, b])[0].covers(a) and not c.covers(a) and not d.covers(a)
+    with pytest.raises(ValueError, match="pair: the CL subset keeps"):
+        Scores(("gradient",), ("wsl",))
+    with pytest.raises(ValueError, match="claim set 'x': asks for more than one Table 1"):
+        ClaimSet("x", "X", "x", "x", (), lambda: [], evidence=(ZooTable(), ZooTable()))
+
+
+def test_sam_s_paper_plan_asks_for_families_the_imagenet_zoo_has():
+    # the plan once named ResNet-50's architecture ("resnet50") where the zoo names its family
+    # "resnet": on ImageNet, SAM's claims silently dropped the ResNet pair
+    families = {s.architecture for s in get_world("imagenet").zoo.specs(get_world("imagenet")).values()}
+    assert set(sam_sweeps.PLANS["paper"].families) <= families
