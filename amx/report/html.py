@@ -279,16 +279,26 @@ def _key_values(pairs) -> str:
     return "<table>" + "".join(f"<tr><th>{_esc(k)}</th><td>{v}</td></tr>" for k, v in pairs) + "</table>"
 
 
+def _column(stage: dict) -> str:
+    """A stage's column: its method (maps, re-timings) or metric (scores), else its kind and what it
+    computed (``sweep: mp-iterations``, ``boundary: boundary_points``, ``predict``, ``table1``)."""
+    what = stage.get("method") or stage.get("metric") or ""
+    if stage["stage"] in ("attribute", "retime", "score"):
+        return what
+    return f"{stage['stage']}: {what}" if what else stage["stage"]
+
+
 def _stage_table(stages: list[dict]) -> str:
-    """Seconds and passes of what this run computed: a row per model, a column per method (maps)
-    and per metric (scores); a re-timing of cached maps adds to its method's cell."""
+    """Seconds and passes of what this run computed: a row per model, a column per method (maps),
+    per metric (scores) and per other kind of stage (predictions, Table 1, sweeps, boundary
+    points, measurements); a re-timing of cached maps adds to its method's cell."""
     if not stages:
         return "<p class='small'>Everything came from the cache: no stage ran.</p>"
-    columns = list(dict.fromkeys([x["method"] for x in stages if x.get("method")]
-                                 + [x["metric"] for x in stages if x.get("metric")]))
+    order = {"attribute": 0, "retime": 0, "score": 1}
+    columns = list(dict.fromkeys(_column(x) for x in sorted(stages, key=lambda x: order.get(x["stage"], 2))))
     cells: dict[tuple[str, str], list[float]] = {}
     for x in stages:
-        cell = cells.setdefault((x["model"], x.get("method") or x.get("metric")), [0.0, 0, 0])
+        cell = cells.setdefault((x["model"], _column(x)), [0.0, 0, 0])
         cell[0] += x["seconds"]
         cell[1] += x["forwards"]
         cell[2] += x["forward_backwards"]
@@ -301,7 +311,7 @@ def _stage_table(stages: list[dict]) -> str:
 
     rows = (f"<th>{_esc(m)}</th>" + "".join(show(cells.get((m, c))) for c in columns)
             for m in dict.fromkeys(x["model"] for x in stages))
-    return ("<h3>Seconds and model passes per model x method and model x metric</h3>"
+    return ("<h3>Seconds and model passes per model x method, model x metric and model x stage</h3>"
             + _table(["model", *columns], rows))
 
 
@@ -336,11 +346,13 @@ def _provenance(prov: dict) -> str:
         out.append("<h3>Run configuration</h3>" + _key_values(settings))
     passes = prov.get("passes")
     if passes:
+        efficiency = (f"The ScoreTable's stages would take {passes['floor_seconds']} s of their "
+                      f"{passes['stage_seconds']} s at their models' plain batched throughput (efficiency "
+                      f"{_fmt(passes['efficiency'])})." if passes.get("efficiency") is not None else
+                      "No ScoreTable stage ran (its maps and scores came from the cache): no efficiency.")
         out.append(f"<h3>Computation</h3><p>{passes['forwards']:,} forward and "
                    f"{passes['forward_backwards']:,} forward + backward passes in "
-                   f"{passes['compute_seconds']} s "
-                   f"of stages; at the models' plain batched throughput they would take "
-                   f"{passes.get('floor_seconds')} s (efficiency {_fmt(passes.get('efficiency'))}).</p>")
+                   f"{passes['compute_seconds']} s of stages (what the cache lacked). {efficiency}</p>")
         out.append(_stage_table(passes.get("stages", [])))
     fingerprints = prov.get("model_fingerprints") or {}
     if fingerprints:

@@ -84,9 +84,11 @@ def test_the_report_shows_effects_beside_p_values_and_a_model_by_stage_table():
 
     results = _results()
     results["provenance"]["passes"] = {
-        "forwards": 30, "forward_backwards": 10, "compute_seconds": 3.0, "floor_seconds": 2.0,
-        "efficiency": 0.667,
-        "stages": [{"stage": "attribute", "model": "m1", "method": "gradient", "metric": None, "images": 10,
+        "forwards": 330, "forward_backwards": 10, "compute_seconds": 3.5, "floor_seconds": 2.0,
+        "stage_seconds": 3.0, "efficiency": 0.667,
+        "stages": [{"stage": "predict", "model": "m1", "method": None, "metric": None, "images": 300,
+                    "seconds": 0.5, "forwards": 300, "forward_backwards": 0},
+                   {"stage": "attribute", "model": "m1", "method": "gradient", "metric": None, "images": 10,
                     "seconds": 1.0, "forwards": 0, "forward_backwards": 10},
                    {"stage": "retime", "model": "m1", "method": "gradient", "metric": None, "images": 2,
                     "seconds": 0.5, "forwards": 0, "forward_backwards": 2},
@@ -95,6 +97,7 @@ def test_the_report_shows_effects_beside_p_values_and_a_model_by_stage_table():
     html = render(results)
     pooled = next(c for c in results["cases"] if c["case_id"] == "P1[gradient-pointing_game-pooled]")
     assert f"r = {pooled['details']['effect']:.3g} [" in html  # its statistic is the p-value, shown beside
-    table = html.split("per model x method and model x metric")[1]
-    assert "<th>gradient</th><th>insertion</th>" in table  # methods, then metrics
+    assert "The ScoreTable's stages would take 2.0 s of their 3.0 s" in html
+    table = html.split("per model x method, model x metric and model x stage")[1]
+    assert "<th>gradient</th><th>insertion</th><th>predict</th>" in table  # methods, metrics, other stages
     assert "<th>m1</th><td class='num'>1.5 s<div class='small'>12 fwd+bwd</div>" in table  # retime added
