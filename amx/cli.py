@@ -142,9 +142,10 @@ def _run(args) -> int:
     from amx.session import Session
 
     world = get_world(args.world)
-    session = Session(world, n_images=args.n_images, seed=args.seed, device=args.device, cache=args.cache_dir)
+    session = Session(world, n_images=args.n_images, seed=args.seed, device=args.device, cache=args.cache_dir,
+                      preset=args.preset)
     configs = []
-    if args.models or args.methods or args.metrics or args.subset or args.preset or args.pair:
+    if args.models or args.methods or args.metrics or args.subset or args.pair:
         default = next((r for r in session.requests() if isinstance(r, Scores)), None)
         methods = tuple(args.methods or (default.methods if default else ()))
         metrics = tuple(args.metrics or (default.metrics if default else ()))
@@ -300,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n-images", type=int, default=None,
                    help="images per architecture (default: the world's, 100 on the embedded world)")
     p.add_argument("--preset", default=None,
-                   help="one ScoreTable with these method and metric hyperparameters: paper, or a "
+                   help="method and metric hyperparameters: paper, smoke (a few passes each), or a "
                         "world's preset (default: the world's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")

@@ -36,15 +36,29 @@ from amx.pipeline.run import Ledger, Stage
 @dataclass
 class Context:
     """What requests compute on. ``cache``: the store's directory (None: ``$AMX_CACHE`` or
-    ``.amx-cache``); ``ledger``: every stage computed, appended by the requests as each ends (the
-    session's progress display follows it)."""
+    ``.amx-cache``); ``preset``: the methods' and metrics' hyperparameter preset (``amx.presets``;
+    None: the world's); ``ledger``: every stage computed, appended by the requests as each ends
+    (the session's progress display follows it)."""
 
     world: object
     n_images: int
     seed: int = 0
     device: str = "cpu"
     cache: str | None = None
+    preset: str | None = None
     ledger: Ledger = field(default_factory=Ledger)
+
+    @property
+    def preset_name(self) -> str:
+        """The preset the methods and metrics take: the session's, else the world's."""
+        return self.preset or self.world.preset
+
+    @property
+    def table1_images(self) -> int:
+        """Table 1's images: the preset's budget where it sets one, else the world's."""
+        from amx.presets import PRESETS
+
+        return PRESETS.get(self.preset_name).table1_images or self.world.table1_images
 
     @property
     def store_dir(self) -> str:
@@ -154,7 +168,8 @@ class Scores(Request):
 
         return RunConfig(world=context.world.name, models=context.runnable(self.subset, self.pair),
                          methods=self.methods, metrics=self.metrics, subset=self.subset, pair=self.pair,
-                         n_images=context.n_images, seed=context.seed, device=context.device)
+                         n_images=context.n_images, preset=context.preset, seed=context.seed,
+                         device=context.device)
 
     def plan(self, context: Context) -> list[PlannedStage]:
         from amx.pipeline.plan import plan
@@ -170,12 +185,12 @@ class Scores(Request):
 
 @dataclass(frozen=True)
 class ZooTable(Request):
-    """The paper's Table 1 of the world's zoo (``amx.zoo.evaluate``), on ``world.table1_images``."""
+    """The paper's Table 1 of the world's zoo (``amx.zoo.evaluate``), on ``context.table1_images``."""
 
     def plan(self, context: Context) -> list[PlannedStage]:
         from amx.zoo.evaluate import passes
 
-        n = context.world.table1_images
+        n = context.table1_images
         return [PlannedStage("table1", name, "", n, *passes(context.world.attack, n),
                              work=f"table1:{spec.sha256}:{n}")
                 for name, spec in context.specs.items() if spec.sha256 is not None]
@@ -183,16 +198,16 @@ class ZooTable(Request):
     def compute(self, context: Context) -> list[dict]:
         from amx.zoo.evaluate import evaluate_zoo
 
-        return evaluate_zoo(context.world, n_images=context.world.table1_images, device=context.device,
+        return evaluate_zoo(context.world, n_images=context.table1_images, device=context.device,
                             log=lambda message: None, stages=context.ledger)
 
 
 def for_preset(plans: dict, context: Context, who: str):
-    """``plans[world preset]``: a request's plan for the context's world (``who`` names the request
-    in the error where there is none)."""
-    preset = context.world.preset
+    """``plans[preset]``: a request's plan for the context's preset (the world's unless the session
+    names one; ``who`` names the request in the error where there is none)."""
+    preset = context.preset_name
     if preset not in plans:
-        raise ValueError(f"{who}: no plan for world {context.world.name!r}'s preset {preset!r}; plans: "
+        raise ValueError(f"{who}: no plan for preset {preset!r} (world {context.world.name!r}); plans: "
                          f"{sorted(plans)}")
     return plans[preset]
 

@@ -11,6 +11,8 @@ pytest-side settings in an ``AmxSession`` in ``config.stash``. Options (group "a
   ``default_n_images``, 100 on the embedded world);
 * a world's own settings (``World.options``), e.g. ``--imagenet-root DIR``, which set the
   environment variables the world reads;
+* ``--preset NAME``: the methods' and metrics' hyperparameters (default: the world's); ``smoke``
+  runs a few passes of each, to check that a world's data, models and claims run end to end;
 * ``--seed S``: draws the image subsets and seeds stochastic methods (default 0);
 * ``--cache-dir DIR`` (default ``.amx-cache`` or ``$AMX_CACHE``), ``--report-dir DIR`` (default
   ``reports``);
@@ -126,6 +128,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--n-images", type=int, default=None, metavar="N",
                     help="CL images per architecture the claims use (default: the world's "
                          "default_n_images; 100 on the embedded world, the paper's 2,000 on imagenet).")
+    group.addoption("--preset", default=None, metavar="NAME",
+                    help="the methods' and metrics' hyperparameters (amx.presets; default: the world's); "
+                         "smoke: a few passes each, to check that a world runs end to end.")
     group.addoption("--seed", type=int, default=0, metavar="S",
                     help="seed of the image subsets and of stochastic methods (default: 0).")
     group.addoption("--cache-dir", default=None, metavar="DIR",
@@ -192,10 +197,14 @@ def pytest_configure(config: pytest.Config) -> None:
     except ValueError as err:
         raise pytest.UsageError(f"--resamples / --stable-share: {err} (--stable-share must be in (0.5, 1])"
                                 ) from None
-    session = Session(world, n_images=n_images, seed=config.getoption("--seed"), device=device,
-                      cache=config.getoption("--cache-dir"), stability=stable,
-                      holm=config.getoption("--holm"), strict_verdicts=config.getoption("--strict-verdicts"),
-                      baseline_path=Path(baseline_path) if baseline_path else None)
+    try:
+        session = Session(world, n_images=n_images, seed=config.getoption("--seed"), device=device,
+                          cache=config.getoption("--cache-dir"), preset=config.getoption("--preset"),
+                          stability=stable, holm=config.getoption("--holm"),
+                          strict_verdicts=config.getoption("--strict-verdicts"),
+                          baseline_path=Path(baseline_path) if baseline_path else None)
+    except KeyError as err:
+        raise pytest.UsageError(f"--preset: {err}") from None
     adapter = AmxSession(session, report_dir=Path(config.getoption("--report-dir")),
                          baseline_path=session.baseline_path, update_baseline=update)
     try:  # every request's plan reads the world's data and zoo: a missing tree or model fails here

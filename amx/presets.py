@@ -26,6 +26,7 @@ import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from amx.attacks.boundary import BIG_EPS, BoundaryConfig
 from amx.files import PAPER_DIR
 from amx.registry import Registry
 
@@ -36,12 +37,14 @@ TABLE_A1 = PAPER_DIR / "tableA1_tuned_hyperparameters.csv"
 class Preset:
     """A named preset. ``method_overrides(method, tuned, row)`` -> config overrides, given the
     paper's ``tuned`` overrides for that Table A1 ``row`` (None: the paper's as they are).
-    ``metric_configs(image_size)`` -> ``{metric: config}`` (None or a missing metric: defaults)."""
+    ``metric_configs(image_size)`` -> ``{metric: config}`` (None or a missing metric: defaults).
+    ``table1_images``: Table 1's images under this preset (None: the world's)."""
 
     name: str
     description: str
     method_overrides: Callable[[str, dict, dict], dict] | None = None
     metric_configs: Callable[[int], dict] | None = None
+    table1_images: int | None = None
 
 
 def budgeted(fixed: dict[str, dict], mp_max_iterations: int, rise_mask_divisor: int) -> Callable:
@@ -77,6 +80,27 @@ def _sam_metric_configs(image_size: int) -> dict:
 SAM = Preset("sam", "the sensitivity study's (SAM, seed 002) accuracy scores; methods as the paper's",
              metric_configs=_sam_metric_configs)
 PRESETS.register(SAM.name, SAM, source=__name__)
+
+
+def _smoke_metric_configs(image_size: int) -> dict:
+    """Insertion and Deletion in 4 steps; the other metrics as the paper's, at any image size."""
+    from amx.metrics.causal import CausalConfig
+    from amx.metrics.pointing import PointingGameConfig
+
+    causal = CausalConfig(n_steps=4)
+    return {"pointing_game": PointingGameConfig.for_image_size(image_size), "insertion": causal,
+            "deletion": causal}
+
+
+SMOKE_METHODS = {  # a few passes per map (MP 2 iterations and RISE 1/1000 of Table A1's masks: budgeted)
+    "ep": {"areas": (0.1,), "iterations": 2}, "lime": {"n_samples": 8, "n_superpixels": 20},
+    "shap": {"n_samples": 4, "background_size": 2}, "ig": {"n_steps": 4}, "smoothgrad": {"n_samples": 2},
+    "sliding_patch": {"patch": 112, "stride": 112}, "agi": {"iterations": 2, "n_classes": 2},
+    "big": {"n_steps": 2, "boundary": BoundaryConfig(eps=BIG_EPS[:1], pgd_steps=2, cw_steps=0)}}
+SMOKE = Preset("smoke", "a few passes per method and metric at any image size, Table 1 on 4 images: checks "
+               "that a world's data, models and claims run end to end on a CPU in minutes (its verdicts "
+               "mean nothing)", budgeted(SMOKE_METHODS, 2, 1000), _smoke_metric_configs, table1_images=4)
+PRESETS.register(SMOKE.name, SMOKE, source=__name__)
 
 
 @functools.cache

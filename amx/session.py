@@ -44,13 +44,16 @@ class Session:
     """A world's claims under one set of options. ``n_images``: images per architecture (None:
     the world's ``default_n_images``); ``cache``: the directory of every cache the session reads
     and fills (the store, the world's images, Table 1; None: ``$AMX_CACHE`` or ``.amx-cache``);
-    ``claim_sets``: None: those active on the world (``amx.claims.active``)."""
+    ``preset``: the methods' and metrics' hyperparameters (``amx.presets``; None: the world's, e.g.
+    ``smoke`` for a run of a few passes); ``claim_sets``: None: those active on the world
+    (``amx.claims.active``)."""
 
     world: object
     n_images: int | None = None
     seed: int = 0
     device: str = "cpu"
     cache: str | None = None
+    preset: str | None = None
     claim_sets: list[ClaimSet] | None = None
     stability: StabilityConfig = field(default_factory=StabilityConfig)
     holm: bool = False
@@ -72,7 +75,11 @@ class Session:
         if self.claim_sets is None:
             self.claim_sets = active(self.world)
         self.device_name = device_name(self.device)
-        self.context = Context(self.world, self.n_images, self.seed, self.device, self.cache)
+        if self.preset is not None:
+            from amx.presets import PRESETS
+
+            PRESETS.get(self.preset)  # an unknown name lists the valid ones
+        self.context = Context(self.world, self.n_images, self.seed, self.device, self.cache, self.preset)
 
     @property
     def ledger(self) -> list:
@@ -199,7 +206,8 @@ class Session:
     def record(self) -> dict:
         """What a baseline records besides its verdicts."""
         return {"world": self.world.name, "world_version": self.world.version, "n_images": self.n_images,
-                "seed": self.seed, "device": self.device, "device_name": self.device_name,
+                "seed": self.seed, "preset": self.context.preset_name, "device": self.device,
+                "device_name": self.device_name,
                 "amx_version": amx.__version__, "holm": self.holm,
                 "stability": {"resamples": self.stability.n_draws, "stable_share": self.stability.high}}
 

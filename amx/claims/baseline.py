@@ -15,7 +15,7 @@ from pathlib import Path
 from amx.files import write_atomic
 
 SAME_DATA = ("world", "world_version")
-SETTINGS = ("n_images", "seed", "device", "device_name", "amx_version", "holm", "stability")
+SETTINGS = ("n_images", "seed", "preset", "device", "device_name", "amx_version", "holm", "stability")
 
 
 class AmxBaselineWarning(UserWarning):
@@ -40,7 +40,8 @@ def load(path: Path, record: dict) -> tuple[dict, list[str]]:
             raise ValueError(f"--baseline: {path} was recorded with {key} {data.get(key)!r}, this session "
                              f"runs with {record[key]!r}; its verdicts are about other data")
     warnings = [f"--baseline {path} was recorded with {key} {data.get(key)!r}, this session has "
-                f"{record[key]!r}" for key in SETTINGS if data.get(key) != record[key]]
+                f"{record[key]!r}" for key in SETTINGS if data.get(key) != record[key]
+                and not (key == "preset" and key not in data)]  # recorded before --preset: the world's
     return cases, warnings
 
 

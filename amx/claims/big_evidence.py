@@ -4,8 +4,9 @@ zifanw/boundary): on each vanilla/robust pair, the closest decision-boundary poi
 that point (B1), and the maps of Gradient, IG, AGI and BIG scored by the Pointing Game, WSL and
 the energy pointing game (B2).
 
-``PLANS`` holds one ``BigPlan`` per world preset. Methods and metrics take the world's preset
-(``mini``: 8x BIG's eps, IG in 20 steps, the energy inside the exact object mask), so every map
+``PLANS`` holds one ``BigPlan`` per preset (``smoke``: a few passes). Methods and metrics take
+the session's preset (``mini``: 8x BIG's eps, IG in 20 steps, the energy inside the exact object
+mask), so every map
 is the one ``amx run`` stores under the same key (BIG's from the cached boundary points, which
 are the ones its own search draws from the same seed). Departures from BIG, stated in the report:
 * B1's "boundary normal" is the explained logit's gradient at the boundary point (BIG's Boundary
@@ -58,6 +59,8 @@ PLANS = {
     "paper": BigPlan("BIG's protocol at 224 px: seven PGD-L2 eps (36/255 .. 1.1 in normalised units) of 40 "
                      "steps, then C&W L2 (9 x 100 steps); BIG with 10 trapezoid steps; AGI eps 0.05, 20 "
                      "iterations, 20 classes.", None),
+    "smoke": BigPlan("a smoke budget (the smoke preset): BIG's search in 2 PGD steps of one eps, 2 BIG "
+                     "steps, on 2 images per pair (B1 pairs at least two); its verdicts mean nothing.", 2),
     "mini": BigPlan("64 px, 16 CL images per architecture (2-core CPU budget): BIG's search at 8x its "
                     "eps (pixel L2 up to 0.57), C&W as BIG ran it; IG in 20 steps; the energy pointing game "
                     "inside the exact object mask.", 16),
@@ -90,20 +93,20 @@ class BoundaryEvidence(Request):
 
     def plan(self, context: Context) -> list[PlannedStage]:
         world, n = context.world, self.setting(context).n_images or context.n_images
-        configs = metric_configs(world.preset, world.image_size, METRICS)
+        configs = metric_configs(context.preset_name, world.image_size, METRICS)
         out = []
         for models in registry.twins(world, PAIR).values():
             images = images_id("cl", context.specs[models["vanilla"]], PAIR)
             for name in models.values():
                 spec = context.specs[name]
-                big = method_for(world, spec, "big", None, context.device)
+                big = method_for(world, spec, "big", context.preset, context.device)
                 search_passes = big.config.boundary.passes() * n
                 out.append(PlannedStage("boundary", name, "boundary_points", n, 0, search_passes,
                                         work=_boundary_work(world, spec, big, context.seed, images)))
                 out.append(PlannedStage("measure", name, "alignment", n, 0, 2 * n))
                 for method_name in METHODS:
-                    method = big if method_name == "big" else method_for(world, spec, method_name, None,
-                                                                           context.device)
+                    method = big if method_name == "big" else method_for(world, spec, method_name,
+                                                                           context.preset, context.device)
                     work = map_work(world, spec, method, context.seed, images)
                     steps = big.config.n_steps * n  # BIG's own: the boundary points are planned above
                     out.append(attribute_stage(world, name, method, n, work) if method_name != "big" else
@@ -117,15 +120,14 @@ class BoundaryEvidence(Request):
         n = self.setting(context).n_images or context.n_images
         pairs, images = context.pairs(self.who, n, PAIR)
         pool = context.pool
-        configs = metric_configs(world.preset, world.image_size, METRICS)
+        configs = metric_configs(context.preset_name, world.image_size, METRICS)
         store = Store(context.store_dir)
         alignment, scores, strips = [], [], {}
         try:
             for architecture, models in pairs.items():
                 index = images[models["vanilla"]]
                 for regime, name in models.items():
-                    model = _Model(world, context.specs[name], pool, index, context.seed, context.device,
-                                   store, context.ledger)
+                    model = _Model(world, context.specs[name], pool, index, context, store)
                     boundary = model.boundary()
                     alignment += model.alignment(boundary)
                     for method in METHODS:
@@ -143,7 +145,8 @@ class BoundaryEvidence(Request):
         finally:
             store.close()
         return BigEvidence(alignment=pd.DataFrame(alignment), scores=pd.DataFrame(scores), strips=strips,
-                           plan={"world": world.name, "preset": world.preset, "n_images": n, "pairs": pairs,
+                           plan={"world": world.name, "preset": context.preset_name, "n_images": n,
+                                 "pairs": pairs,
                                  "description": self.setting(context).description, "methods": list(METHODS),
                                  "metrics": {m: asdict(c) for m, c in configs.items()}})
 
@@ -156,10 +159,12 @@ def _boundary_work(world, spec, big, seed: int, images: str) -> str:
 class _Model:
     """One model's share of the evidence: its boundary points (cached), alignment rows and maps."""
 
-    def __init__(self, world, spec, pool, index, seed, device, store, ledger):
+    def __init__(self, world, spec, pool, index, context, store):
         self.world, self.spec, self.pool, self.index = world, spec, pool, index
-        self.seed, self.device, self.store, self.ledger = seed, device, store, ledger
-        self.big = method_for(world, spec, "big", None, device)
+        self.seed, self.device, self.preset = context.seed, context.device, context.preset
+        self.store, self.ledger = store, context.ledger
+        device = self.device
+        self.big = method_for(world, spec, "big", self.preset, device)
         self.load = functools.cache(lambda: registry.load(spec.name, world.name, device=device))
         self.images = torch.from_numpy(pool.images[index]).to(device).float().div_(255.0)
         self.targets = torch.from_numpy(pool.labels[index]).to(device).long()
@@ -213,8 +218,9 @@ class _Model:
                 for j, i in enumerate(self.index)]
 
     def maps(self, name: str, boundary: dict) -> tuple[np.ndarray, list[str]]:
-        """The maps of method ``name`` (the world's preset) and their keys, computed where not stored."""
-        method = self.big if name == "big" else method_for(self.world, self.spec, name, None, self.device)
+        """The maps of method ``name`` (the session's preset) and their keys, computed where not stored."""
+        method = self.big if name == "big" else method_for(self.world, self.spec, name, self.preset,
+                                                            self.device)
         keys = [map_key(self.world, self.pool.labels, self.spec, method, i, self.seed) for i in self.index]
         stored = self.store.get_maps(keys)
         missing = [j for j, k in enumerate(keys) if k not in stored]

@@ -3,9 +3,10 @@ anguyen8/sam): hyperparameter sweeps of four methods on vanilla/robust pairs, co
 with the default setting's map and scored by SAM's accuracy scores, plus the three measurements
 SAM's code has no metric for (S6 outlines, S7 noise, S8 MP convergence).
 
-``PLANS`` holds one ``SamPlan`` per world preset: ``paper`` is SAM's protocol at 224 px (the
+``PLANS`` holds one ``SamPlan`` per preset: ``paper`` is SAM's protocol at 224 px (the
 ``imagenet`` world: ResNet-50 and GoogLeNet pairs), ``mini`` scales patch sizes, blur and jitter
-to 64 px and cuts budgets to fit a CPU (``amx.zoo.mini``'s preset underneath). The claim set's
+to 64 px and cuts budgets to fit a CPU (``amx.zoo.mini``'s preset underneath), ``smoke`` runs a
+few passes of each sweep. The claim set's
 evidence request ``SamSweeps`` plans and computes everything through the cached sweep stage
 (``amx.pipeline.sweep``) and returns a ``SamEvidence`` of tidy per-image tables, which
 ``amx.claims.sam`` checks and ``amx.claims.sam_figures`` draws.
@@ -80,6 +81,7 @@ class SamPlan:
     outline_band: int = 2
     converged: float = 0.05
     description: str = ""
+    scores: str = "sam"  # the preset of SAM's scores (amx.presets): SAM's own, or a smoke budget
 
     def sweep(self, name: str) -> Sweep:
         return next(s for s in self.sweeps if s.name == name)
@@ -125,6 +127,12 @@ PLANS = {
         lime_samples=(500, 1000), lime_sigma=3.0, families=("resnet", "googlenet"),
         description="SAM's values at 224 px; the sample counts 10-40, LIME's 500 samples and MP's 10, 50 "
                     "and 150 iterations are amx's (SAM's code does not list them)."),
+    "smoke": _plan(
+        patches=(56, 64, 72, 80, 96), fine=(55, 56, 57), stride=48, sg_samples=(1, 2, 3, 4, 5), mp_mask=28,
+        blur_sigmas=(5.0, 10.0, 30.0), mp_kernel=181, jitter=4, iterations=(1, 2, 3, 4), lime_samples=(4, 8),
+        lime_sigma=3.0, n_images=1, scores="smoke",
+        description="a smoke budget (the smoke preset): SAM's sweeps in a few passes on 1 image per pair "
+                    "at 224 px, scored by the smoke preset's metrics; its verdicts mean nothing."),
     "mini": _plan(
         patches=(3, 5, 8, 12, 15), fine=(14, 15, 16), stride=3, sg_samples=(10, 20, 30, 40, 50),
         mp_mask=8, blur_sigmas=(1.5, 3.0, 8.5), mp_kernel=53, jitter=2, iterations=(10, 25, 50, 100),
@@ -169,7 +177,7 @@ class SamSweeps(Request):
     def plan(self, context: Context) -> list[PlannedStage]:
         setting = self.setting(context)
         world, n = context.world, setting.n_images or context.n_images
-        configs = metric_configs("sam", world.image_size, SCORES)
+        configs = metric_configs(setting.scores, world.image_size, SCORES)
         out = []
         for models in registry.twins(world, PAIR, setting.families).values():
             images = images_id("cl", context.specs[models["vanilla"]], PAIR)
@@ -178,7 +186,7 @@ class SamSweeps(Request):
                 for sweep in setting.sweeps:
                     works = {}
                     for value in sweep.values:
-                        method = sweep_method(world, spec, sweep, value, None, context.device)
+                        method = sweep_method(world, spec, sweep, value, context.preset, context.device)
                         seed = sweep.seed(value, context.seed)
                         works[value] = (map_work(world, spec, method, seed, images), method)
                     todo = [v for v in sweep.values if works[v][0] not in planned]
@@ -190,11 +198,12 @@ class SamSweeps(Request):
                     planned |= {works[v][0] for v in todo}
                     for value in sweep.values:
                         out += score_stages(world, model, works[value][0], configs, n)
-                gradient = method_for(world, spec, "gradient", None, context.device, **dict(GRADIENT))
+                gradient = method_for(world, spec, "gradient", context.preset, context.device,
+                                      **dict(GRADIENT))
                 # S3 (the robust twin's Gradient), S6 and S7 (each model's, clean and noisy): not cached
                 out += [attribute_stage(world, model, gradient, n, "", "measure", "gradient")
                         for _ in range(3 if model == models["pgd"] else 2)]
-                mp = sweep_method(world, spec, setting.mp_default, setting.mp_default.default, None,
+                mp = sweep_method(world, spec, setting.mp_default, setting.mp_default.default, context.preset,
                                   context.device)
                 out.append(attribute_stage(world, model, mp, n, "mp-trace:" + map_work(
                     world, spec, mp, context.seed, images), "measure", "mp_trace"))
@@ -207,7 +216,8 @@ class SamSweeps(Request):
         twins, images = context.pairs(self.who, n, PAIR, setting.families)
         pool = context.pool
         inputs = SweepInputs(world=world, specs=context.specs, images=pool.images, labels=pool.labels,
-                             seed=context.seed, device=context.device, cache=context.store_dir)
+                             seed=context.seed, device=context.device, cache=context.store_dir,
+                             preset=context.preset)
         handle = sweep_maps(inputs, list(setting.sweeps), images, log=lambda message: None,
                             stages=context.ledger)
         similarity, scores = _similarity_and_scores(inputs, handle, setting, twins, images, pool,
@@ -216,7 +226,7 @@ class SamSweeps(Request):
         per_image = _per_image(inputs, setting, twins, images, pool, context.ledger)
         return SamEvidence(similarity=similarity, scores=scores, smoothing=smoothing, per_image=per_image,
                            strips=_strips(handle, setting, twins, images, pool, world.image_size),
-                           plan={"world": world.name, "preset": world.preset, "n_images": n,
+                           plan={"world": world.name, "preset": context.preset_name, "n_images": n,
                                  "pairs": twins, "sweeps": [_describe(s) for s in setting.sweeps],
                                  "description": setting.description, "noise_variance": setting.noise_variance,
                                  "outline_band": setting.outline_band, "converged": setting.converged,
@@ -236,7 +246,7 @@ def _rows(model, spec, sweep, extra) -> dict:
 def _similarity_and_scores(inputs, handle, plan, twins, images, pool, ledger) -> tuple[pd.DataFrame,
                                                                                       pd.DataFrame]:
     """SSIM with the default map and the SAM scores of every setting's map (scores cached)."""
-    configs = metric_configs("sam", inputs.world.image_size, SCORES)
+    configs = metric_configs(plan.scores, inputs.world.image_size, SCORES)
     store = Store(inputs.cache)
     sims, scores = [], []
     try:

@@ -139,3 +139,21 @@ def test_sam_s_paper_plan_asks_for_families_the_imagenet_zoo_has():
     # "resnet": on ImageNet, SAM's claims silently dropped the ResNet pair
     families = {s.architecture for s in get_world("imagenet").zoo.specs(get_world("imagenet")).values()}
     assert set(sam_sweeps.PLANS["paper"].families) <= families
+
+
+def test_a_preset_of_the_session_prices_every_request_with_its_budgets():
+    from amx.claims import CLAIM_SETS
+
+    mini = get_world("mini")
+    sets = [CLAIM_SETS.get("001"), CLAIM_SETS.get("003")]  # SAM's smoke plan is for 224 px
+
+    def passes(preset):
+        stages = Session(mini, preset=preset, claim_sets=sets).plan()
+        return sum(s.forwards + s.forward_backwards for s in stages)
+
+    passes = {preset: passes(preset) for preset in (None, "smoke")}
+    assert 0 < passes["smoke"] < passes[None] / 5  # the smoke preset: a few passes of everything
+    smoke = Session(mini, preset="smoke", claim_sets=sets)
+    assert smoke.context.table1_images == 4 and smoke.record()["preset"] == "smoke"
+    with pytest.raises(KeyError, match="unknown preset 'tiny'"):
+        Session(mini, preset="tiny")
