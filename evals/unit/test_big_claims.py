@@ -83,7 +83,8 @@ def test_the_request_names_the_claim_set_in_its_errors():
     from amx.evidence import Context
 
     context = Context(get_world("photos"), 4)
-    with pytest.raises(ValueError, match=r"claim set 003 \(BIG\): no plan for world 'photos'.*\['mini', "):
+    no_plan = r"claim set 003 \(BIG\): no plan for preset 'photos' \(world 'photos'\).*\['mini', "
+    with pytest.raises(ValueError, match=no_plan):
         big_evidence.BoundaryEvidence().plan(context)
     with pytest.raises(ValueError, match="claim set 003 .BIG.: world 'photos' has no vanilla/pgd pair"):
         context.pairs(big_evidence.BoundaryEvidence.who, 4, big_evidence.PAIR)

@@ -19,7 +19,7 @@ def test_every_kind_is_a_registry_with_amx_own_entries():
     assert METRICS.names() == ["deletion", "energy_pointing_game", "insertion", "pointing_game", "wsl",
                                "wsl_alpha"]
     assert CLAIM_SETS.names() == ["001", "002", "003"] and CLAIM_SETS.get("003").prefix == "B"
-    assert PRESETS.names() == ["mini", "paper", "photos", "sam"]
+    assert PRESETS.names() == ["mini", "paper", "photos", "sam", "smoke"]
     assert PRESETS.source("photos").startswith("entry point 'photos'")
 
 
