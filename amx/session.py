@@ -4,7 +4,7 @@
 (``ClaimSet.evidence``, ``amx.evidence``), merges them (one ScoreTable per image subset), and
 
 * ``plan()``: prices them, the passes an empty cache would cost per stage, each piece of content
-  counted once however many requests ask for it (``describe`` prints it);
+  counted once however many requests ask for it (``amx.pipeline.plan.describe`` prints it);
 * ``run()``: computes what the cache lacks, request by request; every computed stage lands in
   ``ledger`` (on an empty cache its passes are the plan's). A claim set's own request that fails
   fails only that claim set's cases (``RequestFailed``);
