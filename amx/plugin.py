@@ -284,7 +284,7 @@ def claim_evidence(amx_session: AmxSession, pytestconfig: pytest.Config) -> dict
         print(f"\namx: the run's passes and, at a throughput probe on {session.device_name}, their "
               f"time (cached maps and scores are not recomputed)\n"
               + describe(stages, session.rates(stages)), flush=True)
-        session.run(amx_session.selected)
+        session.run(amx_session.selected, planned=stages)
     amx_session.computed = True
     return session.evidences()
 

@@ -124,10 +124,12 @@ class Session:
 
         return probe(self.world, self.device, sorted({s.model for s in stages}))
 
-    def run(self, claim_sets: list[ClaimSet] | None = None, log: Callable[[str], None] = print) -> None:
+    def run(self, claim_sets: list[ClaimSet] | None = None, log: Callable[[str], None] = print,
+            planned: list[PlannedStage] | None = None) -> None:
         """Compute the evidence of ``claim_sets``' requests (None: the session's), what the cache
-        lacks, in plan order, with one progress bar over the plan's passes (``progress``)."""
-        planned = self.plan(claim_sets)
+        lacks, in plan order, with one progress bar over the plan's passes (``planned``: their
+        ``plan()``, when the caller has it already)."""
+        planned = self.plan(claim_sets) if planned is None else planned
         total = sum(s.forwards + s.forward_backwards for s in planned)
         bar = tqdm(total=total, unit="pass", unit_scale=True, disable=not self.progress or not total,
                    desc="amx claims", dynamic_ncols=True)
