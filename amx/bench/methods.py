@@ -53,7 +53,8 @@ def random_resnet50(device: str) -> torch.nn.Module:
     channels-last as ``amx.zoo.registry.load`` gives every model."""
     from torchvision.models import resnet50
 
-    from amx.zoo.architectures import IMAGENET_MEAN, IMAGENET_STD, Normalize
+    from amx.colour import IMAGENET_MEAN, IMAGENET_STD
+    from amx.zoo.architectures import Normalize
 
     model = torch.nn.Sequential(Normalize(IMAGENET_MEAN, IMAGENET_STD), resnet50(weights=None))
     model.amx_name, model.cam_layer, model.gap_head = "resnet50-random", "1.layer4", True

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import torch
 from captum.attr import IntegratedGradients as CaptumIG
 
+from amx.colour import IMAGENET_MEAN
 from amx.methods.base import AttributionMethod, reduce_channels
-from amx.zoo.architectures import IMAGENET_MEAN
 
 BASELINES = ("zero", "mean")
 

@@ -41,9 +41,9 @@ import torch
 import torch.nn.functional as F
 from scipy.ndimage import gaussian_filter
 
+from amx.colour import IMAGENET_MEAN
 from amx.metrics.inputs import check_images, check_maps
 from amx.scoring import target_probabilities, variant_probabilities
-from amx.zoo.architectures import IMAGENET_MEAN
 
 SUBSTRATES = ("zero", "blur", "mean")
 

@@ -30,8 +30,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from amx.colour import IMAGENET_MEAN, IMAGENET_STD
 
 
 class Normalize(nn.Module):

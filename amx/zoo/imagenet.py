@@ -38,7 +38,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from amx.zoo.architectures import IMAGENET_MEAN, IMAGENET_STD, Normalize
+from amx.colour import IMAGENET_MEAN, IMAGENET_STD
+from amx.zoo.architectures import Normalize
 from amx.zoo.checkpoints import convert, load_checkpoint
 from amx.zoo.spec import ModelSpec, WeightsMismatchError, paper_table1, sha256_of
 

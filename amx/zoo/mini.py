@@ -61,6 +61,7 @@ import time
 import torch
 
 from amx.attacks.boundary import BIG_EPS, BoundaryConfig
+from amx.colour import IMAGENET_MEAN, IMAGENET_STD
 from amx.data.arrays import load_split
 from amx.files import FIXTURES, write_atomic
 from amx.metrics.causal import CausalConfig
@@ -68,7 +69,7 @@ from amx.metrics.energy import EnergyConfig
 from amx.metrics.pointing import PointingGameConfig
 from amx.presets import Preset, budgeted
 from amx.registry import unknown_name
-from amx.zoo.architectures import IMAGENET_MEAN, IMAGENET_STD, Classifier, build
+from amx.zoo.architectures import Classifier, build
 from amx.zoo.spec import ModelSpec, sha256_of, verify_weights
 from amx.zoo.train import TrainConfig, accuracy
 from amx.zoo.train import train as train_model

@@ -1,0 +1,108 @@
+"""The imagenet world's whole claims run, end to end on the CPU: an ILSVRC tree of real photos in
+both layouts, the paper's 12 checkpoints written (randomly initialised) in each published format
+under their published names, and every claim set (001-003) planned, computed, judged and reported
+with the ``smoke`` preset. The models' last layer favours one class, the label given to every
+photo, so that they classify the photos correctly and the CL subsets are not empty."""
+
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from amx.claims import big_evidence, sam_sweeps
+from amx.data import imagenet
+from amx.data.worlds import get_world
+from amx.files import FIXTURES
+from amx.session import Session
+from amx.zoo import imagenet as zoo
+from amx.zoo import registry
+from evals.unit.test_imagenet_zoo import BY_NAME, _original, _published
+
+LABEL = "n02123045"  # tabby, class 281: every photo's label here
+LAST_LAYER = {"alexnet": "classifier.6", "googlenet": "fc", "resnet": "fc", "densenet": "classifier",
+              "mobilenet": "classifier.1"}
+PAIR = ("vanilla", "pgd")
+
+
+def _tree(root, layout: str) -> None:
+    """The photos of ``fixtures/photos`` (bundled with scikit-image, scikit-learn and matplotlib)
+    as an ILSVRC validation tree in ``layout``, every photo labelled ``LABEL``."""
+    images, xml = ((root, root) if layout == "flat" else
+                   (root / "ILSVRC/Data/CLS-LOC/val", root / "ILSVRC/Annotations/CLS-LOC/val"))
+    images.mkdir(parents=True)
+    xml.mkdir(parents=True, exist_ok=True)
+    for k, photo in enumerate(sorted((FIXTURES / "photos" / "val").glob("*.JPEG"))):
+        stem = f"ILSVRC2012_val_{k + 1:08d}"
+        shutil.copy(photo, images / f"{stem}.JPEG")
+        annotation = photo.with_suffix(".xml").read_text()
+        (xml / f"{stem}.xml").write_text(annotation.replace(
+            annotation.split("<name>")[1].split("</name>")[0], LABEL))
+
+
+def _checkpoints(directory) -> None:
+    """Every model of the imagenet zoo in its published format, under its published file name."""
+    directory.mkdir()
+    label = imagenet.class_index()[LABEL]
+    for name, model in BY_NAME.items():
+        net = _original(name)
+        with torch.no_grad():
+            net.get_submodule(LAST_LAYER[model.architecture]).bias[label] += 100.0
+        torch.save(_published(name, net), directory / model.files[0])
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("imagenet")
+    for layout in ("flat", "kaggle"):
+        _tree(tmp / layout, layout)
+    _checkpoints(tmp / "weights")
+    patch = pytest.MonkeyPatch()
+    patch.setenv(imagenet.ROOT_ENV, str(tmp / "kaggle"))
+    patch.setenv(zoo.WEIGHTS_ENV, str(tmp / "weights"))
+    patch.setenv("TORCH_HOME", str(tmp / "torch"))
+    # random weights cannot carry the hash torchvision's published file names end in
+    patch.setattr(zoo, "check_torchvision_hash", lambda path, digest: None)
+    imagenet.read_index.cache_clear()
+    session = Session(get_world("imagenet"), n_images=2, preset="smoke", cache=str(tmp / "cache"),
+                      progress=False)
+    planned = session.plan()
+    session.run()
+    judge = session.judge()
+    yield session, planned, judge, tmp
+    patch.undo()
+    imagenet.read_index.cache_clear()
+
+
+def test_both_layouts_read_the_same_images(smoke_run):
+    *_, tmp = smoke_run
+    flat, kaggle = (imagenet.render_split(tmp / layout, "eval", 5) for layout in ("flat", "kaggle"))
+    assert np.array_equal(flat[0], kaggle[0]) and np.array_equal(flat[1], kaggle[1])
+
+
+def test_every_claim_set_s_evidence_covers_every_pair_of_the_zoo(smoke_run):
+    session, *_ = smoke_run
+    world = session.world
+    pairs = registry.twins(world, PAIR)
+    assert sorted(pairs) == ["alexnet", "densenet", "googlenet", "mobilenet", "resnet"]
+    twins = {m for models in pairs.values() for m in models.values()}
+    scores = session.evidence(session.claim_sets[0]).scores
+    assert set(scores["model"]) == set(BY_NAME)  # the 10 twins and the AdvProp ResNets
+    assert set(session.result(sam_sweeps.SamSweeps()).similarity["model"]) == twins
+    assert set(session.result(big_evidence.BoundaryEvidence()).alignment["model"]) == twins
+    assert {row["model"] for row in session.evidence(session.claim_sets[0]).zoo} == set(BY_NAME)
+    # SAM's paper plan (ResNet-50 and GoogLeNet) finds both its pairs in this zoo
+    assert set(registry.twins(world, PAIR, sam_sweeps.PLANS["paper"].families)) == {"resnet", "googlenet"}
+
+
+def test_the_run_counts_the_passes_its_plan_priced_and_judges_every_case(smoke_run):
+    from evals.unit.test_session import _passes
+
+    session, planned, judge, tmp = smoke_run
+    assert _passes(session.ledger) == _passes(planned)
+    outcomes = {e["outcome"] for e in judge.entries}
+    assert outcomes <= {"passed", "failed"}  # every case judged: none not applicable, none raised
+    assert len(judge.entries) == sum(len(cs.cases()) for cs in session.claim_sets)
+    results = session.results(judge)
+    json_path, html_path = session.write_report(results, tmp / "report")
+    assert results["provenance"]["world"] == "imagenet" and "smoke" in html_path.read_text()
