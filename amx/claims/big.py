@@ -84,23 +84,27 @@ def _b1(pair: str) -> Case:
     return Case("B1", pair, check, PAIR, architecture=None if pair == "pooled" else pair, resample=resample)
 
 
-def _b2_pairs(ev: Evidence, other: str, column: str):
-    """BIG's and ``other``'s ``column`` per (model, image) with a boundary point (BIG needs one)."""
+def _b2_pairs(ev: Evidence, other: str, column: str, cid: str):
+    """BIG's and ``other``'s ``column`` per (model, image) with a boundary point (BIG needs one);
+    fewer than 2 such pairs cannot be judged (an error naming the case ``cid``)."""
     evidence = _big(ev)
     found = evidence.alignment.loc[evidence.alignment["found"].astype(bool), ["model", "image"]]
     scores = evidence.scores.merge(found, on=["model", "image"])
     wide = scores.pivot_table(index=["model", "image"], columns="method", values=column)
+    if not {"big", other} <= set(wide.columns) or len(wide[["big", other]].dropna()) < 2:
+        raise ValueError(f"{cid}: fewer than 2 (model, image) pairs with a boundary point and both maps' "
+                         "scores")
     return wide[["big", other]].dropna()
 
 
 def _b2(other: str, metric: str) -> Case:
     column = B2_METRICS[metric]
+    cid = f"B2[big-vs-{other}-{metric}]"
 
     def check(ev):
-        wide = _b2_pairs(ev, other, column)
+        wide = _b2_pairs(ev, other, column, cid)
         big, theirs = wide["big"].to_numpy(), wide[other].to_numpy()
         t = stats.paired_difference(big, theirs, "greater")
-        cid = f"B2[big-vs-{other}-{metric}]"
         models = wide.index.get_level_values(0).nunique()
         msg = (f"{cid}: {column}, BIG {big.mean():.3f} vs {other.upper()} {theirs.mean():.3f}: mean "
                f"difference {t.effect:+.3f} [{t.ci_low:+.3f}, {t.ci_high:+.3f}], one-sided Wilcoxon p = "
@@ -110,7 +114,7 @@ def _b2(other: str, metric: str) -> Case:
                        on_p=lambda p: t.effect >= 0 and B2_P.passes(p))
 
     def resample(ev, draws):
-        wide = _b2_pairs(ev, other, column)
+        wide = _b2_pairs(ev, other, column, cid)
         diff = (wide["big"] - wide[other]).to_numpy()
         W = draws.weights(wide.index.get_level_values("image"))
         holds = (resampled.mean(diff, W) >= 0) & B2_P.holds(resampled.wilcoxon(diff, W, "greater"))

@@ -10,7 +10,8 @@ Against a baseline (``amx.claims.baseline``), a verdict that flips where the cas
 both runs is ``flipped``. A flip where either run is borderline is a ``borderline flip``, unless
 ``strict``. A case that did not hold in the baseline and does not hold now is an ``expected
 failure``. A case without a stability (another package's claim without ``resample``, a baseline
-recorded before amx stored stabilities) counts as stable.
+recorded before amx stored stabilities) counts as stable. A case whose check raises is an
+``error``: recorded with its exception (the other cases are still judged), never a verdict.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 from amx.claims.stability import Draws, Stability, StabilityConfig, stability
 
-OUTCOMES = ("passed", "failed", "expected failure", "flipped", "borderline flip", "not applicable")
+OUTCOMES = ("passed", "failed", "expected failure", "flipped", "borderline flip", "not applicable", "error")
 
 
 class AmxStabilityWarning(UserWarning):
@@ -53,11 +54,30 @@ class Judge:
     draws: Draws | None = None  # drawn on first use from ``seed``
 
     def case(self, case, evidence) -> dict:
-        """``case`` judged on ``evidence``, or found not applicable on its world; its entry."""
+        """``case`` judged on ``evidence``, or found not applicable on its world; its entry. An
+        exception of its check is recorded as an ``error`` entry (``error``), then raised."""
         reason = case.not_applicable(evidence)
         if reason is not None:
             return self.not_applicable(case, reason)
-        return self.judge(case, evidence)
+        try:
+            return self.judge(case, evidence)
+        except Exception as err:
+            self.error(case, err)
+            raise
+
+    def error(self, case, err: Exception) -> dict:
+        """Record that ``case`` could not be judged because of ``err`` (no verdict: neither passed
+        nor failed; a run with one does not succeed)."""
+        old = self.baseline.get(case.id)
+        reason = f"{type(err).__name__}: {err}"
+        change = "" if old is None else (f"judged in the baseline ({'held' if old['passed'] else 'failed'}); "
+                                         "now an error")
+        entry = {"case_id": case.id, "claim": case.claim, "passed": None, "statistic": None,
+                 "threshold": None, "paper_value": None, "reason": reason,
+                 "message": f"{case.id}: could not be judged: {reason}", "details": {}, "outcome": "error",
+                 "baseline_change": change, "baseline": old}
+        self.entries.append(entry)
+        return entry
 
     def not_applicable(self, case, reason: str) -> dict:
         """Record ``case`` as not applicable (a case the baseline judged says so: a model that went

@@ -17,7 +17,7 @@ from amx.files import write_atomic
 
 OUTCOME_COLOURS = {"passed": "#1a7f37", "failed": "#cf222e", "expected failure": "#9a6700",
                    "flipped": "#8250df", "borderline flip": "#bc4c00", "stable": "#57606a",
-                   "borderline": "#bc4c00"}
+                   "borderline": "#bc4c00", "error": "#82071e"}
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#1f2328;
      line-height:1.45}
@@ -53,6 +53,9 @@ def _badge(outcome: str, text: str | None = None) -> str:
 
 
 def _verdict(summary: dict) -> str:
+    if summary.get("errors"):
+        error = _badge("error", f"{summary['errors']} case(s) could not be judged")
+        return error if summary["holds"] is None else f"{_verdict({**summary, 'errors': 0})} {error}"
     if summary["holds"] is None and summary.get("not_applicable"):
         return _badge("not applicable")
     if summary["holds"] is None:
@@ -175,7 +178,8 @@ def _claim_sections(results: dict) -> str:
             out.append(
                 f"<details id='{_esc(claim['id'])}'><summary>{_esc(claim['id'])}: {_esc(claim['statement'])} "
                 f"{verdict} <span class='small'>{s['passed']} / {s['cases']} cases pass; "
-                + (f"{s['not_applicable']} not applicable; " if s.get("not_applicable") else "") +
+                + (f"{s['not_applicable']} not applicable; " if s.get("not_applicable") else "")
+                + (f"{s['errors']} could not be judged; " if s.get("errors") else "") +
                 f"{_esc(claim['section'])}</span></summary>"
                 f"<p class='small'>Statistic: {_esc(claim['statistic'])}. Passes when: "
                 f"{_esc(claim['pass_when'])}. Paper: {_esc(claim['paper_value'])}.</p>{choices}"
@@ -329,6 +333,9 @@ def _provenance(prov: dict) -> str:
                          f"seed {_esc(prov.get('world_seed'))}"),
                ("world", _esc(prov.get("world_description"))),
                ("departures from the paper", _esc(prov.get("world_departures"))),
+               *([("images left out", f"{len(prov['unreadable_images'])} of the pool did not decode: "
+                    + "".join(f"<div class='small'>{_esc(why)}</div>" for why in prov["unreadable_images"]))]
+                 if prov.get("unreadable_images") else []),
                ("run seed, images", f"seed {_esc(prov.get('seed'))}, {_esc(prov.get('n_images'))} images per "
                                     "architecture"),
                ("baseline", _esc(baseline.get("path") or "none")
@@ -391,10 +398,11 @@ Claims of: {sets}. Generated {_esc(prov['created'])} by amx {_esc(prov['amx_vers
 too); <i>flipped</i> (the verdict differs from the baseline and the case is stable in both runs, which
 fails the run, as any flip does with <code>--strict-verdicts</code>); <i>borderline flip</i> (it
 differs where either run is borderline: reported, not a failure); <i>not applicable</i> (the world's
-zoo lacks the models the case compares, e.g. robust ones: not judged). Stability: the share of
-bootstrap resamples of the images (each image's scores by every method, model and metric kept
-together) in which the case holds; <i>stable</i> when nearly all of them agree with the verdict.
-Click a claim to see its cases.</p>
+zoo lacks the models the case compares, e.g. robust ones: not judged); <i>error</i> (the case's check
+raised, e.g. too few images with the evidence it needs: no verdict, and the run does not succeed).
+Stability: the share of bootstrap resamples of the images (each image's scores by every method, model
+and metric kept together) in which the case holds; <i>stable</i> when nearly all of them agree with the
+verdict. Click a claim to see its cases.</p>
 {_claim_sections(results)}
 <h2>How many images a verdict needs</h2>
 {_sample_size_section(results)}

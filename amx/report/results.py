@@ -21,7 +21,6 @@ from amx import kernels
 from amx.files import write_atomic
 
 SCHEMA_VERSION = 2
-OUTCOMES = ("passed", "failed", "expected failure", "flipped", "borderline flip", "not applicable")
 
 
 def git_commit() -> str | None:
@@ -60,19 +59,21 @@ def _headline(claim: dict | None, mine: list[dict]) -> dict:
 def summarise(entries: list[dict], claim_sets: list[dict] | None = None) -> list[dict]:
     """One row per claim of the claim sets' catalogues (in their order) and per other claim
     judged (in the order judged): its set and statement, cases judged and passed, cases not
-    applicable on the world, whether it holds (every judged case passed; None when none was
-    judged), and its headline case."""
+    applicable on the world, cases that could not be judged (``errors``), whether it holds
+    (every judged case passed; None when none was judged), and its headline case."""
     claims = {cid: (cs["name"], c) for cs in claim_sets or [] for cid, c in cs["claims"].items()}
     out = []
     for cid in dict.fromkeys([*claims, *(e["claim"] for e in entries)]):
-        mine = [e for e in entries if e["claim"] == cid and e.get("outcome") != "not applicable"]
-        not_applicable = [e for e in entries if e["claim"] == cid and e.get("outcome") == "not applicable"]
+        of_claim = [e for e in entries if e["claim"] == cid]
+        mine = [e for e in of_claim if e.get("outcome") not in ("not applicable", "error")]
+        not_applicable = [e for e in of_claim if e.get("outcome") == "not applicable"]
+        errors = [e for e in of_claim if e.get("outcome") == "error"]
         passed = sum(e["passed"] for e in mine)
         set_name, claim = claims.get(cid, (None, None))
         out.append({"claim": cid, "claim_set": set_name, "statement": claim["statement"] if claim else "",
                     "section": claim["section"] if claim else "",
                     "paper_value": claim["paper_value"] if claim else "", "cases": len(mine),
-                    "passed": passed, "not_applicable": len(not_applicable),
+                    "passed": passed, "not_applicable": len(not_applicable), "errors": len(errors),
                     "borderline": sum((e.get("stability") or {}).get("label") == "borderline" for e in mine),
                     "holds": passed == len(mine) if mine else None,
                     "headline": _headline(claim, mine) if mine else None})

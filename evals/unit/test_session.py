@@ -110,6 +110,27 @@ def test_a_session_judges_its_claims_and_a_baseline_without_pytest(cold, tmp_pat
     assert json_path.is_file() and "a test&#x27;s claims" in html_path.read_text()
 
 
+def test_a_case_that_cannot_be_judged_is_an_error_and_the_others_are_judged(cold, tmp_path):
+    session, _ = cold
+
+    def too_few(evidence):
+        raise ValueError("Q1[raises]: fewer than 2 images with what it needs")
+
+    claims = dataclasses.replace(CLAIMS, cases=lambda: [Case("Q1", "raises", too_few),
+                                                        _mean_case("positive", Greater(0.0, "mean"))])
+    again = Session(session.world, n_images=3, cache=session.cache, claim_sets=[claims], progress=False)
+    again.run()
+    assert again.ledger == []  # warm: everything from the store
+    judge = again.judge()
+    assert [(e["case_id"], e["outcome"]) for e in judge.entries] == [("Q1[raises]", "error"),
+                                                                       ("Q1[positive]", "passed")]
+    assert judge.entries[0]["reason"] == "ValueError: Q1[raises]: fewer than 2 images with what it needs"
+    results = again.results(judge)
+    assert [(s["cases"], s["passed"], s["errors"]) for s in results["summary"]] == [(1, 1, 1)]
+    _, html_path = again.write_report(results, tmp_path / "report")
+    assert "1 case(s) could not be judged" in html_path.read_text()
+
+
 def test_each_request_s_evidence_reaches_its_claim_set(cold):
     session, _ = cold
     evidence = session.evidence(CLAIMS)
