@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from amx.pipeline.executor import Executor, InProcess
 from amx.pipeline.plan import PlannedStage
 from amx.pipeline.run import Ledger, Stage
 
@@ -38,7 +39,9 @@ class Context:
     """What requests compute on. ``cache``: the store's directory (None: ``$AMX_CACHE`` or
     ``.amx-cache``); ``preset``: the methods' and metrics' hyperparameter preset (``amx.presets``;
     None: the world's); ``ledger``: every stage computed, appended by the requests as each ends
-    (the session's progress display follows it)."""
+    (the session's progress display follows it); ``executor`` computes the requests' maps
+    (``amx.pipeline.executor``); ``unreadable``: ``{pool index: why}`` of the
+    pool's images left out because they did not decode (``amx.pipeline.run.predictions``)."""
 
     world: object
     n_images: int
@@ -47,6 +50,8 @@ class Context:
     cache: str | None = None
     preset: str | None = None
     ledger: Ledger = field(default_factory=Ledger)
+    executor: Executor = field(default_factory=InProcess)
+    unreadable: dict = field(default_factory=dict)
 
     @property
     def preset_name(self) -> str:
@@ -72,7 +77,8 @@ class Context:
 
     @functools.cached_property
     def pool(self):
-        """The world's eval images a subset of ``n_images`` is drawn from (uint8 arrays)."""
+        """The world's eval images a subset of ``n_images`` is drawn from (``SplitArrays``: uint8
+        arrays, or a world's image files decoded when read)."""
         from amx.data.arrays import load_split
 
         return load_split(self.world, "eval", self.world.pool_size(self.n_images))
@@ -94,16 +100,21 @@ class Context:
                              f"check --world {self.world.name}` lists every file")
         return found
 
-    def predictions(self, name: str) -> dict:
-        """Model ``name``'s predictions on the pool (cached in the store; counted when computed)."""
-        from amx.pipeline.run import predictions
+    def predictions(self, names: list[str]) -> dict[str, dict]:
+        """The models ``names``' predictions on the pool (``amx.pipeline.run.predictions``: cached
+        in the store, counted when computed); the images that did not decode are kept in
+        ``unreadable`` for the run's summary and provenance."""
+        from amx.pipeline.run import predictions, unreadable_images
         from amx.pipeline.store import Store
 
         store = Store(self.store_dir)
         try:
-            return predictions(self.world, self.specs[name], self.pool, self.device, store, self.ledger)
+            out = predictions(self.world, [self.specs[n] for n in names], self.pool, self.device, store,
+                              self.ledger)
         finally:
             store.close()
+        self.unreadable.update(unreadable_images(out))
+        return out
 
     def pairs(self, who: str, n: int, pair: tuple[str, str],
               families: tuple[str, ...] | None = None) -> tuple[dict, dict]:
@@ -120,7 +131,7 @@ class Context:
             raise ValueError(f"{who}: world {self.world.name!r} has no {'/'.join(pair)} pair with weights "
                              "found" + (f" of the families {list(families)}" if families else ""))
         names = [m for models in pairs.values() for m in models.values()]
-        predicted = {m: self.predictions(m) for m in names}
+        predicted = self.predictions(names)
         chosen = image_sets(self.world, self.specs, names, "cl", pair, self.n_images, self.seed, self.pool,
                             predicted)
         return pairs, {m: np.asarray(chosen[m][:n]) for m in names}
@@ -180,7 +191,10 @@ class Scores(Request):
         """The ``RunResult`` (``amx.pipeline.run``)."""
         from amx.pipeline import run
 
-        return run(self.config(context), cache=context.cache, progress=False, on_stage=context.ledger.append)
+        result = run(self.config(context), cache=context.cache, progress=False,
+                     on_stage=context.ledger.append, pool=context.pool, executor=context.executor)
+        context.unreadable.update(result.unreadable)
+        return result
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from amx.claims.spec import ClaimSet, Evidence, RequestFailed, claim_order
 from amx.claims.stability import StabilityConfig
 from amx.evidence import Context, Request, Scores, ZooTable, merged
 from amx.files import environment
+from amx.pipeline.executor import Executor, InProcess
 from amx.pipeline.plan import PlannedStage
 
 
@@ -46,7 +47,8 @@ class Session:
     and fills (the store, the world's images, Table 1; None: ``$AMX_CACHE`` or ``.amx-cache``);
     ``preset``: the methods' and metrics' hyperparameters (``amx.presets``; None: the world's, e.g.
     ``smoke`` for a run of a few passes); ``claim_sets``: None: those active on the world
-    (``amx.claims.active``)."""
+    (``amx.claims.active``); ``executor`` runs the tasks that compute maps
+    (``amx.pipeline.executor``; None: ``InProcess``, in this process)."""
 
     world: object
     n_images: int | None = None
@@ -59,6 +61,7 @@ class Session:
     holm: bool = False
     strict_verdicts: bool = False
     progress: bool = True
+    executor: Executor | None = None
     results_of: dict = field(default_factory=dict)  # {request: its result, or RequestFailed}
     stage_seconds: dict = field(default_factory=dict)
     baseline_path: Path | None = None
@@ -79,7 +82,8 @@ class Session:
             from amx.presets import PRESETS
 
             PRESETS.get(self.preset)  # an unknown name lists the valid ones
-        self.context = Context(self.world, self.n_images, self.seed, self.device, self.cache, self.preset)
+        self.context = Context(self.world, self.n_images, self.seed, self.device, self.cache, self.preset,
+                               executor=self.executor or InProcess())
 
     @property
     def ledger(self) -> list:
@@ -153,6 +157,9 @@ class Session:
                     self.results_of[request] = RequestFailed(f"{type(err).__name__}: {err}")
                     log(f"amx: {name} failed, its claim set's cases fail with it: {err}")
                 self.stage_seconds[name] = round(time.perf_counter() - start, 1)
+            if self.context.unreadable:
+                log(f"amx: {len(self.context.unreadable)} image(s) of the pool did not decode and were left "
+                    "out of the run:\n  " + "\n  ".join(self.context.unreadable.values()))
             bar.set_description("amx claims: done")
             bar.set_postfix_str(f"{bar.n:,.0f} of {total:,} planned passes computed, the rest from the cache")
         finally:
@@ -190,14 +197,18 @@ class Session:
         return {cs.name: self.evidence(cs) for cs in self.claim_sets if self.computed(cs)}
 
     def judge(self, baseline: str | Path | None = None) -> Judge:
-        """Every case of the active claim sets judged (against ``baseline``, a baseline file)."""
+        """Every case of the active claim sets judged (against ``baseline``, a baseline file); a
+        case whose check raises is an ``error`` entry, and the others are judged."""
         from amx.claims import baseline as baselines
 
         judge = self.judge_for(None if baseline is None else baselines.load(Path(baseline), self.record())[0])
         for claim_set in self.claim_sets:
             evidence = self.evidence(claim_set)
             for case in sorted(claim_set.cases(), key=lambda c: claim_order(c.claim)):
-                judge.case(case, evidence)
+                try:
+                    judge.case(case, evidence)
+                except Exception:  # recorded as the case's "error" entry; the other cases go on
+                    continue
         return judge
 
     def judge_for(self, baseline_cases: dict | None) -> Judge:
@@ -276,6 +287,7 @@ class Session:
             run_config = {**asdict(tables[0].config), "metric_configs": tables[0].metric_configs}
         prov = provenance(self.world, self.device, self.device_name, self.seed, self.n_images, run_config,
                           fingerprints, dict(self.stage_seconds), passes)
+        prov["unreadable_images"] = [why for _, why in sorted(self.context.unreadable.items())]
         prov["stability"] = asdict(self.stability)
         prov["baseline"] = {"path": str(self.baseline_path) if self.baseline_path else None,
                             "warnings": self.baseline_warnings}

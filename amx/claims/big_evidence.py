@@ -8,7 +8,9 @@ the energy pointing game (B2).
 the session's preset (``mini``: 8x BIG's eps, IG in 20 steps, the energy inside the exact object
 mask), so every map
 is the one ``amx run`` stores under the same key (BIG's from the cached boundary points, which
-are the ones its own search draws from the same seed). Departures from BIG, stated in the report:
+are the ones its own search draws from the same seed). The boundary search (``BoundaryTask``) and
+the maps of Gradient, IG and AGI (``MapTask``) run as the session executor's tasks; BIG's maps,
+which read the stored boundary points, run in this process. Departures from BIG, stated in the report:
 * B1's "boundary normal" is the explained logit's gradient at the boundary point (BIG's Boundary
   Saliency Map, BSM, the quantity BIG's poster calls the normal): its code has no script for the
   table, whose l2 distances exceed 2, so they are not between unit vectors; amx tests the
@@ -34,14 +36,17 @@ from amx.attacks.boundary import boundary_search
 from amx.evidence import Context, Request, for_preset, timed
 from amx.methods.base import input_gradients, reduce_channels
 from amx.methods.big import big_attributions
+from amx.pipeline.executor import MapTask
 from amx.pipeline.plan import PlannedStage, attribute_stage, images_id, map_work, score_stages
 from amx.pipeline.run import map_key, method_for
 from amx.pipeline.scored import score_maps
 from amx.pipeline.store import Store, content_key
 from amx.presets import metric_configs
 from amx.report.figures import encode
+from amx.scoring import balanced_chunks
 from amx.zoo import registry
 
+CHUNK_IMAGES = 32  # images per executor task
 METHODS = ("gradient", "ig", "agi", "big")  # mapped and drawn; B2 compares big with ig and agi
 METRICS = ("pointing_game", "wsl", "energy_pointing_game")
 PAIR = ("vanilla", "pgd")  # BIG compares each vanilla model with its PGD-robust twin
@@ -151,6 +156,56 @@ class BoundaryEvidence(Request):
                                  "metrics": {m: asdict(c) for m, c in configs.items()}})
 
 
+@dataclass(frozen=True)
+class BoundaryTask:
+    """BIG's boundary search (``amx.attacks.boundary``) of pool images ``rows`` (of the first
+    ``pool`` eval images of ``world``) on ``model``, with the search config of its ``big`` method
+    under ``preset``, the random starts drawn from ``seed``; ``keys``: each row's point. An
+    executor's task (``amx.pipeline.executor``): the starts are shared by the images, so a chunk's
+    points are the ones a search of every image gives."""
+
+    world: str
+    model: str
+    preset: str | None
+    seed: int
+    device: str
+    pool: int
+    rows: tuple[int, ...]
+    keys: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        return content_key(kind="task", keys=self.keys)
+
+    def compute(self, runner) -> BoundaryResult:
+        world, spec, model, images, targets = runner.inputs(self)
+        big = method_for(world, spec, "big", self.preset, self.device)
+        start = time.perf_counter()
+        found = boundary_search(model, images, targets.long(), big.config.boundary,
+                                torch.Generator().manual_seed(self.seed), big.inputs_per_pass(images))
+        return BoundaryResult(self, found.points.cpu().numpy(), found.distance.tolist(), found.found.tolist(),
+                              list(found.source), (time.perf_counter() - start) / len(self.rows))
+
+
+@dataclass(frozen=True)
+class BoundaryResult:
+    """A ``BoundaryTask``'s points ``[n, 3, H, W]`` and, per point, its distance, whether the
+    search found it, which attack gave it, and the seconds per image."""
+
+    task: BoundaryTask
+    points: np.ndarray
+    distance: list[float]
+    found: list[bool]
+    source: list[str]
+    seconds: float
+
+    def save(self, store: Store, device: str) -> None:
+        keys = self.task.keys
+        store.put_arrays(zip(keys, self.points, strict=True), of=(self.task.model, "boundary_points"))
+        store.put_records([(k, {"distance": float(d), "found": bool(f), "source": s, "seconds": self.seconds})
+                           for k, d, f, s in zip(keys, self.distance, self.found, self.source, strict=True)])
+
+
 def _boundary_work(world, spec, big, seed: int, images: str) -> str:
     return content_key(kind="boundary", version=search.VERSION, **world.key(), model=spec.sha256,
                        config=asdict(big.config.boundary), seed=seed, images=images)
@@ -162,12 +217,16 @@ class _Model:
     def __init__(self, world, spec, pool, index, context, store):
         self.world, self.spec, self.pool, self.index = world, spec, pool, index
         self.seed, self.device, self.preset = context.seed, context.device, context.preset
-        self.store, self.ledger = store, context.ledger
+        self.store, self.ledger, self.executor = store, context.ledger, context.executor
         device = self.device
         self.big = method_for(world, spec, "big", self.preset, device)
         self.load = functools.cache(lambda: registry.load(spec.name, world.name, device=device))
         self.images = torch.from_numpy(pool.images[index]).to(device).float().div_(255.0)
         self.targets = torch.from_numpy(pool.labels[index]).to(device).long()
+
+    def rows(self, positions: list[int]) -> tuple[int, ...]:
+        """The pool indices of the model's images at ``positions``."""
+        return tuple(int(self.index[j]) for j in positions)
 
     def row(self, image) -> dict:
         return {"model": self.spec.name, "architecture": self.spec.architecture, "regime": self.spec.regime,
@@ -185,21 +244,14 @@ class _Model:
         points, records = self.store.get_arrays(keys), self.store.get_records(keys)
         missing = [j for j, k in enumerate(keys) if k not in points or k not in records]
         if missing:
-            rows = torch.tensor(missing)
-            start = time.perf_counter()
+            tasks = [BoundaryTask(self.world.name, self.spec.name, self.preset, self.seed, self.device,
+                                  len(self.pool.labels), self.rows(part), tuple(keys[j] for j in part))
+                     for part in _chunks(missing, CHUNK_IMAGES)]
             with timed(self.ledger, "boundary", self.spec.name, "boundary_points", len(missing),
                        (0, self.big.config.boundary.passes())):
-                found = boundary_search(self.load(), self.images[rows], self.targets[rows],
-                                        self.big.config.boundary, torch.Generator().manual_seed(self.seed),
-                                        self.big.inputs_per_pass(self.images))
-            seconds = (time.perf_counter() - start) / len(missing)
-            new = {keys[j]: found.points[p].cpu().numpy() for p, j in enumerate(missing)}
-            info = {keys[j]: {"distance": float(found.distance[p]), "found": bool(found.found[p]),
-                              "source": found.source[p], "seconds": seconds} for p, j in enumerate(missing)}
-            self.store.put_arrays(new.items(), of=(self.spec.name, "boundary_points"))
-            self.store.put_records(info.items())
-            points.update(new)
-            records.update(info)
+                for result in self.executor.run(tasks, self.pool):
+                    result.save(self.store, self.device)
+            points, records = self.store.get_arrays(keys), self.store.get_records(keys)
         return {"points": torch.from_numpy(np.stack([points[k] for k in keys])).to(self.device),
                 **{f: [records[k][f] for k in keys] for f in ("distance", "found", "source", "seconds")}}
 
@@ -225,24 +277,33 @@ class _Model:
         stored = self.store.get_maps(keys)
         missing = [j for j, k in enumerate(keys) if k not in stored]
         if missing:
-            rows = torch.tensor(missing)
-            start = time.perf_counter()
             passes = (0, method.config.n_steps) if name == "big" else method.passes(self.images.shape[2:])
             with timed(self.ledger, "attribute", self.spec.name, name, len(missing), passes):
-                if name == "big":  # from the stored boundary points, not a search of its own
+                if name == "big":  # from the stored boundary points, in this process
+                    rows, start = torch.tensor(missing), time.perf_counter()
                     raw = big_attributions(self.load(), self.images[rows], boundary["points"][rows],
                                            self.targets[rows], method.config,
                                            method.inputs_per_pass(self.images))
                     new = reduce_channels(raw, method.config.reduction).detach().float()
-                else:
-                    new = method(self.load(), self.images[rows], self.targets[rows], seed=self.seed)
-            seconds = (time.perf_counter() - start) / len(missing)
-            # BIG's time per image includes its boundary search
-            search = [boundary["seconds"][j] if name == "big" else 0.0 for j in missing]
-            items = [(keys[j], new[p].cpu().numpy(), seconds + search[p]) for p, j in enumerate(missing)]
-            self.store.put_maps(items, self.device, of=(self.spec.name, name))
+                    seconds = (time.perf_counter() - start) / len(missing)
+                    # BIG's time per image includes its boundary search
+                    items = [(keys[j], new[p].cpu().numpy(), seconds + boundary["seconds"][j])
+                             for p, j in enumerate(missing)]
+                    self.store.put_maps(items, self.device, of=(self.spec.name, name))
+                else:  # the executor's tasks, as a ScoreTable's
+                    tasks = [MapTask(self.world.name, self.spec.name, name, (), self.preset, self.seed,
+                                     self.device, len(self.pool.labels), self.rows(part),
+                                     (tuple(keys[j] for j in part),))
+                             for part in _chunks(missing, CHUNK_IMAGES)]
+                    for result in self.executor.run(tasks, self.pool):
+                        result.save(self.store, self.device)
             stored = self.store.get_maps(keys)  # read back: scores see the stored (float16) maps
         return np.stack([stored[k] for k in keys]), keys
+
+
+def _chunks(positions: list[int], size: int) -> list[list[int]]:
+    """``positions`` in the fewest parts of at most ``size`` (``amx.scoring.balanced_chunks``)."""
+    return [positions[chunk] for chunk in balanced_chunks(len(positions), size)]
 
 
 def _strip(score_map: np.ndarray) -> str:

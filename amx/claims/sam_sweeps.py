@@ -215,7 +215,7 @@ class SamSweeps(Request):
         n = setting.n_images or context.n_images
         twins, images = context.pairs(self.who, n, PAIR, setting.families)
         pool = context.pool
-        inputs = SweepInputs(world=world, specs=context.specs, images=pool.images, labels=pool.labels,
+        inputs = SweepInputs(world=world, specs=context.specs, pool=pool, executor=context.executor,
                              seed=context.seed, device=context.device, cache=context.store_dir,
                              preset=context.preset)
         handle = sweep_maps(inputs, list(setting.sweeps), images, log=lambda message: None,

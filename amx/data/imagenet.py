@@ -25,8 +25,9 @@ The paper's protocol (``Gullesh/VanillaVsARobust``, ``dataPrep.ipynb`` and ``eva
 
 A file that cannot be used is never dropped silently: ``read_index`` lists it in
 ``Index.skipped`` with its reason (no XML, malformed XML, unknown wnid, a box outside the image,
-objects of several classes), and ``render`` raises ``BadImageError`` naming a JPEG that does not
-decode.
+objects of several classes). Pixels are decoded when a stage reads them
+(``amx.data.arrays.DecodedOnRead``): a JPEG that does not decode raises ``BadImageError`` naming
+it, and the pipeline leaves that image out of the run with its reason (``amx.pipeline.run``).
 """
 
 from __future__ import annotations
@@ -34,15 +35,14 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import sys
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from amx.attacks import PGDConfig
+from amx.data.arrays import ImageFiles, UnreadableImage
 from amx.files import FIXTURES
 
 SYNSETS = FIXTURES / "imagenet" / "LOC_synset_mapping.txt"
@@ -59,7 +59,7 @@ class ImageNetDataError(ValueError):
     """A validation tree amx cannot read: names the path and what is wrong."""
 
 
-class BadImageError(ImageNetDataError):
+class BadImageError(ImageNetDataError, UnreadableImage):
     """An image file that does not decode (truncated or corrupt JPEG)."""
 
 
@@ -242,30 +242,21 @@ def load_image(path: Path, size: int = SIZE, crop: bool = False) -> np.ndarray:
     return np.asarray(rgb, dtype=np.uint8).transpose(2, 0, 1).copy()
 
 
-def decode(paths: Sequence[Path], size: int = SIZE, workers: int = 1, crop: bool = False) -> np.ndarray:
-    """uint8 ``[N, 3, size, size]`` of ``paths`` (``load_image``), decoded in ``workers`` processes."""
-    transform = functools.partial(load_image, size=size, crop=crop)
-    if workers > 1 and len(paths) > 64:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(workers) as pool:
-            return np.stack(list(pool.map(transform, paths, chunksize=32)))
-    return np.stack([transform(p) for p in paths]) if paths else np.zeros((0, 3, size, size), np.uint8)
-
-
 SPLITS = ("eval", "table1", "background")
 
 
-def render_split(root: Path, split: str, n: int, size: int = SIZE, workers: int = 1):
-    """``World.render`` of an ILSVRC tree: the first ``n`` images (file order) of ``split``, their
-    labels and boxes scaled to ``size``:
+def render_split(root: Path, split: str, n: int, size: int = SIZE) -> ImageFiles:
+    """``World.render`` of an ILSVRC tree: the first ``n`` images (file order) of ``split`` as
+    files decoded when read (``amx.data.arrays.DecodedOnRead``), their labels and boxes scaled
+    to ``size``:
 
     * ``eval``: eligible images, resized straight (maps and metrics);
-    * ``table1``: every readable image, Resize + CenterCrop (Table 1; boxes unused there);
+    * ``table1``: every image with an annotation, Resize + CenterCrop (Table 1; boxes unused there);
     * ``background``: images that are *not* eligible, resized straight, so that a method's
       background set (SHAP's) never holds an image a metric scores.
 
-    Asking for more images than the split has is an error naming both counts and the skipped files.
+    Asking for more images than the split has is an error naming both counts and the skipped
+    files; a file that does not decode is found when read (``BadImageError``, naming it).
     """
     index = read_index(Path(root))
     pools = {"eval": index.eligible, "table1": index.annotations,
@@ -276,9 +267,9 @@ def render_split(root: Path, split: str, n: int, size: int = SIZE, workers: int 
     if len(chosen) < n:
         raise ImageNetDataError(f"{index.root}: {n} {split} images asked for, the tree has "
                                 f"{len(pools[split])}\n{index.summary()}")
-    print(f"amx: decoding {len(chosen):,} {split} images of {index.summary()}", file=sys.stderr, flush=True)
-    images = decode([a.image for a in chosen], size, workers, crop=split == "table1")
-    return images, np.array([a.label for a in chosen], dtype=np.int64), [a.scaled_boxes(size) for a in chosen]
+    return ImageFiles(tuple(a.image for a in chosen), np.array([a.label for a in chosen], dtype=np.int64),
+                      tuple(a.scaled_boxes(size) for a in chosen),
+                      functools.partial(load_image, size=size, crop=split == "table1"))
 
 
 def all_eligible(boxes, image_size: int) -> np.ndarray:
@@ -303,10 +294,9 @@ def root() -> Path:
     return Path(value).expanduser()
 
 
-def _render(split: str, n: int, workers: int = 1):
-    """``render_split`` of the user's tree, decoded on every core (at most 16) whatever ``workers``
-    the caller's default: 50,000 JPEGs are the slow part."""
-    return render_split(root(), split, n, workers=max(workers, default_workers()))
+def _render(split: str, n: int, workers: int = 1) -> ImageFiles:
+    """``render_split`` of the user's tree (decoded when read, on every core at most 16)."""
+    return render_split(root(), split, n)
 
 
 @functools.cache
@@ -324,11 +314,6 @@ def _data_id() -> str:
 
 def _n_eligible(_n: int) -> int:
     return len(read_index(root()).eligible)
-
-
-def default_workers() -> int:
-    """Decoding processes: the machine's cores, at most 16."""
-    return max(1, min(16, os.cpu_count() or 1))
 
 
 def _world():

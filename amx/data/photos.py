@@ -18,15 +18,16 @@ the 8 photos (Resize 256 + CenterCrop 224, the paper's).
 from __future__ import annotations
 
 from amx.data import imagenet
+from amx.data.arrays import ImageFiles
 from amx.files import FIXTURES
 
 ROOT = FIXTURES / "photos"
 VERSION = 1  # bump when a photo, box or label changes: it is part of every cache key
 
 
-def render(split: str, n: int, workers: int = 1):
-    """``World.render``: ``amx.data.imagenet.render_split`` of ``fixtures/photos``."""
-    return imagenet.render_split(ROOT, split, n, workers=workers)
+def render(split: str, n: int, workers: int = 1) -> ImageFiles:
+    """``World.render``: ``amx.data.imagenet.render_split`` of ``fixtures/photos`` (decoded when read)."""
+    return imagenet.render_split(ROOT, split, n)
 
 
 def n_eligible(_n: int = 0) -> int:

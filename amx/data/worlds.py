@@ -63,7 +63,8 @@ class World:
     ``render(split, n, workers=1)`` gives the first ``n`` samples of ``split`` as arrays: images
     uint8 ``[N, 3, H, W]`` (pixel / 255 is the float image the models take), labels ``[N]`` and
     boxes, one ``[k_i, 4]`` array of inclusive ``x0, y0, x1, y1`` pixel corners per image
-    (``k_i >= 1``; which images count is ``amx.pipeline.subsets.eligible``).
+    (``k_i >= 1``; which images count is ``amx.pipeline.subsets.eligible``); a world of image
+    files gives ``amx.data.arrays.ImageFiles`` instead, decoded when a stage reads them.
     ``preset`` names the hyperparameter preset (``amx.presets``) of the methods and metrics a
     claims run uses. ``attack`` is Table 1's PGD attack. ``pool_size(n)`` is how many of the eval
     split's first images a subset of ``n`` is drawn from. ``claim_sets``: the claim sets a claims

@@ -23,11 +23,12 @@ from tqdm.auto import tqdm
 
 from amx import methods as method_registry
 from amx.bench import device_name, pass_seconds
-from amx.data.arrays import cache_dir, load_split
+from amx.data.arrays import cache_dir, load_split, readable
 from amx.data.worlds import DEFAULT_WORLD, World, get_world
 from amx.metrics import METRICS, MetricSpec, ScoreBatch
 from amx.pipeline import subsets
 from amx.pipeline.batching import halving, inputs_per_pass
+from amx.pipeline.executor import Executor, InProcess, MapTask
 from amx.pipeline.store import Store, content_key
 from amx.pipeline.table import table_columns
 from amx.presets import metric_configs
@@ -144,7 +145,8 @@ class RunResult:
     """``table``: the ScoreTable (``amx.pipeline.table``). ``stages``: what this call computed.
     ``throughput``: seconds per image of each computing model's plain batched passes.
     ``efficiency``: those passes' floor vs the stages' seconds. ``subsets``: the images of each
-    model. ``maps``: the stored maps. ``device_name``: where runtimes were measured."""
+    model. ``maps``: the stored maps. ``device_name``: where runtimes were measured.
+    ``unreadable``: ``{pool index: why}`` of the images left out because they did not decode."""
 
     config: RunConfig
     table: pd.DataFrame
@@ -155,12 +157,14 @@ class RunResult:
     metric_configs: dict[str, dict]
     device_name: str
     maps: StoredMaps
+    unreadable: dict[int, str] = field(default_factory=dict)
 
     def meta(self) -> dict:
         """Everything but the table and the maps, JSON-ready (``save_table`` writes it beside the CSV)."""
         return {"config": asdict(self.config), "stages": [asdict(s) for s in self.stages],
                 "throughput": self.throughput, "efficiency": self.efficiency, "subsets": self.subsets,
-                "metric_configs": self.metric_configs, "device_name": self.device_name}
+                "metric_configs": self.metric_configs, "device_name": self.device_name,
+                "unreadable": {str(k): v for k, v in self.unreadable.items()}}
 
 
 @dataclass
@@ -169,24 +173,35 @@ class _Context:
     world: World
     store: Store
     specs: dict[str, ModelSpec]
-    images: torch.Tensor  # the pool, uint8 [N, 3, H, W] on the device (``floats`` converts)
+    images: object  # the pool's uint8 [N, 3, H, W] (``SplitArrays.images``; ``floats`` converts)
     labels: np.ndarray
     boxes: tuple[np.ndarray, ...]
     metrics: dict[str, tuple[MetricSpec, object]]  # name -> (spec, config)
     device_name: str
+    pool: object  # the SplitArrays the images, labels and boxes are of
+    executor: Executor
     stages: list[Stage] = field(default_factory=list)
     throughput: dict = field(default_factory=dict)
     metric_batch_size: int = 256  # halved for the rest of the run when CUDA runs out of memory
 
+    def task(self, model: str, method: str, rows, keys) -> MapTask:
+        """The maps of ``method`` on ``model`` of pool ``rows``, stored under ``keys`` (None: timed only)."""
+        cfg = self.config
+        return MapTask(cfg.world, model, method, (), cfg.preset, cfg.seed, cfg.device, len(self.labels),
+                       tuple(int(i) for i in rows), (tuple(keys),))
+
     def floats(self, index) -> torch.Tensor:
-        """Pool images ``index`` as floats in [0, 1] (pixel / 255), converted only when used."""
-        return self.images[index].float().div_(255.0)
+        """Pool images ``index`` on the device as floats in [0, 1] (pixel / 255), read when used."""
+        return torch.from_numpy(self.images[index]).to(self.config.device).float().div_(255.0)
 
 
 def run(config: RunConfig, cache: str | None = None, progress: bool = True,
-        on_stage: Callable[[Stage], None] | None = None) -> RunResult:
+        on_stage: Callable[[Stage], None] | None = None, pool=None,
+        executor: Executor | None = None) -> RunResult:
     """The ScoreTable of ``config`` and how it was computed, using and filling the cache; each
-    stage computed is passed to ``on_stage`` as it ends. ``progress``: a bar per (model, method)."""
+    stage computed is passed to ``on_stage`` as it ends. ``progress``: a bar per (model, method).
+    ``pool``: the world's eval pool for ``config.n_images`` where the caller has it loaded.
+    ``executor`` computes the maps (``amx.pipeline.executor``; None: in this process)."""
     world = get_world(config.world)
     specs = registry.specs(world.name)
     names = list(config.models) or runnable_models(specs, config.subset, config.pair)
@@ -195,19 +210,18 @@ def run(config: RunConfig, cache: str | None = None, progress: bool = True,
         if specs[name].sha256 is None:
             raise ValueError(f"model {name!r} of world {world.name!r} has no weight fingerprint (sha256): "
                              "its maps and scores could not be cached by content")
-    pool = load_split(world, "eval", world.pool_size(config.n_images))
-    images = torch.from_numpy(pool.images).to(config.device)  # uint8: 4x less memory than floats
+    pool = pool or load_split(world, "eval", world.pool_size(config.n_images))
     configs = metric_configs(config.preset or world.preset, world.image_size, config.metrics)
     metrics = {name: (METRICS.get(name), configs[name]) for name in config.metrics}
     cache = str(cache or cache_dir())
-    ctx = _Context(config, world, Store(cache), specs, images, pool.labels, pool.boxes, metrics,
-                   device_name(config.device),
+    ctx = _Context(config, world, Store(cache), specs, pool.images, pool.labels, pool.boxes, metrics,
+                   device_name(config.device), pool, executor or InProcess(),
                    stages=Ledger(on_stage),
                    metric_batch_size=max(config.metric_batch_size,
                                          inputs_per_pass(config.device, world.image_size) or 0))
     try:
-        predicted = {name: predictions(world, specs[name], pool, config.device, ctx.store, ctx.stages)
-                     for name in with_twins(names, specs, config.subset, config.pair)}
+        needed = with_twins(names, specs, config.subset, config.pair)
+        predicted = predictions(world, [specs[n] for n in needed], pool, config.device, ctx.store, ctx.stages)
         chosen = image_sets(world, specs, names, config.subset, config.pair, config.n_images, config.seed,
                             pool, predicted)
         frames = [_model_rows(ctx, name, chosen[name], predicted[name], progress) for name in names]
@@ -217,7 +231,7 @@ def run(config: RunConfig, cache: str | None = None, progress: bool = True,
     return RunResult(config=config, table=table, stages=list(ctx.stages), throughput=ctx.throughput,
                      efficiency=efficiency(ctx), subsets={k: v.tolist() for k, v in chosen.items()},
                      metric_configs={k: asdict(v) for k, v in configs.items()}, device_name=ctx.device_name,
-                     maps=StoredMaps(config, cache, pool.labels))
+                     maps=StoredMaps(config, cache, pool.labels), unreadable=unreadable_images(predicted))
 
 
 def check_pair(subset: str, pair) -> None:
@@ -260,26 +274,55 @@ def with_twins(names: list[str], specs: dict[str, ModelSpec], subset: str,
     return needed
 
 
-def predictions(world: World, spec: ModelSpec, pool, device: str, store: Store, stages: list) -> dict:
-    """Predicted class and p(label) of model ``spec`` on the ``pool`` (``SplitArrays``), cached;
-    computed ones are appended to ``stages``."""
-    key = content_key(kind="predictions", version=PREDICTIONS_VERSION, **world.key(), model=spec.sha256,
-                      n=len(pool.labels))
-    cached = store.get_records([key])
-    if key in cached:
-        return cached[key]
+def predictions(world: World, specs: list[ModelSpec], pool, device: str, store: Store,
+                stages: list) -> dict[str, dict]:
+    """``{model: {"predicted", "p_label", "unreadable"}}``: each model's predicted class and
+    p(label) on the ``pool`` (``SplitArrays``), cached per model. The models not cached run
+    together in one pass over the pool, each image decoded once. An image that does not decode
+    (a world of files) is predicted -1 with p(label) NaN, and its reason kept under
+    ``unreadable`` (``{pool index: why}``), so no subset draws it. Each model computed is
+    appended to ``stages`` (the pass's decoding shared equally)."""
+    keys = {spec.name: content_key(kind="predictions", version=PREDICTIONS_VERSION, **world.key(),
+                                   model=spec.sha256, n=len(pool.labels)) for spec in specs}
+    cached = store.get_records(list(keys.values()))
+    out = {name: cached[key] for name, key in keys.items() if key in cached}
+    todo = [spec.name for spec in specs if spec.name not in out]
+    if not todo:
+        return out
     start = time.perf_counter()
-    model = registry.load(spec.name, world.name, device=device)
-    labels = torch.from_numpy(pool.labels).to(device)
-    with torch.no_grad():
-        logits = torch.cat([model(torch.from_numpy(pool.images[i:i + 256]).to(device).float().div_(255.0))
-                            for i in range(0, len(labels), 256)])
-    record = {"predicted": logits.argmax(1).cpu().tolist(),
-              "p_label": target_probabilities(logits, labels).cpu().tolist()}
-    store.put_records([(key, record)])
-    seconds = time.perf_counter() - start
-    stages.append(Stage("predict", spec.name, None, None, len(labels), seconds, len(labels), 0))
-    return record
+    models = {name: registry.load(name, world.name, device=device) for name in todo}
+    n = len(pool.labels)
+    predicted = {name: np.full(n, -1, dtype=np.int64) for name in todo}
+    p_label = {name: np.full(n, np.nan) for name in todo}
+    seconds = dict.fromkeys(todo, 0.0)
+    for begin in range(0, n, 256):
+        rows = np.arange(begin, min(begin + 256, n))
+        pixels, ok = readable(pool.images, rows)
+        if not ok.any():
+            continue
+        x = torch.from_numpy(pixels).to(device).float().div_(255.0)
+        labels = torch.from_numpy(pool.labels[rows[ok]]).to(device)
+        for name, model in models.items():
+            t0 = time.perf_counter()
+            with torch.no_grad():
+                logits = model(x)
+            predicted[name][rows[ok]] = logits.argmax(1).cpu().numpy()
+            p_label[name][rows[ok]] = target_probabilities(logits, labels).cpu().numpy()
+            seconds[name] += time.perf_counter() - t0
+    unreadable = {str(i): why for i, why in sorted(getattr(pool.images, "unreadable", {}).items())}
+    decoding = (time.perf_counter() - start - sum(seconds.values())) / len(todo)
+    for name in todo:
+        record = {"predicted": predicted[name].tolist(), "p_label": p_label[name].tolist(),
+                  "unreadable": unreadable}
+        store.put_records([(keys[name], record)])
+        out[name] = record
+        stages.append(Stage("predict", name, None, None, n, seconds[name] + decoding, n, 0))
+    return {spec.name: out[spec.name] for spec in specs}
+
+
+def unreadable_images(predicted: dict) -> dict[int, str]:
+    """``{pool index: why}`` of the images that did not decode, from models' ``predictions``."""
+    return {int(i): why for record in predicted.values() for i, why in record.get("unreadable", {}).items()}
 
 
 def image_sets(world: World, specs: dict[str, ModelSpec], names: list[str], subset: str, pair, n_images: int,
@@ -287,8 +330,9 @@ def image_sets(world: World, specs: dict[str, ModelSpec], names: list[str], subs
     """Per model of ``names``, the pool indices of its ``n_images`` images of ``subset``: the same
     random (or class-stratified) draw for every model, or the CL images of its family (those its
     models of the regimes ``pair`` both classify correctly, from ``predicted``: ``{model:
-    predictions}``, twins included)."""
+    predictions}``, twins included). An image that did not decode is never drawn."""
     ok = (world.eligible or subsets.eligible)(pool.boxes, world.image_size)
+    ok[list(unreadable_images(predicted))] = False
     if subset == "random" and world.stratified:
         chosen = subsets.stratified_images(pool.labels, ok, n_images, seed, world.n_classes)
         return dict.fromkeys(names, chosen)
@@ -363,8 +407,8 @@ def _model_rows(ctx: _Context, name: str, index: np.ndarray, predictions: dict,
         # The bar counts (image, stage) pairs: its map, then its scores.
         bar = tqdm(total=2 * len(index), desc=f"{name} {method_name}", unit="img", disable=not progress,
                    leave=False)
-        _attribute_missing(ctx, model, name, method, index, keys, bar)
-        runtime = _runtimes(ctx, model, name, method, index, keys)
+        _attribute_missing(ctx, name, method, index, keys, bar)
+        runtime = _runtimes(ctx, name, method, index, keys)
         scores = _score_missing(ctx, model, name, index, keys, bar)
         bar.close()
         rows = rows.assign(status="ok", note="", runtime_s=[runtime.get(k, np.nan) for k in keys], **scores)
@@ -372,9 +416,9 @@ def _model_rows(ctx: _Context, name: str, index: np.ndarray, predictions: dict,
     if any(stage.model == name for stage in ctx.stages):
         # seconds per image of a plain batched pass, for the efficiency, in the methods' batches
         # (64 inputs at 64 px, 10 at 224 px on a CPU; by memory on CUDA), forwards 4x as many
+        sample = ctx.floats(index[:64])
         batch = (inputs_per_pass(cfg.device, ctx.world.image_size)
-                 or method_registry.base.default_inputs_per_pass(ctx.images[:1]))
-        sample = ctx.floats(slice(0, 64))
+                 or method_registry.base.default_inputs_per_pass(sample[:1]))
         ctx.throughput[name] = {
             "forward": pass_seconds(model, sample, min(4 * batch, 256), repeats=3),
             "forward_backward": pass_seconds(model, sample, batch, backward=True, repeats=3)}
@@ -401,27 +445,14 @@ def _chunks(todo: list[int], size: int) -> list[list[int]]:
     return [todo[chunk] for chunk in balanced_chunks(len(todo), size)]
 
 
-def _attribute(ctx: _Context, model, method, rows: np.ndarray) -> tuple[np.ndarray, float]:
-    """Maps of the pool images ``rows`` and the seconds per image they took."""
-    images = ctx.floats(rows)
-    targets = torch.from_numpy(ctx.labels[rows]).to(images.device)
-
-    def step(size: int) -> torch.Tensor:
-        method.batch_size = size
-        return method(model, images, targets, seed=ctx.config.seed)
-
-    t0 = time.perf_counter()
-    maps, _ = halving(step, method.inputs_per_pass(images), f"{model.amx_name} {method.name}")
-    return maps.cpu().numpy(), (time.perf_counter() - t0) / len(rows)
-
-
 def _stage(ctx: _Context, kind: str, name: str, method, images: int, seconds: float) -> None:
     fwd, fwd_bwd = method.passes((ctx.world.image_size,) * 2)
     ctx.stages.append(Stage(kind, name, method.name, None, images, seconds, fwd * images, fwd_bwd * images))
 
 
-def _attribute_missing(ctx: _Context, model, name, method, index, keys, bar) -> None:
-    """Compute and store the maps not cached, with their runtime on this device."""
+def _attribute_missing(ctx: _Context, name, method, index, keys, bar) -> None:
+    """Compute (by the run's executor, in tasks of ``chunk_images``) and store the maps not
+    cached, with their runtime on this device."""
     done = ctx.store.has_maps(keys)
     todo = [j for j, k in enumerate(keys) if k not in done]
     bar.set_postfix_str("maps")
@@ -429,15 +460,15 @@ def _attribute_missing(ctx: _Context, model, name, method, index, keys, bar) -> 
     if not todo:
         return
     start = time.perf_counter()
-    for part in _chunks(todo, ctx.config.chunk_images):
-        maps, per_image = _attribute(ctx, model, method, index[part])
-        ctx.store.put_maps([(keys[j], m, per_image) for j, m in zip(part, maps, strict=True)],
-                           ctx.device_name, of=(name, method.name))
-        bar.update(len(part))
+    tasks = [ctx.task(name, method.name, index[part], [keys[j] for j in part])
+             for part in _chunks(todo, ctx.config.chunk_images)]
+    for result in ctx.executor.run(tasks, ctx.pool):
+        result.save(ctx.store, ctx.device_name)
+        bar.update(len(result.task.rows))
     _stage(ctx, "attribute", name, method, len(todo), time.perf_counter() - start)
 
 
-def _runtimes(ctx: _Context, model, name, method, index, keys) -> dict[str, float]:
+def _runtimes(ctx: _Context, name, method, index, keys) -> dict[str, float]:
     """``{key: seconds per image}`` measured on this run's device. Where the cache has none for
     this device (its maps came from another), the method is re-timed on a sample of the images."""
     runtime = ctx.store.get_runtimes(keys, ctx.device_name)
@@ -445,8 +476,9 @@ def _runtimes(ctx: _Context, model, name, method, index, keys) -> dict[str, floa
         return runtime
     sample = list(range(min(ctx.config.runtime_sample, len(keys))))
     start = time.perf_counter()
-    _, per_image = _attribute(ctx, model, method, index[sample])
-    runtime = {keys[j]: per_image for j in sample}
+    timed = ctx.task(name, method.name, index[sample], [None] * len(sample))  # timed, not stored
+    [result] = ctx.executor.run([timed], ctx.pool)
+    runtime = {keys[j]: result.seconds_per_image for j in sample}
     ctx.store.put_runtimes(runtime.items(), ctx.device_name)
     _stage(ctx, "retime", name, method, len(sample), time.perf_counter() - start)
     return runtime
@@ -472,8 +504,8 @@ def _score_missing(ctx: _Context, model, name, index, keys, bar) -> dict[str, li
         for part in _chunks(todo, cfg.chunk_images):
             rows = index[part]
             maps = ctx.store.get_maps([keys[j] for j in part])
-            maps = torch.from_numpy(np.stack([maps[keys[j]] for j in part])).to(ctx.images.device)
             images = ctx.floats(rows)
+            maps = torch.from_numpy(np.stack([maps[keys[j]] for j in part])).to(images.device)
             targets = torch.from_numpy(ctx.labels[rows]).to(images.device)
             boxes = [torch.from_numpy(ctx.boxes[i]) for i in rows]
             for metric, (spec, config) in ctx.metrics.items():
@@ -490,7 +522,7 @@ def _score_missing(ctx: _Context, model, name, index, keys, bar) -> dict[str, li
                 ctx.store.put_records(new)
                 records[metric].update(new)
             bar.update(len(part))
-        n_pixels = ctx.images[0, 0].numel()
+        n_pixels = ctx.world.image_size ** 2
         for metric, (spec, config) in ctx.metrics.items():
             ctx.stages.append(Stage("score", name, None, metric, len(todo), seconds[metric],
                                     spec.forwards(config, n_pixels) * len(todo), 0))

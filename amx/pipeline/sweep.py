@@ -13,14 +13,14 @@ MP's iterations) is swept in one computation at its largest missing value, not o
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
-import torch
 
 from amx import methods as method_registry
 from amx.bench import device_name
+from amx.pipeline.executor import Executor, InProcess, MapTask
 from amx.pipeline.run import Stage, map_key, method_for
 from amx.pipeline.store import Store
 from amx.scoring import balanced_chunks
@@ -79,19 +79,29 @@ def sweep_method(world, spec, sweep: Sweep, value, preset: str | None, device: s
 
 @dataclass(frozen=True)
 class SweepInputs:
-    """What the sweeps run on: the ``world``, its zoo ``specs``, the pool's uint8 ``images``
-    ``[N, 3, H, W]`` and ``labels`` (the maps' targets), the run's ``seed``, ``preset`` (None: the
-    world's) and ``device``, and the ``cache`` directory."""
+    """What the sweeps run on: the ``world``, its zoo ``specs``, its eval ``pool``
+    (``SplitArrays``: the images and the labels, the maps' targets), the run's ``seed``, ``preset``
+    (None: the world's) and ``device``, the ``cache`` directory, and the ``executor`` of the maps'
+    tasks (``amx.pipeline.executor``)."""
 
     world: Any
     specs: dict
-    images: np.ndarray
-    labels: np.ndarray
+    pool: Any
     seed: int
     device: str
     cache: str
     preset: str | None = None
     chunk_images: int = 32
+    executor: Executor = field(default_factory=InProcess)
+
+    @property
+    def images(self):
+        """The pool's uint8 ``[N, 3, H, W]`` images."""
+        return self.pool.images
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.pool.labels
 
 
 class SweepMaps:
@@ -129,14 +139,12 @@ def sweep_maps(inputs: SweepInputs, sweeps: list[Sweep], images: dict[str, np.nd
     """Compute and store the maps of every ``sweep`` value on every model's ``images`` (``{model:
     pool indices}``) that the cache lacks; the handle reads them back. Each (model, sweep) stage
     computed is appended to ``stages`` (and to the handle's)."""
-    from amx.zoo import registry
-
     handle = SweepMaps(inputs, [] if stages is None else stages)
     store = Store(inputs.cache)
     try:
         for model_name, index in images.items():
             index = np.asarray(index)
-            model, computed = None, 0.0
+            computed = None
             for sweep in sweeps:
                 todo = {}
                 for value in sweep.values:
@@ -147,15 +155,13 @@ def sweep_maps(inputs: SweepInputs, sweeps: list[Sweep], images: dict[str, np.nd
                         todo[value] = (keys, missing)
                 if not todo:
                     continue
-                if model is None:
-                    model = registry.load(model_name, inputs.world.name, device=inputs.device)
                 start = time.perf_counter()
-                passes = _compute(inputs, store, model, model_name, sweep, index, todo)
+                passes = _compute(inputs, store, model_name, sweep, index, todo)
                 seconds = time.perf_counter() - start
                 n = len({j for _, missing in todo.values() for j in missing})
                 handle.stages.append(Stage("sweep", model_name, sweep.name, None, n, seconds, *passes))
-                computed += seconds
-            if model is not None:
+                computed = (computed or 0.0) + seconds
+            if computed is not None:
                 log(f"amx: sweeps of {model_name}: {len(index)} image(s), maps not cached computed in "
                     f"{computed:.1f} s")
     finally:
@@ -163,34 +169,31 @@ def sweep_maps(inputs: SweepInputs, sweeps: list[Sweep], images: dict[str, np.nd
     return handle
 
 
-def _compute(inputs: SweepInputs, store: Store, model, model_name: str, sweep: Sweep, index: np.ndarray,
+def _compute(inputs: SweepInputs, store: Store, model_name: str, sweep: Sweep, index: np.ndarray,
              todo: dict) -> tuple[int, int]:
-    """Attribute and store the missing maps of ``todo`` (``{value: (keys, missing positions)}``);
-    the (forward, forward + backward) passes it took."""
+    """Attribute (by the inputs' executor, in tasks of ``chunk_images``) and store the missing maps
+    of ``todo`` (``{value: (keys, missing positions)}``); the (forward, forward + backward) passes
+    they took. A nested sweep's values are one task per chunk, at the largest value."""
     x = inputs
     spec = x.specs[model_name]
     size = (x.world.image_size,) * 2
     forwards = backwards = 0
     groups = [(max(todo), sorted(todo))] if sweep.nested else [(v, [v]) for v in todo]
+    tasks = []
     for value, values in groups:
         method = sweep_method(x.world, spec, sweep, value, x.preset, x.device)
         rows = sorted({j for v in values for j in todo[v][1]})
+        wanted = {v: set(todo[v][1]) for v in values}
+        nested = tuple(values) if sweep.nested else ()
         for chunk in balanced_chunks(len(rows), x.chunk_images):
             part = rows[chunk]
-            images = torch.from_numpy(x.images[index[part]]).to(x.device).float().div_(255.0)
-            targets = torch.from_numpy(x.labels[index[part]]).to(x.device)
-            t0 = time.perf_counter()
-            seed = sweep.seed(value, x.seed)
-            maps = (method.attribute_nested(model, images, targets, values, seed=seed) if sweep.nested
-                    else {value: method(model, images, targets, seed=seed)})
-            per_image = (time.perf_counter() - t0) / len(part)
-            items = []
-            for v in values:
-                keys, missing = todo[v]
-                wanted = set(missing)
-                items += [(keys[j], m, per_image) for j, m in zip(part, maps[v].cpu().numpy(), strict=True)
-                          if j in wanted]
-            store.put_maps(items, device_name(x.device), of=(spec.name, method.name))
+            keys = tuple(tuple(todo[v][0][j] if j in wanted[v] else None for j in part) for v in values)
+            overrides = tuple(sweep.overrides(value).items())
+            tasks.append(MapTask(x.world.name, model_name, sweep.method, overrides, x.preset,
+                                 sweep.seed(value, x.seed), x.device, len(x.labels),
+                                 tuple(int(i) for i in index[part]), keys, nested))
         fwd, bwd = method.passes(size)
         forwards, backwards = forwards + fwd * len(rows), backwards + bwd * len(rows)
+    for result in x.executor.run(tasks, x.pool):
+        result.save(store, device_name(x.device))
     return forwards, backwards

@@ -23,10 +23,11 @@ import json
 import time
 from dataclasses import asdict
 
+import numpy as np
 import torch
 
 from amx.attacks import PGDConfig, pgd
-from amx.data.arrays import cache_dir, load_split
+from amx.data.arrays import cache_dir, load_split, readable
 from amx.data.worlds import World
 from amx.files import write_atomic
 from amx.registry import unknown_name
@@ -40,16 +41,23 @@ COLUMNS = ("model", "architecture", "regime", "top1", "pgd_top1", "confidence_me
 def evaluate_model(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
                    attack: PGDConfig, batch_size: int = 250) -> dict:
     """Clean top-1, PGD top-1 and confidence of correct predictions for one model (eval mode).
-    ``images``: float in [0, 1], or uint8 (pixel / 255, converted one batch at a time so that
-    50,000 ImageNet images stay 7.5 GB, not 30)."""
+    ``images``: float in [0, 1], or uint8 (pixel / 255, converted one batch at a time): a tensor,
+    an array or a world's files decoded when read (``amx.data.arrays.DecodedOnRead``), whose
+    files that do not decode are left out (``unreadable``: how many)."""
     model.eval()
     device = next(model.parameters()).device
     hits, adv_hits, confidences = [], [], []
+    unreadable = 0
     for start in range(0, len(labels), batch_size):
-        x = images[start:start + batch_size].to(device)
+        rows = np.arange(start, min(start + batch_size, len(labels)))
+        pixels, ok = readable(images, rows)
+        unreadable += int((~ok).sum())
+        if not ok.any():
+            continue
+        x = torch.as_tensor(pixels).to(device)
         if x.dtype == torch.uint8:
             x = x.float().div_(255.0)
-        y = labels[start:start + batch_size].to(device)
+        y = torch.as_tensor(labels[rows[ok]]).to(device)
         with torch.no_grad():
             probs = model(x).softmax(1)
         hits.append((probs.argmax(1) == y).cpu())
@@ -59,13 +67,13 @@ def evaluate_model(model: torch.nn.Module, images: torch.Tensor, labels: torch.T
             adv_hits.append((model(x_adv).argmax(1) == y).cpu())
     hit, adv_hit, confidence = torch.cat(hits), torch.cat(adv_hits), torch.cat(confidences)
     conf = confidence[hit]
-    n = len(labels)
+    n = len(hit)
     return {
         "top1": 100.0 * hit.sum().item() / n,
         "pgd_top1": 100.0 * adv_hit.sum().item() / n,
         "confidence_mean": conf.mean().item() if len(conf) else float("nan"),
         "confidence_std": conf.std().item() if len(conf) > 1 else float("nan"),
-        "n_images": n,
+        "n_images": n, "unreadable": unreadable,
         "per_image": {"correct": hit.int().tolist(), "adv_correct": adv_hit.int().tolist(),
                       "confidence": [round(c, 6) for c in confidence.tolist()]},
     }
@@ -93,8 +101,7 @@ def evaluate_zoo(world: World, n_images: int = 1000, models: list[str] | None = 
         if name not in specs:  # unknown names fail before any work
             raise unknown_name("model", name, specs)
     data = load_split(world, "table1" if "table1" in world.splits else "eval", n_images)
-    images = torch.from_numpy(data.images)  # uint8: evaluate_model converts batch by batch
-    labels = torch.from_numpy(data.labels).long()
+    images, labels = data.images, data.labels.astype(np.int64)  # uint8: converted batch by batch
     attack = world.attack
     rows = []
     for name in names:

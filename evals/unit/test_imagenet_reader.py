@@ -1,13 +1,16 @@
 """The ILSVRC reader (amx.data.imagenet) on small trees the tests write: both layouts, real JPEGs,
 XML with one and several boxes, and every kind of bad file."""
 
+import functools
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from amx.data import imagenet
+from amx.data.arrays import DecodedOnRead, ImageFiles, readable
 
 TABBY, ESPRESSO = "n02123045", "n07920052"  # classes 281 and 967
 
@@ -102,19 +105,35 @@ def test_eligibility_is_the_papers_area_formula_on_original_pixels():
     assert not two.eligible
 
 
-def test_render_splits_decode_real_jpegs_and_name_a_corrupt_one(tree):
+def test_render_splits_decode_real_jpegs_when_read_and_name_a_corrupt_one(tree):
     _, root = tree
-    images, labels, boxes = imagenet.render_split(root, "eval", 2)
-    assert images.shape == (2, 3, 224, 224) and images.dtype == np.uint8
-    assert labels.tolist() == [281, 967] and boxes[0].tolist() == [[45, 30, 134, 149]]
-    background, _, _ = imagenet.render_split(root, "background", 2)  # the ineligible ones: 2 and 3
-    assert background.shape == (2, 3, 224, 224)
-    table1, _, _ = imagenet.render_split(root, "table1", 3)  # Resize(256) + CenterCrop(224)
-    assert table1.shape == (3, 3, 224, 224)
+    files = imagenet.render_split(root, "eval", 3)
+    assert files.labels[:2].tolist() == [281, 967] and files.boxes[0].tolist() == [[45, 30, 134, 149]]
+    images = DecodedOnRead(files)
+    assert images[:2].shape == (2, 3, 224, 224) and images[:2].dtype == np.uint8
+    background = DecodedOnRead(imagenet.render_split(root, "background", 2))  # the ineligible ones: 2, 3
+    assert background[:].shape == (2, 3, 224, 224)
+    table1 = DecodedOnRead(imagenet.render_split(root, "table1", 3))  # Resize(256) + CenterCrop(224)
+    assert table1[:].shape == (3, 3, 224, 224)
     with pytest.raises(imagenet.BadImageError, match="ILSVRC2012_val_00000009.JPEG does not decode"):
-        imagenet.render_split(root, "eval", 3)
+        images[:]
+    pixels, ok = readable(images, [0, 2, 1])  # the corrupt file is left out, with its reason
+    assert ok.tolist() == [True, False, True] and np.array_equal(pixels, images[[0, 1]])
+    assert list(images.unreadable) == [2] and "ILSVRC2012_val_00000009.JPEG" in images.unreadable[2]
     with pytest.raises(imagenet.ImageNetDataError, match="4 eval images asked for, the tree has 3"):
         imagenet.render_split(root, "eval", 4)
+
+
+def test_table1_leaves_out_a_file_that_does_not_decode(tree):
+    from amx.attacks import PGDConfig
+    from amx.zoo.evaluate import evaluate_model
+
+    _, root = tree
+    files = imagenet.render_split(root, "eval", 3)  # the third does not decode
+    model = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(3, 1000))
+    attack = PGDConfig(eps=0.5, steps=1, step_size=0.5)
+    row = evaluate_model(model, DecodedOnRead(files), files.labels, attack, batch_size=2)
+    assert (row["n_images"], row["unreadable"], len(row["per_image"]["correct"])) == (2, 1, 2)
 
 
 def test_resize_is_straight_and_crop_is_resize_then_center_crop(tmp_path):
@@ -128,12 +147,17 @@ def test_resize_is_straight_and_crop_is_resize_then_center_crop(tmp_path):
     assert np.array_equal(imagenet.load_image(tmp_path / "a.JPEG", crop=True).transpose(1, 2, 0), cropped)
 
 
-def test_parallel_decoding_gives_the_same_arrays(tmp_path):
+def test_decoding_in_threads_and_again_from_the_kept_images_gives_the_same_arrays(tmp_path):
     paths = []
     for k in range(70):
         _jpeg(tmp_path / f"{k:03d}.JPEG", 64 + k, 48, k)
         paths.append(tmp_path / f"{k:03d}.JPEG")
-    assert np.array_equal(imagenet.decode(paths, 32, workers=2), imagenet.decode(paths, 32, workers=1))
+    files = ImageFiles(tuple(paths), np.zeros(70, dtype=np.int64), (np.zeros((1, 4), np.int64),) * 70,
+                       functools.partial(imagenet.load_image, size=32))
+    one = np.stack([imagenet.load_image(p, 32) for p in paths])
+    threaded = DecodedOnRead(files, threads=2, capacity=16)
+    assert np.array_equal(threaded[:], one) and len(threaded.kept) == 16  # the last 16 read are kept
+    assert np.array_equal(threaded[[69, 3, 69]], one[[69, 3, 69]]) and np.array_equal(threaded[5], one[5])
 
 
 def test_a_root_in_neither_layout_or_with_other_classes_is_named(tmp_path):

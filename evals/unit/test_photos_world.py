@@ -7,6 +7,7 @@ import torch
 
 from amx import methods
 from amx.data import imagenet, photos
+from amx.data.arrays import DecodedOnRead
 from amx.data.worlds import get_world
 from amx.metrics.pointing import PointingGameConfig, pointing_game
 from amx.zoo import registry
@@ -20,8 +21,9 @@ def model():
 
 @pytest.fixture(scope="module")
 def eligible():
-    images, labels, boxes = imagenet.render_split(photos.ROOT, "eval", photos.n_eligible())
-    return torch.from_numpy(images).float() / 255, torch.from_numpy(labels), boxes
+    files = imagenet.render_split(photos.ROOT, "eval", photos.n_eligible())
+    images = torch.from_numpy(DecodedOnRead(files)[:]).float() / 255
+    return images, torch.from_numpy(files.labels), files.boxes
 
 
 def test_the_photos_are_an_ilsvrc_tree_read_with_the_papers_protocol():
@@ -52,7 +54,7 @@ def test_the_wrapper_is_the_packages_network_and_normalisation(model):
 @pytest.mark.numerics
 def test_efficientnet_classifies_the_photos_as_their_labels(model):
     index = imagenet.read_index(photos.ROOT)
-    x = torch.from_numpy(imagenet.decode([a.image for a in index.annotations])).float() / 255
+    x = torch.from_numpy(np.stack([imagenet.load_image(a.image) for a in index.annotations])).float() / 255
     labels = torch.tensor([a.label for a in index.annotations])
     with torch.no_grad():
         top5 = model(x).topk(5, dim=1).indices

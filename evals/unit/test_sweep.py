@@ -71,7 +71,7 @@ SWEEPS = [Sweep("smoothgrad", "n_samples", (2, 4), 4), Sweep("sliding_patch", "p
 
 
 def _inputs(tmp_path, specs, pool):
-    return SweepInputs(world=get_world("mini"), specs=specs, images=pool.images, labels=pool.labels, seed=0,
+    return SweepInputs(world=get_world("mini"), specs=specs, pool=pool, seed=0,
                        device="cpu", cache=str(tmp_path))
 
 

@@ -1,0 +1,163 @@
+"""Tasks and executors: how a request's model passes are computed.
+
+A request splits the work it lacks into tasks: one model, one computation with its config, one
+chunk of the world's pool images, each output named by its content key. ``MapTask`` makes
+attribution maps (``amx.pipeline.run.map_key``); a claim set may define its own (BIG's boundary
+search: ``amx.claims.big_evidence.BoundaryTask``). A task is plain data (names, numbers and
+keys: picklable, no model, tensor or open file) with ``compute(runner)``, so an executor may run
+it wherever it likes: a ``TaskRunner`` computes tasks where it runs, looking the world and the
+model up by name and loading each model once, and returns results. The driver saves each result
+(``result.save(store, device)``): it is the content store's single writer, whatever runs the tasks.
+
+``InProcess``, the default, runs the tasks one after another in this process on the driver's pool
+of images. A distributed executor (Ray's: another issue) implements the same ``run``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from amx.pipeline.batching import halving
+from amx.pipeline.store import content_key
+
+
+@dataclass(frozen=True)
+class MapTask:
+    """The maps of pool images ``rows`` (of the first ``pool`` eval images of ``world``) by method
+    ``method`` with config ``overrides`` (over ``preset``, None: the world's) and ``seed``, on
+    ``model``, on ``device``. ``keys``: per output, the content key of each row's map (None: not
+    wanted). A method whose ``nested`` hyperparameter takes every one of ``values`` in one
+    computation (``Method.attribute_nested``) has one output per value; otherwise ``values`` is
+    empty and there is one output."""
+
+    world: str
+    model: str
+    method: str
+    overrides: tuple[tuple[str, Any], ...]
+    preset: str | None
+    seed: int
+    device: str
+    pool: int
+    rows: tuple[int, ...]
+    keys: tuple[tuple[str | None, ...], ...]
+    values: tuple = ()
+
+    def __post_init__(self):
+        outputs = len(self.values) or 1
+        if len(self.keys) != outputs or any(len(k) != len(self.rows) for k in self.keys):
+            raise ValueError(f"MapTask of {self.model} {self.method}: needs {outputs} key list(s) of "
+                             f"{len(self.rows)} (one per row), got {[len(k) for k in self.keys]}")
+
+    @property
+    def key(self) -> str:
+        """The task's content key: the maps it computes."""
+        return content_key(kind="task", keys=self.keys)
+
+    def compute(self, runner: TaskRunner) -> MapResult:
+        """The maps, on the runner's model and images (out-of-memory batches halved)."""
+        from amx.pipeline.run import method_for
+
+        world, spec, model, images, targets = runner.inputs(self)
+        method = method_for(world, spec, self.method, self.preset, self.device, **dict(self.overrides))
+        start = time.perf_counter()
+        if self.values:
+            found = method.attribute_nested(model, images, targets, list(self.values), seed=self.seed)
+            maps = tuple(found[v] for v in self.values)
+        else:
+            def step(size: int) -> torch.Tensor:
+                method.batch_size = size
+                return method(model, images, targets, seed=self.seed)
+
+            maps = (halving(step, method.inputs_per_pass(images), f"{self.model} {method.name}")[0],)
+        seconds = (time.perf_counter() - start) / len(self.rows)
+        return MapResult(self, tuple(m.detach().cpu().numpy() for m in maps), seconds)
+
+
+@dataclass(frozen=True)
+class MapResult:
+    """A task's maps: per output of ``task.keys``, float32 ``[len(rows), H, W]``; the seconds per
+    image they took."""
+
+    task: MapTask
+    maps: tuple[np.ndarray, ...]
+    seconds_per_image: float
+
+    def items(self) -> list[tuple[str, np.ndarray, float]]:
+        """``(key, map, seconds per image)`` of every wanted map (``Store.put_maps``' items)."""
+        return [(key, m, self.seconds_per_image) for keys, maps in zip(self.task.keys, self.maps, strict=True)
+                for key, m in zip(keys, maps, strict=True) if key is not None]
+
+    def save(self, store, device: str) -> None:
+        """Store the wanted maps, with their runtime measured on ``device``, in one transaction."""
+        store.put_maps(self.items(), device, of=(self.task.model, self.task.method))
+
+
+class TaskRunner:
+    """Runs tasks where it is: worlds and models looked up by name, each model loaded once per
+    runner; ``pools`` (``{(world, pool size): SplitArrays}``) the image pools it was given, the
+    others loaded on first use (``amx.data.arrays.load_split``)."""
+
+    def __init__(self, pools: dict | None = None):
+        self.pools = dict(pools or {})
+        self.models: dict[tuple, torch.nn.Module] = {}
+
+    def model(self, world: str, spec, device: str) -> torch.nn.Module:
+        """Model ``spec`` of ``world`` on ``device``, loaded once per weight fingerprint."""
+        from amx.zoo import registry
+
+        key = (world, spec.name, spec.sha256, device)
+        if key not in self.models:
+            self.models[key] = registry.load(spec.name, world, device=device)
+        return self.models[key]
+
+    def pool(self, world, n: int):
+        from amx.data.arrays import load_split
+
+        if (world.name, n) not in self.pools:
+            self.pools[world.name, n] = load_split(world, "eval", n)
+        return self.pools[world.name, n]
+
+    def inputs(self, task) -> tuple:
+        """``(world, spec, model, images, targets)`` of a task: its world and model spec looked up
+        by name, the model loaded (once), its pool rows as floats in [0, 1] on its device."""
+        from amx.data.worlds import get_world
+        from amx.zoo import registry
+
+        world = get_world(task.world)
+        spec = registry.get_spec(task.model, world.name)
+        model = self.model(world.name, spec, task.device)
+        pool = self.pool(world, task.pool)
+        rows = np.asarray(task.rows)
+        images = torch.from_numpy(pool.images[rows]).to(task.device).float().div_(255.0)
+        return world, spec, model, images, torch.from_numpy(pool.labels[rows]).to(task.device)
+
+    def __call__(self, task):
+        """``task.compute(self)``: its result."""
+        return task.compute(self)
+
+
+class Executor(Protocol):
+    """Runs ``tasks`` and yields each one's result as it ends (in any order). ``pool`` is the
+    driver's image pool of the tasks' world, for an executor that can share it."""
+
+    def run(self, tasks: Iterable, pool=None) -> Iterator: ...
+
+
+class InProcess:
+    """The default executor: the tasks one after another in this process, on the driver's pool,
+    each model loaded once for the executor's life."""
+
+    def __init__(self):
+        self.runner = TaskRunner()
+
+    def run(self, tasks: Iterable, pool=None) -> Iterator:
+        for task in tasks:
+            if pool is not None:
+                self.runner.pools.setdefault((task.world, task.pool), pool)
+            yield self.runner(task)
