@@ -18,9 +18,9 @@ def figure_data(evidence) -> dict:
     from amx.claims.big import B2_METRICS, paired_alignment
 
     found = evidence.collected_by("003")
-    pairs = paired_alignment(evidence)["cos_distance"]  # the images B1 tests
+    wide = paired_alignment(evidence)  # the images B1 tests (none where no search found a point)
     alignment = {arch: {regime: rows[regime].tolist() for regime, _ in REGIMES}
-                 for arch, rows in pairs.groupby(level="architecture")}
+                 for arch, rows in wide["cos_distance"].groupby(level="architecture")} if len(wide) else {}
     scores = {}
     for metric, column in B2_METRICS.items():
         scores[metric] = {}
