@@ -101,7 +101,8 @@ def _headline_cells(summary: dict) -> str:
     head = summary.get("headline")
     paper = f"<div class='small'>{_esc(summary.get('paper_value'))}</div>"
     if not head:
-        why = "not applicable on this world" if summary.get("not_applicable") else "not run"
+        why = ("not applicable on this world" if summary.get("not_applicable") else
+               "could not be judged: see its cases" if summary.get("errors") else "not run")
         return f"<td class='small'>{why}</td><td>{paper}</td>"
     p = f", p = {_fmt(head['p_value'])}" if head.get("p_value") is not None else ""
     return (f"<td><code>{_esc(head['case_id'])}</code>: {_statistic(head)}{p}"
