@@ -137,7 +137,7 @@ class BoundaryEvidence(Request):
                     alignment += model.alignment(boundary)
                     for method in METHODS:
                         maps, keys = model.maps(method, boundary)
-                        found = score_maps(store, model.load, world, pool, index, keys, maps, configs,
+                        found = score_maps(store, context.executor, world, pool, index, keys, maps, configs,
                                            context.device, context.ledger, name)
                         scores += [{**model.row(i), "method": method, **f}
                                    for i, f in zip(index, found, strict=True)]

@@ -35,7 +35,6 @@ LIME uses SAM's SLIC compactness 30. Departures from SAM's code, all stated in t
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -254,8 +253,6 @@ def _similarity_and_scores(inputs, handle, plan, twins, images, pool, ledger) ->
             for model_name in models.values():
                 spec = inputs.specs[model_name]
                 index = images[model_name]
-                load = functools.cache(lambda name=model_name: registry.load(name, inputs.world.name,
-                                                                            device=inputs.device))
                 for sweep in plan.sweeps:
                     maps = handle.get(model_name, sweep, index)
                     config = SSIM_BY_METHOD[sweep.method]
@@ -267,8 +264,8 @@ def _similarity_and_scores(inputs, handle, plan, twins, images, pool, ledger) ->
                                                                       "ssim": float(v)})
                                      for i, v in zip(index, values, strict=True)]
                         keys = handle.keys(model_name, sweep, value, index)
-                        found = score_maps(store, load, inputs.world, pool, index, keys, maps[value], configs,
-                                           inputs.device, ledger, model_name)
+                        found = score_maps(store, inputs.executor, inputs.world, pool, index, keys,
+                                           maps[value], configs, inputs.device, ledger, model_name)
                         scores += [_rows(model_name, spec, sweep, {"value": value, "image": int(i), **f})
                                    for i, f in zip(index, found, strict=True)]
     finally:

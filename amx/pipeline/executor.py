@@ -2,8 +2,9 @@
 
 A request splits the work it lacks into tasks: one model, one computation with its config, one
 chunk of the world's pool images, each output named by its content key. ``MapTask`` makes
-attribution maps (``amx.pipeline.run.map_key``); a claim set may define its own (BIG's boundary
-search: ``amx.claims.big_evidence.BoundaryTask``). A task is plain data (names, numbers and
+attribution maps (``amx.pipeline.run.map_key``), ``ScoreTask`` scores maps with a metric
+(``amx.pipeline.run.score_key``); a claim set may define its own (BIG's boundary search:
+``amx.claims.big_evidence.BoundaryTask``). A task is plain data (names, numbers and
 keys: picklable, no model, tensor or open file) with ``compute(runner)``, so an executor may run
 it wherever it likes: a ``TaskRunner`` computes tasks where it runs, looking the world and the
 model up by name and loading each model once, and returns results. The driver saves each result
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -96,6 +97,63 @@ class MapResult:
     def save(self, store, device: str) -> None:
         """Store the wanted maps, with their runtime measured on ``device``, in one transaction."""
         store.put_maps(self.items(), device, of=(self.task.model, self.task.method))
+
+
+@dataclass(frozen=True)
+class ScoreTask:
+    """The scores by metric ``metric`` with ``config`` (its frozen config) of ``maps`` (float32
+    ``[n, H, W]``, as stored; they travel with the task) of pool images ``rows`` (of the first
+    ``pool`` eval images of ``world``) on ``model``, ``batch_size`` model inputs per pass (halved
+    on CUDA out of memory); ``keys``: each map's score."""
+
+    world: str
+    model: str
+    metric: str
+    config: Any
+    device: str
+    pool: int
+    rows: tuple[int, ...]
+    maps: np.ndarray = field(compare=False, repr=False)
+    keys: tuple[str, ...] = ()
+    batch_size: int = 256
+
+    def __post_init__(self):
+        if not (len(self.rows) == len(self.keys) == len(self.maps)):
+            raise ValueError(f"ScoreTask of {self.model} {self.metric}: {len(self.rows)} rows, "
+                             f"{len(self.maps)} maps and {len(self.keys)} keys (one each)")
+
+    @property
+    def key(self) -> str:
+        return content_key(kind="task", keys=self.keys)
+
+    def compute(self, runner: TaskRunner) -> ScoreResult:
+        from amx.metrics import METRICS, ScoreBatch
+        from amx.pipeline.run import masks_for
+
+        world, _, model, images, targets = runner.inputs(self)
+        metric = METRICS.get(self.metric)
+        rows = np.asarray(self.rows)
+        boxes = runner.pool(world, self.pool).boxes
+        batch = ScoreBatch(model, images, torch.from_numpy(np.asarray(self.maps)).to(self.device), targets,
+                           [torch.from_numpy(boxes[i]) for i in rows], self.batch_size,
+                           masks_for(world, metric, self.config, rows, self.device))
+        start = time.perf_counter()
+        values, size = halving(lambda size: metric.score(self.config, replace(batch, batch_size=size)),
+                               self.batch_size, f"{self.model} {self.metric}")
+        return ScoreResult(self, list(values), size, time.perf_counter() - start)
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    """A ``ScoreTask``'s per-map score records, the model inputs per pass that worked, the seconds."""
+
+    task: ScoreTask
+    values: list
+    batch_size: int
+    seconds: float
+
+    def save(self, store, device: str) -> None:
+        store.put_records(list(zip(self.task.keys, self.values, strict=True)))
 
 
 class TaskRunner:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -25,10 +25,10 @@ from amx import methods as method_registry
 from amx.bench import device_name, pass_seconds
 from amx.data.arrays import cache_dir, load_split, readable
 from amx.data.worlds import DEFAULT_WORLD, World, get_world
-from amx.metrics import METRICS, MetricSpec, ScoreBatch
+from amx.metrics import METRICS, MetricSpec
 from amx.pipeline import subsets
-from amx.pipeline.batching import halving, inputs_per_pass
-from amx.pipeline.executor import Executor, InProcess, MapTask
+from amx.pipeline.batching import inputs_per_pass
+from amx.pipeline.executor import Executor, InProcess, MapTask, ScoreTask
 from amx.pipeline.store import Store, content_key
 from amx.pipeline.table import table_columns
 from amx.presets import metric_configs
@@ -409,7 +409,7 @@ def _model_rows(ctx: _Context, name: str, index: np.ndarray, predictions: dict,
                    leave=False)
         _attribute_missing(ctx, name, method, index, keys, bar)
         runtime = _runtimes(ctx, name, method, index, keys)
-        scores = _score_missing(ctx, model, name, index, keys, bar)
+        scores = _score_missing(ctx, name, index, keys, bar)
         bar.close()
         rows = rows.assign(status="ok", note="", runtime_s=[runtime.get(k, np.nan) for k in keys], **scores)
         frames.append(rows)
@@ -484,15 +484,9 @@ def _runtimes(ctx: _Context, name, method, index, keys) -> dict[str, float]:
     return runtime
 
 
-def _score(ctx: _Context, spec: MetricSpec, config, batch: ScoreBatch, what: str) -> list:
-    """``spec.score`` of ``batch``; on CUDA out of memory, again with half the batch (kept for the run)."""
-    values, ctx.metric_batch_size = halving(
-        lambda size: spec.score(config, replace(batch, batch_size=size)), batch.batch_size, what)
-    return values
-
-
-def _score_missing(ctx: _Context, model, name, index, keys, bar) -> dict[str, list]:
-    """Score every map with every metric (missing scores computed); the table's score columns."""
+def _score_missing(ctx: _Context, name, index, keys, bar) -> dict[str, list]:
+    """Score every map with every metric (the missing scores computed by the run's executor, a
+    task per chunk and metric); the table's score columns."""
     cfg = ctx.config
     wanted = {m: [score_key(k, spec, config) for k in keys] for m, (spec, config) in ctx.metrics.items()}
     records = {m: ctx.store.get_records(v) for m, v in wanted.items()}
@@ -502,25 +496,21 @@ def _score_missing(ctx: _Context, model, name, index, keys, bar) -> dict[str, li
     if todo:
         seconds = dict.fromkeys(ctx.metrics, 0.0)
         for part in _chunks(todo, cfg.chunk_images):
-            rows = index[part]
-            maps = ctx.store.get_maps([keys[j] for j in part])
-            images = ctx.floats(rows)
-            maps = torch.from_numpy(np.stack([maps[keys[j]] for j in part])).to(images.device)
-            targets = torch.from_numpy(ctx.labels[rows]).to(images.device)
-            boxes = [torch.from_numpy(ctx.boxes[i]) for i in rows]
-            for metric, (spec, config) in ctx.metrics.items():
+            stored = ctx.store.get_maps([keys[j] for j in part])
+            maps = np.stack([stored[keys[j]] for j in part])
+            tasks = []
+            for metric in ctx.metrics:
                 missing = [p for p, j in enumerate(part) if wanted[metric][j] not in records[metric]]
-                if not missing:
-                    continue
-                masks = masks_for(ctx.world, spec, config, rows[missing], images.device)
-                batch = ScoreBatch(model, images[missing], maps[missing], targets[missing],
-                                   [boxes[p] for p in missing], ctx.metric_batch_size, masks)
-                t0 = time.perf_counter()
-                values = _score(ctx, spec, config, batch, f"{name} {metric}")
-                seconds[metric] += time.perf_counter() - t0
-                new = [(wanted[metric][part[p]], v) for p, v in zip(missing, values, strict=True)]
-                ctx.store.put_records(new)
-                records[metric].update(new)
+                if missing:
+                    tasks.append(ScoreTask(cfg.world, name, metric, ctx.metrics[metric][1], cfg.device,
+                                           len(ctx.labels), tuple(int(index[part[p]]) for p in missing),
+                                           maps[missing], tuple(wanted[metric][part[p]] for p in missing),
+                                           ctx.metric_batch_size))
+            for result in ctx.executor.run(tasks, ctx.pool):
+                result.save(ctx.store, ctx.device_name)
+                records[result.task.metric].update(zip(result.task.keys, result.values, strict=True))
+                seconds[result.task.metric] += result.seconds
+                ctx.metric_batch_size = min(ctx.metric_batch_size, result.batch_size)  # kept once halved
             bar.update(len(part))
         n_pixels = ctx.world.image_size ** 2
         for metric, (spec, config) in ctx.metrics.items():

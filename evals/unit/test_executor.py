@@ -1,5 +1,6 @@
-"""The executor interface: a run's maps are computed as tasks that are plain data (picklable, keyed
-by content, run anywhere from the world's and model's names), and the driver stores what comes back."""
+"""The executor interface: a run's maps and scores are computed as tasks that are plain data
+(picklable, keyed by content, run anywhere from the world's and model's names), and the driver
+stores what comes back."""
 
 import pickle
 
@@ -10,7 +11,7 @@ import pytest
 from amx.data.arrays import load_split
 from amx.data.worlds import get_world
 from amx.pipeline import RunConfig, run
-from amx.pipeline.executor import InProcess, MapTask, TaskRunner
+from amx.pipeline.executor import InProcess, MapTask, ScoreTask, TaskRunner
 from amx.pipeline.store import Store
 from amx.pipeline.sweep import Sweep, SweepInputs, sweep_maps
 from amx.zoo import registry
@@ -47,9 +48,11 @@ def test_tasks_run_elsewhere_store_the_same_maps_and_scores_as_in_process(tmp_pa
     finally:
         for s in stores:
             s.close()
-    # a task per (model, method, chunk of 2 images) and one re-timing task each, keyed by content
-    stored = [t for t in elsewhere.tasks if any(k is not None for keys in t.keys for k in keys)]
-    assert len(stored) == 2 * 2 * 2 and len({t.key for t in stored}) == len(stored)
+    # a map task per (model, method, chunk of 2 images) and a re-timing one each, and a score task
+    # per (model, method, chunk, metric), each keyed by content
+    maps = [t for t in elsewhere.tasks if isinstance(t, MapTask) and t.keys[0][0] is not None]
+    scores = [t for t in elsewhere.tasks if isinstance(t, ScoreTask)]
+    assert len(maps) == len(scores) == 2 * 2 * 2 and len({t.key for t in maps + scores}) == 16
     elsewhere.tasks.clear()
     run(CONFIG, cache=str(tmp_path / "remote"), progress=False, executor=elsewhere)
     assert elsewhere.tasks == []  # a repeated run has no task to run
