@@ -64,8 +64,10 @@ PLANS = {
     "paper": BigPlan("BIG's protocol at 224 px: seven PGD-L2 eps (36/255 .. 1.1 in normalised units) of 40 "
                      "steps, then C&W L2 (9 x 100 steps); BIG with 10 trapezoid steps; AGI eps 0.05, 20 "
                      "iterations, 20 classes.", None),
-    "smoke": BigPlan("a smoke budget (the smoke preset): BIG's search in 2 PGD steps of one eps, 2 BIG "
-                     "steps, on 2 images per pair (B1 pairs at least two); its verdicts mean nothing.", 2),
+    "smoke": BigPlan("a smoke budget (the smoke preset): BIG's search in 2 PGD steps of one large eps "
+                     "(8 in normalised units, so that trained CNNs cross the boundary), 2 BIG steps, on 4 "
+                     "images per pair (B1 needs two with a point for both twins); its verdicts mean nothing.",
+                     4),
     "mini": BigPlan("64 px, 16 CL images per architecture (2-core CPU budget): BIG's search at 8x its "
                     "eps (pixel L2 up to 0.57), C&W as BIG ran it; IG in 20 steps; the energy pointing game "
                     "inside the exact object mask.", 16),

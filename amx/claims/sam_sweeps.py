@@ -127,11 +127,12 @@ PLANS = {
         description="SAM's values at 224 px; the sample counts 10-40, LIME's 500 samples and MP's 10, 50 "
                     "and 150 iterations are amx's (SAM's code does not list them)."),
     "smoke": _plan(
-        patches=(56, 64, 72, 80, 96), fine=(55, 56, 57), stride=48, sg_samples=(1, 2, 3, 4, 5), mp_mask=28,
-        blur_sigmas=(5.0, 10.0, 30.0), mp_kernel=181, jitter=4, iterations=(1, 2, 3, 4), lime_samples=(4, 8),
-        lime_sigma=3.0, n_images=1, scores="smoke",
-        description="a smoke budget (the smoke preset): SAM's sweeps in a few passes on 1 image per pair "
-                    "at 224 px, scored by the smoke preset's metrics; its verdicts mean nothing."),
+        patches=(48, 52, 56, 60, 64), fine=(55, 56, 57), stride=48, sg_samples=(1, 2, 3, 4, 5), mp_mask=8,
+        blur_sigmas=(1.5, 3.0, 8.5), mp_kernel=53, jitter=2, iterations=(1, 2, 3, 4), lime_samples=(4, 8),
+        lime_sigma=0.86, n_images=1, scores="smoke",
+        description="a smoke budget (the smoke preset): SAM's sweeps in a few passes on 1 image per pair, "
+                    "sizes that fit images of 64 px and up, scored by the smoke preset's metrics; its "
+                    "verdicts mean nothing."),
     "mini": _plan(
         patches=(3, 5, 8, 12, 15), fine=(14, 15, 16), stride=3, sg_samples=(10, 20, 30, 40, 50),
         mp_mask=8, blur_sigmas=(1.5, 3.0, 8.5), mp_kernel=53, jitter=2, iterations=(10, 25, 50, 100),

@@ -364,6 +364,25 @@ def test_a_plugin_package_registers_a_world_metric_and_claim_set_through_entry_p
     assert "Toy claims" in html and "Gradients put some mass on the square." in html
 
 
+def test_an_installed_claim_set_of_another_subset_runs_beside_the_paper_s_on_mini(pytester, monkeypatch):
+    # the toy claim set asks for a ScoreTable of random images, the main paper's for one of CL images:
+    # with the package installed, one mini claims run computes and judges both
+    _install_toy(pytester, monkeypatch)
+    result = pytester.runpytest_subprocess("-m", "claims", "--world", "mini", "--n-images", "2", "--preset",
+                                           "smoke", "-k", "T1 or T3 or P9", "--cache-dir", "cache",
+                                           "--report-dir", "out", "-p", "no:cacheprovider", "-rA")
+    assert result.ret in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED), result.stderr.str()[-3000:]
+    results = json.loads((pytester.path / "out" / "results.json").read_text())
+    judged = {c["case_id"]: c["outcome"] for c in results["cases"]}
+    assert {"T1[holds]", "T3[collected]", "P9[image]"} <= set(judged)
+    assert set(judged.values()) <= {"passed", "failed"}  # every one judged, none an error
+    assert judged["T1[holds]"] == judged["T3[collected]"] == "passed"
+    stages = results["provenance"]["passes"]["stages"]
+    scored = {s["metric"] for s in stages if s["stage"] == "score"}
+    assert {"toy_mass", "insertion", "pointing_game"} <= scored  # both tables computed in the one run
+    assert results["provenance"]["stage_seconds"].keys() >= {"scores (cl)", "scores (random)"}
+
+
 def test_amx_stability_reruns_the_claims_per_seed_and_the_report_shows_them(pytester, monkeypatch):
     import subprocess
     import sys
