@@ -166,7 +166,7 @@ def test_a_preset_of_the_session_prices_every_request_with_its_budgets():
     from amx.claims import CLAIM_SETS
 
     mini = get_world("mini")
-    sets = [CLAIM_SETS.get("001"), CLAIM_SETS.get("003")]  # SAM's smoke plan is for 224 px
+    sets = [CLAIM_SETS.get(name) for name in ("001", "002", "003")]
 
     def passes(preset):
         stages = Session(mini, preset=preset, claim_sets=sets).plan()
