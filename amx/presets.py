@@ -1,14 +1,14 @@
 """Hyperparameter presets: which method and metric hyperparameters a run uses.
 
-A ``Preset`` turns the paper's per-model values (Table A1, ``fixtures/paper/
-tableA1_tuned_hyperparameters.csv``, for 224-px ImageNet inputs) into a method's config overrides,
-and gives each metric's config for an image size. ``paper`` is the paper's values; a world whose
-images or budgets differ registers its own preset through the ``amx.presets`` entry-point group
-(the embedded world's ``mini``: ``amx.zoo.mini.PRESET``, with its departures tabulated there) and
-names it as ``World.preset``.
+A ``Preset`` gives a method's config overrides for a model and each metric's config for an image
+size. ``paper`` is the paper's values: its per-model Table A1 (``fixtures/paper/
+tableA1_tuned_hyperparameters.csv``, for 224-px ImageNet inputs, ``table_a1_overrides``); a world
+whose images or budgets differ registers its own preset through the ``amx.presets`` entry-point
+group (the embedded world's ``mini``: ``amx.zoo.mini.PRESET``, the paper's values scaled, with
+its departures tabulated there) and names it as ``World.preset``.
 
-``preset_overrides(method, preset, model)`` returns config overrides for a Table A1 row (which
-``amx.zoo.spec.paper_model_name(architecture, regime)`` gives for a zoo spec);
+``preset_overrides(method, preset, model)`` returns config overrides for a model's paper row
+(which ``amx.zoo.spec.paper_model_name(architecture, regime)`` gives for a zoo spec);
 ``amx.methods.get(name, preset=..., model=...)`` applies them. ``metric_configs(preset, size,
 names)`` gives the metrics' configs; a metric the preset does not mention (a plugin's) gets its
 config's defaults.
@@ -35,24 +35,58 @@ TABLE_A1 = PAPER_DIR / "tableA1_tuned_hyperparameters.csv"
 
 @dataclass(frozen=True)
 class Preset:
-    """A named preset. ``method_overrides(method, tuned, row)`` -> config overrides, given the
-    paper's ``tuned`` overrides for that Table A1 ``row`` (None: the paper's as they are).
-    ``metric_configs(image_size)`` -> ``{metric: config}`` (None or a missing metric: defaults).
-    ``table1_images``: Table 1's images under this preset (None: the world's)."""
+    """A named preset. ``method_overrides(method, model)`` -> config overrides of ``method`` for
+    the model whose paper row is ``model`` (a Table A1 row name, ``Default`` for a model the paper
+    has no row for; None: every method's defaults). ``metric_configs(image_size)`` -> ``{metric:
+    config}`` (None or a missing metric: defaults). ``table1_images``: Table 1's images under this
+    preset (None: the world's)."""
 
     name: str
     description: str
-    method_overrides: Callable[[str, dict, dict], dict] | None = None
+    method_overrides: Callable[[str, str], dict] | None = None
     metric_configs: Callable[[int], dict] | None = None
     table1_images: int | None = None
 
 
+@functools.cache
+def table_a1() -> dict[str, dict]:
+    """Table A1 by row name (``Default``, ``ResNet``, ``ResNet-R``, ``PGD-1`` ...)."""
+    with open(TABLE_A1, newline="") as f:
+        return {row["model"]: {
+            "ep_areas": tuple(float(a) for a in row["ep_areas"].split(";")),
+            "mp_steps": int(row["mp_steps"]), "rise_cells": int(row["rise_mask_size"]),
+            "rise_n_masks": int(row["rise_n_masks"]), "lime_superpixels": int(row["lime_superpixels"]),
+        } for row in csv.DictReader(f)}
+
+
+def table_a1_row(model: str) -> dict:
+    """Table A1's row ``model``; an unknown name lists the rows."""
+    rows = table_a1()
+    if model not in rows:
+        raise KeyError(f"model: no Table A1 row {model!r}; valid: {sorted(rows)}")
+    return rows[model]
+
+
+def table_a1_overrides(method: str, model: str) -> dict:
+    """The ``paper`` preset's per-model values (Table A1, tuned per model for 224-px inputs): EP's
+    areas, MP's iterations, RISE's cells and masks, LIME's superpixels of ``model``'s row."""
+    row = table_a1_row(model)
+    return {
+        "ep": {"areas": row["ep_areas"]},
+        "mp": {"iterations": row["mp_steps"]},
+        "rise": {"cells": row["rise_cells"], "n_masks": row["rise_n_masks"]},
+        "lime": {"n_superpixels": row["lime_superpixels"]},
+    }.get(method, {})
+
+
 def budgeted(fixed: dict[str, dict], mp_max_iterations: int, rise_mask_divisor: int) -> Callable:
-    """``Preset.method_overrides`` for a smaller compute budget: the paper's Table A1 values, then
-    ``fixed[method]``, with MP's iterations capped at ``mp_max_iterations`` and RISE's masks
-    divided by ``rise_mask_divisor`` (the ``mini`` and ``photos`` presets)."""
-    def overrides(method: str, tuned: dict, row: dict) -> dict:
-        out = {**tuned, **fixed.get(method, {})}
+    """``Preset.method_overrides`` for a smaller compute budget: the ``paper`` preset's Table A1
+    values (``table_a1_overrides``), then ``fixed[method]``, with MP's iterations capped at
+    ``mp_max_iterations`` and RISE's masks divided by ``rise_mask_divisor`` (the ``mini``,
+    ``photos`` and ``smoke`` presets)."""
+    def overrides(method: str, model: str) -> dict:
+        row = table_a1_row(model)
+        out = {**table_a1_overrides(method, model), **fixed.get(method, {})}
         if method == "mp":
             out["iterations"] = min(row["mp_steps"], mp_max_iterations)
         if method == "rise":
@@ -62,7 +96,8 @@ def budgeted(fixed: dict[str, dict], mp_max_iterations: int, rise_mask_divisor: 
 
 
 PRESETS: Registry[Preset] = Registry("preset", "amx.presets", Preset)
-PAPER = Preset("paper", "the paper's values (Table A1, Sec 2.4) for 224-px ImageNet inputs")
+PAPER = Preset("paper", "the paper's values (Table A1, Sec 2.4) for 224-px ImageNet inputs",
+               method_overrides=table_a1_overrides)
 PRESETS.register(PAPER.name, PAPER, source=__name__)
 
 
@@ -78,7 +113,7 @@ def _sam_metric_configs(image_size: int) -> dict:
 
 
 SAM = Preset("sam", "the sensitivity study's (SAM, seed 002) accuracy scores; methods as the paper's",
-             metric_configs=_sam_metric_configs)
+             method_overrides=table_a1_overrides, metric_configs=_sam_metric_configs)
 PRESETS.register(SAM.name, SAM, source=__name__)
 
 
@@ -104,31 +139,11 @@ SMOKE = Preset("smoke", "a few passes per method and metric at any image size, T
 PRESETS.register(SMOKE.name, SMOKE, source=__name__)
 
 
-@functools.cache
-def table_a1() -> dict[str, dict]:
-    """Table A1 by row name (``Default``, ``ResNet``, ``ResNet-R``, ``PGD-1`` ...)."""
-    with open(TABLE_A1, newline="") as f:
-        return {row["model"]: {
-            "ep_areas": tuple(float(a) for a in row["ep_areas"].split(";")),
-            "mp_steps": int(row["mp_steps"]), "rise_cells": int(row["rise_mask_size"]),
-            "rise_n_masks": int(row["rise_n_masks"]), "lime_superpixels": int(row["lime_superpixels"]),
-        } for row in csv.DictReader(f)}
-
-
 def preset_overrides(method: str, preset: str = "paper", model: str = "Default") -> dict:
-    """Config overrides for ``method`` under ``preset`` for the Table A1 row ``model``."""
+    """Config overrides for ``method`` under ``preset`` for the model whose paper row is ``model``
+    (a Table A1 row name; the preset's ``method_overrides``, none for a preset without them)."""
     chosen = PRESETS.get(preset)
-    rows = table_a1()
-    if model not in rows:
-        raise KeyError(f"model: no Table A1 row {model!r}; valid: {sorted(rows)}")
-    row = rows[model]
-    tuned = {
-        "ep": {"areas": row["ep_areas"]},
-        "mp": {"iterations": row["mp_steps"]},
-        "rise": {"cells": row["rise_cells"], "n_masks": row["rise_n_masks"]},
-        "lime": {"n_superpixels": row["lime_superpixels"]},
-    }.get(method, {})
-    return tuned if chosen.method_overrides is None else chosen.method_overrides(method, tuned, row)
+    return {} if chosen.method_overrides is None else chosen.method_overrides(method, model)
 
 
 def metric_configs(preset: str, image_size: int, names: Iterable[str]) -> dict[str, object]:
