@@ -76,7 +76,7 @@ def _zoo_eval(args) -> int:
     if args.record and args.model:
         raise ValueError("--record stores the whole zoo's table; use it without --model")
     zoo = _trainable_zoo(world) if args.record else None
-    table = evaluate_zoo(world, n_images=args.n_images or world.table1_images, models=args.model or None,
+    table = evaluate_zoo(world, n_images=args.n_images or world.zoo_eval_images, models=args.model or None,
                          device=args.device, log=lambda msg: print(msg, file=sys.stderr, flush=True))
     print(format_table(table))
     if not args.model:

@@ -59,11 +59,12 @@ class Context:
         return self.preset or self.world.preset
 
     @property
-    def table1_images(self) -> int:
-        """Table 1's images: the preset's budget where it sets one, else the world's."""
+    def zoo_eval_images(self) -> int:
+        """The zoo evaluation's images (the paper's Table 1): the preset's budget where it sets one,
+        else the world's."""
         from amx.presets import PRESETS
 
-        return PRESETS.get(self.preset_name).table1_images or self.world.table1_images
+        return PRESETS.get(self.preset_name).zoo_eval_images or self.world.zoo_eval_images
 
     @property
     def store_dir(self) -> str:
@@ -199,12 +200,12 @@ class Scores(Request):
 
 @dataclass(frozen=True)
 class ZooTable(Request):
-    """The paper's Table 1 of the world's zoo (``amx.zoo.evaluate``), on ``context.table1_images``."""
+    """The paper's Table 1 of the world's zoo (``amx.zoo.evaluate``), on ``context.zoo_eval_images``."""
 
     def plan(self, context: Context) -> list[PlannedStage]:
         from amx.zoo.evaluate import passes
 
-        n = context.table1_images
+        n = context.zoo_eval_images
         return [PlannedStage("table1", name, "", n, *passes(context.world.attack, n),
                              work=f"table1:{spec.sha256}:{n}")
                 for name, spec in context.specs.items() if spec.sha256 is not None]
@@ -212,7 +213,7 @@ class ZooTable(Request):
     def compute(self, context: Context) -> list[dict]:
         from amx.zoo.evaluate import evaluate_zoo
 
-        return evaluate_zoo(context.world, n_images=context.table1_images, device=context.device,
+        return evaluate_zoo(context.world, n_images=context.zoo_eval_images, device=context.device,
                             log=lambda message: None, stages=context.ledger)
 
 

@@ -38,14 +38,14 @@ class Preset:
     """A named preset. ``method_overrides(method, model)`` -> config overrides of ``method`` for
     the model whose paper row is ``model`` (a Table A1 row name, ``Default`` for a model the paper
     has no row for; None: every method's defaults). ``metric_configs(image_size)`` -> ``{metric:
-    config}`` (None or a missing metric: defaults). ``table1_images``: Table 1's images under this
-    preset (None: the world's)."""
+    config}`` (None or a missing metric: defaults). ``zoo_eval_images``: the zoo evaluation's
+    (Table 1's) images under this preset (None: the world's)."""
 
     name: str
     description: str
     method_overrides: Callable[[str, str], dict] | None = None
     metric_configs: Callable[[int], dict] | None = None
-    table1_images: int | None = None
+    zoo_eval_images: int | None = None
 
 
 @functools.cache
@@ -135,7 +135,7 @@ SMOKE_METHODS = {  # a few passes per map (MP 2 iterations and RISE 1/1000 of Ta
     "big": {"n_steps": 2, "boundary": SMOKE_BOUNDARY}}
 SMOKE = Preset("smoke", "a few passes per method and metric at any image size, Table 1 on 4 images: checks "
                "that a world's data, models and claims run end to end on a CPU in minutes (its verdicts "
-               "mean nothing)", budgeted(SMOKE_METHODS, 2, 1000), _smoke_metric_configs, table1_images=4)
+               "mean nothing)", budgeted(SMOKE_METHODS, 2, 1000), _smoke_metric_configs, zoo_eval_images=4)
 PRESETS.register(SMOKE.name, SMOKE, source=__name__)
 
 

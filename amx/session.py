@@ -183,7 +183,7 @@ class Session:
     def evidence(self, claim_set: ClaimSet) -> Evidence:
         """What ``claim_set``'s cases are checked on: its ScoreTable, Table 1 and own request's result."""
         scores = None if claim_set.scores is None else self.result(claim_set.scores)
-        zoo = self.result(ZooTable()) if claim_set.table1 else None
+        zoo = self.result(ZooTable()) if claim_set.reads_zoo_table else None
         collected = {claim_set.name: self.result(claim_set.own[0])} if claim_set.own else {}
         return Evidence(scores=None if scores is None else scores.table, zoo=zoo, run=scores,
                         world=self.world, collected=collected)

@@ -370,7 +370,8 @@ class ClaimSet:
         return self.scores is not None
 
     @property
-    def table1(self) -> bool:
+    def reads_zoo_table(self) -> bool:
+        """Whether the claim set reads the zoo's evaluation (``ZooTable``: the paper's Table 1)."""
         from amx.evidence import ZooTable
 
         return any(isinstance(r, ZooTable) for r in self.evidence)

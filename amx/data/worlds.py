@@ -1,6 +1,6 @@
 """The world registry. A world is a data set with exact object boxes, the zoo of models
-evaluated on it, and the protocol to regenerate claims there (presets, Table 1's attack, the
-subset candidate pool), with its departures from the papers stated in words a report can show.
+evaluated on it, and the protocol to regenerate claims there (presets, the zoo evaluation's
+attack, the subset candidate pool), with its departures from the papers stated in words a report can show.
 
 Worlds are registered through the ``amx.worlds`` entry-point group, amx's own as any other
 package's (``pyproject.toml``: ``mini = "amx.worlds.mini:WORLD"``), so this module names no world
@@ -66,7 +66,10 @@ class World:
     (``k_i >= 1``; which images count is ``amx.pipeline.subsets.eligible``); a world of image
     files gives ``amx.data.arrays.ImageFiles`` instead, decoded when a stage reads them.
     ``preset`` names the hyperparameter preset (``amx.presets``) of the methods and metrics a
-    claims run uses. ``attack`` is Table 1's PGD attack. ``pool_size(n)`` is how many of the eval
+    claims run uses. ``attack`` and ``zoo_eval_images``: the zoo's evaluation (``amx.zoo.evaluate``:
+    accuracy, adversarial accuracy and confidence, the paper's Table 1, which ``amx zoo eval`` runs
+    without a claim set): its PGD attack, at the world's image size and its robust models' budget,
+    and its images. ``pool_size(n)`` is how many of the eval
     split's first images a subset of ``n`` is drawn from. ``claim_sets``: the claim sets a claims
     run regenerates here (None: every registered one). ``object_masks(split, indices)``: the exact
     object masks (bool ``[n, H, W]``) of a world that has them (None: boxes only).
@@ -84,7 +87,7 @@ class World:
     description: str
     departures: str
     preset: str = "paper"
-    table1_images: int = 1000
+    zoo_eval_images: int = 1000
     pool_size: Callable[[int], int] = default_pool_size
     claim_sets: tuple[str, ...] | None = None
     eligible: Callable[[list, int], np.ndarray] | None = None

@@ -9,7 +9,7 @@ from amx.zoo import imagenet as zoo
 
 WORLD = World(
     name="imagenet", version=data.VERSION, seed=0, image_size=data.SIZE, n_classes=1000,
-    splits=data.SPLITS, render=data.render, zoo=zoo, attack=data.PAPER_ATTACK, table1_images=50_000,
+    splits=data.SPLITS, render=data.render, zoo=zoo, attack=data.PAPER_ATTACK, zoo_eval_images=50_000,
     pool_size=data.n_eligible, eligible=data.all_eligible, default_n_images=2000,
     background_split="background", stratified=True, data_id=data.data_id,
     options=(WorldOption("imagenet-root", data.ROOT_ENV,

@@ -12,7 +12,7 @@ WORLD = World(
     name="photos", version=data.VERSION, seed=0, image_size=imagenet.SIZE, n_classes=1000,
     splits=imagenet.SPLITS, render=data.render, background_split="background", zoo=zoo,
     attack=imagenet.PAPER_ATTACK,
-    table1_images=len(imagenet.read_index(data.ROOT).annotations), pool_size=data.n_eligible,
+    zoo_eval_images=len(imagenet.read_index(data.ROOT).annotations), pool_size=data.n_eligible,
     eligible=imagenet.all_eligible, default_n_images=3, preset="photos",
     # SAM's claims (002) compare vanilla with robust twins (S2-S4, S6-S8) on sweeps that cost
     # hours at 224 px on a CPU: the one-CNN photos world regenerates the main paper's only.

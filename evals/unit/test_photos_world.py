@@ -37,7 +37,7 @@ def test_the_photos_are_an_ilsvrc_tree_read_with_the_papers_protocol():
     chelsea = ineligible["skimage_chelsea"]
     assert np.prod(chelsea.boxes[0, 2:] - chelsea.boxes[0, :2]) > 0.5 * chelsea.width * chelsea.height
     world = get_world("photos")
-    assert world.pool_size(100) == 5 and world.table1_images == 8 and world.image_size == 224
+    assert world.pool_size(100) == 5 and world.zoo_eval_images == 8 and world.image_size == 224
 
 
 def test_the_wrapper_is_the_packages_network_and_normalisation(model):

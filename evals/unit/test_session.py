@@ -64,7 +64,7 @@ def cold(tmp_path_factory):
     patch.setitem(zoo_mini.MINI_METHODS, "big", {"boundary": dataclasses.replace(
         search, eps=search.eps[:2], pgd_steps=4, cw_steps=5, cw_binary_steps=2)})
     mini_world = get_world("mini")
-    world = dataclasses.replace(mini_world, table1_images=4, zoo=OnePair(mini_world.zoo))
+    world = dataclasses.replace(mini_world, zoo_eval_images=4, zoo=OnePair(mini_world.zoo))
     session = Session(world, n_images=3, cache=str(tmp_path_factory.mktemp("cache")),
                       claim_sets=[CLAIMS, *OTHERS], progress=False)
     planned = session.plan()
@@ -175,6 +175,6 @@ def test_a_preset_of_the_session_prices_every_request_with_its_budgets():
     passes = {preset: passes(preset) for preset in (None, "smoke")}
     assert 0 < passes["smoke"] < passes[None] / 5  # the smoke preset: a few passes of everything
     smoke = Session(mini, preset="smoke", claim_sets=sets)
-    assert smoke.context.table1_images == 4 and smoke.record()["preset"] == "smoke"
+    assert smoke.context.zoo_eval_images == 4 and smoke.record()["preset"] == "smoke"
     with pytest.raises(KeyError, match="unknown preset 'tiny'"):
         Session(mini, preset="tiny")
