@@ -52,6 +52,11 @@ def balanced_chunks(n: int, most: int) -> list[slice]:
     return [slice(a, b) for a, b in itertools.pairwise(bounds) if b > a]
 
 
+def chunked(items: list, most: int) -> list[list]:
+    """``items`` in the fewest parts of at most ``most``, of equal sizes (``balanced_chunks``)."""
+    return [items[chunk] for chunk in balanced_chunks(len(items), most)]
+
+
 @torch.no_grad()
 def variant_probabilities(model, targets: torch.Tensor, variants: int,
                           render: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],

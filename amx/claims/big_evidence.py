@@ -43,7 +43,7 @@ from amx.pipeline.scored import score_maps
 from amx.pipeline.store import Store, content_key
 from amx.presets import metric_configs
 from amx.report.figures import encode
-from amx.scoring import balanced_chunks
+from amx.scoring import chunked
 from amx.zoo import registry
 
 CHUNK_IMAGES = 32  # images per executor task
@@ -248,7 +248,7 @@ class _Model:
         if missing:
             tasks = [BoundaryTask(self.world.name, self.spec.name, self.preset, self.seed, self.device,
                                   len(self.pool.labels), self.rows(part), tuple(keys[j] for j in part))
-                     for part in _chunks(missing, CHUNK_IMAGES)]
+                     for part in chunked(missing, CHUNK_IMAGES)]
             with timed(self.ledger, "boundary", self.spec.name, "boundary_points", len(missing),
                        (0, self.big.config.boundary.passes())):
                 for result in self.executor.run(tasks, self.pool):
@@ -296,16 +296,11 @@ class _Model:
                     tasks = [MapTask(self.world.name, self.spec.name, name, (), self.preset, self.seed,
                                      self.device, len(self.pool.labels), self.rows(part),
                                      (tuple(keys[j] for j in part),))
-                             for part in _chunks(missing, CHUNK_IMAGES)]
+                             for part in chunked(missing, CHUNK_IMAGES)]
                     for result in self.executor.run(tasks, self.pool):
                         result.save(self.store, self.device)
             stored = self.store.get_maps(keys)  # read back: scores see the stored (float16) maps
         return np.stack([stored[k] for k in keys]), keys
-
-
-def _chunks(positions: list[int], size: int) -> list[list[int]]:
-    """``positions`` in the fewest parts of at most ``size`` (``amx.scoring.balanced_chunks``)."""
-    return [positions[chunk] for chunk in balanced_chunks(len(positions), size)]
 
 
 def _strip(score_map: np.ndarray) -> str:

@@ -32,7 +32,7 @@ from amx.pipeline.executor import Executor, InProcess, MapTask, ScoreTask
 from amx.pipeline.store import Store, content_key
 from amx.pipeline.table import table_columns
 from amx.presets import metric_configs
-from amx.scoring import balanced_chunks, target_probabilities
+from amx.scoring import chunked, target_probabilities
 from amx.zoo import registry
 from amx.zoo.spec import ModelSpec, paper_model_name
 
@@ -440,11 +440,6 @@ def efficiency(ctx: _Context) -> dict:
             "efficiency": round(floor / seconds, 3) if seconds else None}
 
 
-def _chunks(todo: list[int], size: int) -> list[list[int]]:
-    """``todo`` in the fewest parts of at most ``size``, of equal sizes (``balanced_chunks``)."""
-    return [todo[chunk] for chunk in balanced_chunks(len(todo), size)]
-
-
 def _stage(ctx: _Context, kind: str, name: str, method, images: int, seconds: float) -> None:
     fwd, fwd_bwd = method.passes((ctx.world.image_size,) * 2)
     ctx.stages.append(Stage(kind, name, method.name, None, images, seconds, fwd * images, fwd_bwd * images))
@@ -461,7 +456,7 @@ def _attribute_missing(ctx: _Context, name, method, index, keys, bar) -> None:
         return
     start = time.perf_counter()
     tasks = [ctx.task(name, method.name, index[part], [keys[j] for j in part])
-             for part in _chunks(todo, ctx.config.chunk_images)]
+             for part in chunked(todo, ctx.config.chunk_images)]
     for result in ctx.executor.run(tasks, ctx.pool):
         result.save(ctx.store, ctx.device_name)
         bar.update(len(result.task.rows))
@@ -495,7 +490,7 @@ def _score_missing(ctx: _Context, name, index, keys, bar) -> dict[str, list]:
     bar.set_postfix_str("scores")
     if todo:
         seconds = dict.fromkeys(ctx.metrics, 0.0)
-        for part in _chunks(todo, cfg.chunk_images):
+        for part in chunked(todo, cfg.chunk_images):
             stored = ctx.store.get_maps([keys[j] for j in part])
             maps = np.stack([stored[keys[j]] for j in part])
             tasks = []

@@ -23,7 +23,7 @@ from amx.bench import device_name
 from amx.pipeline.executor import Executor, InProcess, MapTask
 from amx.pipeline.run import Stage, map_key, method_for
 from amx.pipeline.store import Store
-from amx.scoring import balanced_chunks
+from amx.scoring import chunked
 
 SEED = "seed"
 
@@ -185,8 +185,7 @@ def _compute(inputs: SweepInputs, store: Store, model_name: str, sweep: Sweep, i
         rows = sorted({j for v in values for j in todo[v][1]})
         wanted = {v: set(todo[v][1]) for v in values}
         nested = tuple(values) if sweep.nested else ()
-        for chunk in balanced_chunks(len(rows), x.chunk_images):
-            part = rows[chunk]
+        for part in chunked(rows, x.chunk_images):
             keys = tuple(tuple(todo[v][0][j] if j in wanted[v] else None for j in part) for v in values)
             overrides = tuple(sweep.overrides(value).items())
             tasks.append(MapTask(x.world.name, model_name, sweep.method, overrides, x.preset,
