@@ -8,9 +8,10 @@ the energy pointing game (B2).
 the session's preset (``mini``: 8x BIG's eps, IG in 20 steps, the energy inside the exact object
 mask), so every map
 is the one ``amx run`` stores under the same key (BIG's from the cached boundary points, which
-are the ones its own search draws from the same seed). The boundary search (``BoundaryTask``) and
-the maps of Gradient, IG and AGI (``MapTask``) run as the session executor's tasks; BIG's maps,
-which read the stored boundary points, run in this process. Departures from BIG, stated in the report:
+are the ones its own search draws from the same seed). The boundary search (``BoundaryTask``), BIG's
+maps from the stored points (``BigMapTask``) and the maps of Gradient, IG and AGI (``MapTask``)
+run as the session executor's tasks; B1's gradients at the image and the point (two passes per
+image, not cached) run in this process. Departures from BIG, stated in the report:
 * B1's "boundary normal" is the explained logit's gradient at the boundary point (BIG's Boundary
   Saliency Map, BSM, the quantity BIG's poster calls the normal): its code has no script for the
   table, whose l2 distances exceed 2, so they are not between unit vectors; amx tests the
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import functools
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -208,6 +209,52 @@ class BoundaryResult:
                            for k, d, f, s in zip(keys, self.distance, self.found, self.source, strict=True)])
 
 
+@dataclass(frozen=True)
+class BigMapTask:
+    """BIG's maps (``amx.methods.big``) of pool images ``rows`` on ``model`` under ``preset``,
+    integrated from the images' stored boundary ``points`` (float32 ``[n, 3, H, W]``; they travel
+    with the task); ``keys``: each map's, ``search_seconds``: each point's search time, which a BIG
+    map's runtime includes."""
+
+    world: str
+    model: str
+    preset: str | None
+    device: str
+    pool: int
+    rows: tuple[int, ...]
+    points: np.ndarray = field(compare=False, repr=False)
+    keys: tuple[str, ...] = ()
+    search_seconds: tuple[float, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return content_key(kind="task", keys=self.keys)
+
+    def compute(self, runner) -> BigMaps:
+        world, spec, model, images, targets = runner.inputs(self)
+        big = method_for(world, spec, "big", self.preset, self.device)
+        start = time.perf_counter()
+        raw = big_attributions(model, images, torch.from_numpy(self.points).to(self.device), targets.long(),
+                               big.config, big.inputs_per_pass(images))
+        maps = reduce_channels(raw, big.config.reduction).detach().float().cpu().numpy()
+        return BigMaps(self, maps, (time.perf_counter() - start) / len(self.rows))
+
+
+@dataclass(frozen=True)
+class BigMaps:
+    """A ``BigMapTask``'s maps and the seconds per image of their integration."""
+
+    task: BigMapTask
+    maps: np.ndarray
+    seconds_per_image: float
+
+    def save(self, store: Store, device: str) -> None:
+        task = self.task
+        store.put_maps([(k, m, self.seconds_per_image + s)
+                        for k, m, s in zip(task.keys, self.maps, task.search_seconds, strict=True)],
+                       device, of=(task.model, "big"))
+
+
 def _boundary_work(world, spec, big, seed: int, images: str) -> str:
     return content_key(kind="boundary", version=search.VERSION, **world.key(), model=spec.sha256,
                        config=asdict(big.config.boundary), seed=seed, images=images)
@@ -280,25 +327,20 @@ class _Model:
         missing = [j for j, k in enumerate(keys) if k not in stored]
         if missing:
             passes = (0, method.config.n_steps) if name == "big" else method.passes(self.images.shape[2:])
+            if name == "big":  # from the stored boundary points (BIG's time includes their search)
+                points = boundary["points"].cpu().numpy()
+                tasks = [BigMapTask(self.world.name, self.spec.name, self.preset, self.device,
+                                    len(self.pool.labels), self.rows(part), points[part],
+                                    tuple(keys[j] for j in part), tuple(boundary["seconds"][j] for j in part))
+                         for part in chunked(missing, CHUNK_IMAGES)]
+            else:  # as a ScoreTable's
+                tasks = [MapTask(self.world.name, self.spec.name, name, (), self.preset, self.seed,
+                                 self.device, len(self.pool.labels), self.rows(part),
+                                 (tuple(keys[j] for j in part),))
+                         for part in chunked(missing, CHUNK_IMAGES)]
             with timed(self.ledger, "attribute", self.spec.name, name, len(missing), passes):
-                if name == "big":  # from the stored boundary points, in this process
-                    rows, start = torch.tensor(missing), time.perf_counter()
-                    raw = big_attributions(self.load(), self.images[rows], boundary["points"][rows],
-                                           self.targets[rows], method.config,
-                                           method.inputs_per_pass(self.images))
-                    new = reduce_channels(raw, method.config.reduction).detach().float()
-                    seconds = (time.perf_counter() - start) / len(missing)
-                    # BIG's time per image includes its boundary search
-                    items = [(keys[j], new[p].cpu().numpy(), seconds + boundary["seconds"][j])
-                             for p, j in enumerate(missing)]
-                    self.store.put_maps(items, self.device, of=(self.spec.name, name))
-                else:  # the executor's tasks, as a ScoreTable's
-                    tasks = [MapTask(self.world.name, self.spec.name, name, (), self.preset, self.seed,
-                                     self.device, len(self.pool.labels), self.rows(part),
-                                     (tuple(keys[j] for j in part),))
-                             for part in chunked(missing, CHUNK_IMAGES)]
-                    for result in self.executor.run(tasks, self.pool):
-                        result.save(self.store, self.device)
+                for result in self.executor.run(tasks, self.pool):
+                    result.save(self.store, self.device)
             stored = self.store.get_maps(keys)  # read back: scores see the stored (float16) maps
         return np.stack([stored[k] for k in keys]), keys
 

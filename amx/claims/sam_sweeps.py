@@ -35,6 +35,7 @@ LIME uses SAM's SLIC compactness 30. Departures from SAM's code, all stated in t
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +46,7 @@ from scipy import ndimage
 
 from amx.evidence import Context, Request, for_preset, timed
 from amx.metrics.similarity import SSIMConfig, ssim
+from amx.pipeline.executor import Records
 from amx.pipeline.plan import PlannedStage, attribute_stage, images_id, map_work, score_stages
 from amx.pipeline.run import map_key, method_for
 from amx.pipeline.scored import score_maps
@@ -358,7 +360,7 @@ def _per_image(inputs, plan, twins, images, pool, ledger) -> pd.DataFrame:
                 noise = _gradient_maps(inputs, model, model_name, index, ledger,
                                        noisy(clean, index, plan.noise_variance, inputs.seed))
                 stable = ssim(grads.double(), noise.double(), SSIM_BY_METHOD["gradient"])
-                steps = _mp_steps(inputs, store, model, model_name, plan, index, ledger)
+                steps = _mp_steps(inputs, store, model_name, plan, index, ledger)
                 rows += [{"model": model_name, "architecture": architecture, "regime": regime,
                           "image": int(i), "outline": float(o), "noise_ssim": float(s), "mp_steps": int(k)}
                          for i, o, s, k in zip(index, outline_concentration(grads, bands), stable, steps,
@@ -368,8 +370,37 @@ def _per_image(inputs, plan, twins, images, pool, ledger) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _mp_steps(inputs, store, model, model_name, plan, index, ledger) -> list[int]:
-    """S8: MP's convergence step at the default setting, from its loss trace (cached by content)."""
+@dataclass(frozen=True)
+class TraceTask:
+    """S8's MP loss traces (``MeaningfulPerturbation.optimise``) of pool images ``rows`` on
+    ``model``, MP with config ``overrides`` under ``preset``, its random draws from ``seed``;
+    ``keys``: each image's trace. An executor's task (``amx.pipeline.executor``)."""
+
+    world: str
+    model: str
+    overrides: tuple[tuple[str, object], ...]
+    preset: str | None
+    seed: int
+    device: str
+    pool: int
+    rows: tuple[int, ...]
+    keys: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        return content_key(kind="task", keys=self.keys)
+
+    def compute(self, runner) -> Records:
+        world, spec, model, images, targets = runner.inputs(self)
+        method = method_for(world, spec, "mp", self.preset, self.device, **dict(self.overrides))
+        start = time.perf_counter()
+        _, trace = method.optimise(model, images, targets, torch.Generator().manual_seed(self.seed))
+        return Records(self, [{"loss": t.tolist()} for t in trace], time.perf_counter() - start)
+
+
+def _mp_steps(inputs, store, model_name, plan, index, ledger) -> list[int]:
+    """S8: MP's convergence step at the default setting, from its loss trace (cached by content;
+    the missing ones in one executor task per model, as one batch)."""
     sweep = plan.mp_default
     method = method_for(inputs.world, inputs.specs[model_name], "mp", inputs.preset, inputs.device,
                         **sweep.overrides(sweep.default))
@@ -378,15 +409,14 @@ def _mp_steps(inputs, store, model, model_name, plan, index, ledger) -> list[int
     found = store.get_records(keys)
     missing = [j for j, k in enumerate(keys) if k not in found]
     if missing:
-        rows = index[missing]
-        x = torch.from_numpy(inputs.images[rows]).to(inputs.device).float().div_(255.0)
-        targets = torch.from_numpy(inputs.labels[rows]).to(inputs.device)
-        generator = torch.Generator().manual_seed(inputs.seed)
-        with timed(ledger, "measure", model_name, "mp_trace", len(rows), method.passes(x.shape[2:])):
-            _, trace = method.optimise(model, x, targets, generator)
-        new = [(keys[j], {"loss": t.tolist()}) for j, t in zip(missing, trace, strict=True)]
-        store.put_records(new)
-        found.update(new)
+        task = TraceTask(inputs.world.name, model_name, tuple(sweep.overrides(sweep.default).items()),
+                         inputs.preset, inputs.seed, inputs.device, len(inputs.labels),
+                         tuple(int(index[j]) for j in missing), tuple(keys[j] for j in missing))
+        size = (inputs.world.image_size,) * 2
+        with timed(ledger, "measure", model_name, "mp_trace", len(missing), method.passes(size)):
+            [result] = inputs.executor.run([task], inputs.pool)
+        result.save(store, inputs.device)
+        found.update(zip(task.keys, result.values, strict=True))
     return [converged_step(np.asarray(found[k]["loss"]), plan.converged) for k in keys]
 
 

@@ -3,11 +3,12 @@
 A request splits the work it lacks into tasks: one model, one computation with its config, one
 chunk of the world's pool images, each output named by its content key. ``MapTask`` makes
 attribution maps (``amx.pipeline.run.map_key``), ``ScoreTask`` scores maps with a metric
-(``amx.pipeline.run.score_key``); a claim set may define its own (BIG's boundary search:
-``amx.claims.big_evidence.BoundaryTask``). A task is plain data (names, numbers and
-keys: picklable, no model, tensor or open file) with ``compute(runner)``, so an executor may run
-it wherever it likes: a ``TaskRunner`` computes tasks where it runs, looking the world and the
-model up by name and loading each model once, and returns results. The driver saves each result
+(``amx.pipeline.run.score_key``); a claim set may define its own (BIG's boundary search and
+maps: ``amx.claims.big_evidence``; SAM's MP loss traces: ``amx.claims.sam_sweeps.TraceTask``).
+A task is plain data (names, numbers, keys and arrays: picklable, no model, tensor or open file)
+with ``compute(runner)``, so an executor may run it wherever it likes: a ``TaskRunner`` computes
+tasks where it runs, looking the world and the model up by name and loading each model once, and
+returns results. The driver saves each result
 (``result.save(store, device)``): it is the content store's single writer, whatever runs the tasks.
 
 ``InProcess``, the default, runs the tasks one after another in this process on the driver's pool
@@ -126,7 +127,7 @@ class ScoreTask:
     def key(self) -> str:
         return content_key(kind="task", keys=self.keys)
 
-    def compute(self, runner: TaskRunner) -> ScoreResult:
+    def compute(self, runner: TaskRunner) -> Records:
         from amx.metrics import METRICS, ScoreBatch
         from amx.pipeline.run import masks_for
 
@@ -140,17 +141,18 @@ class ScoreTask:
         start = time.perf_counter()
         values, size = halving(lambda size: metric.score(self.config, replace(batch, batch_size=size)),
                                self.batch_size, f"{self.model} {self.metric}")
-        return ScoreResult(self, list(values), size, time.perf_counter() - start)
+        return Records(self, list(values), time.perf_counter() - start, size)
 
 
 @dataclass(frozen=True)
-class ScoreResult:
-    """A ``ScoreTask``'s per-map score records, the model inputs per pass that worked, the seconds."""
+class Records:
+    """A task's JSON records, one per key of ``task.keys`` (a ``ScoreTask``'s scores, an MP loss
+    trace), the seconds they took and, for a batched metric, the model inputs per pass that worked."""
 
-    task: ScoreTask
+    task: Any
     values: list
-    batch_size: int
     seconds: float
+    batch_size: int | None = None
 
     def save(self, store, device: str) -> None:
         store.put_records(list(zip(self.task.keys, self.values, strict=True)))

@@ -13,6 +13,7 @@ from amx.evidence import Scores, ZooTable, merged
 from amx.pipeline.sweep import Sweep
 from amx.session import Session
 from amx.zoo import mini as zoo_mini
+from evals.unit.test_executor import Elsewhere
 
 PAIR = {"resnet": {"vanilla": "resnet-mini", "pgd": "resnet-mini-R"}}
 REGIMES = ("vanilla", "pgd")
@@ -65,8 +66,9 @@ def cold(tmp_path_factory):
         search, eps=search.eps[:2], pgd_steps=4, cw_steps=5, cw_binary_steps=2)})
     mini_world = get_world("mini")
     world = dataclasses.replace(mini_world, zoo_eval_images=4, zoo=OnePair(mini_world.zoo))
+    # every task pickled and run by a runner that shares nothing with the session
     session = Session(world, n_images=3, cache=str(tmp_path_factory.mktemp("cache")),
-                      claim_sets=[CLAIMS, *OTHERS], progress=False)
+                      claim_sets=[CLAIMS, *OTHERS], progress=False, executor=Elsewhere())
     planned = session.plan()
     session.run()
     yield session, planned
@@ -82,6 +84,12 @@ def _passes(stages) -> dict:
         out[(s.stage, s.model, what, "forwards")] += s.forwards
         out[(s.stage, s.model, what, "forward_backwards")] += s.forward_backwards
     return {k: v for k, v in out.items() if v}
+
+
+def test_every_request_computes_through_the_executor_s_tasks(cold):
+    session, _ = cold
+    kinds = {type(t).__name__ for t in session.executor.tasks}
+    assert kinds == {"MapTask", "ScoreTask", "BoundaryTask", "BigMapTask", "TraceTask"}
 
 
 def test_the_plan_prices_every_request_and_a_cold_run_counts_the_same_passes(cold):
