@@ -84,6 +84,11 @@ class Context:
 
         return load_split(self.world, "eval", self.world.pool_size(self.n_images))
 
+    def per_pair(self, wanted: int | None) -> int:
+        """A request's images per vanilla/robust pair: ``wanted`` (None: the session's
+        ``n_images``), at most the session's ``n_images``, the CL images drawn per architecture."""
+        return min(wanted or self.n_images, self.n_images)
+
     def runnable(self, subset: str, pair: tuple[str, str] | None = None) -> tuple[str, ...]:
         """The zoo's models a ScoreTable of ``subset`` can score (``amx.pipeline.run.runnable_models``);
         an error naming the world, the files and where amx looked (a zoo's ``search_dirs()``, where

@@ -100,7 +100,7 @@ class BoundaryEvidence(Request):
         return for_preset(PLANS, context, self.who)
 
     def plan(self, context: Context) -> list[PlannedStage]:
-        world, n = context.world, self.setting(context).n_images or context.n_images
+        world, n = context.world, context.per_pair(self.setting(context).n_images)
         configs = metric_configs(context.preset_name, world.image_size, METRICS)
         out = []
         for models in registry.twins(world, PAIR).values():
@@ -125,7 +125,7 @@ class BoundaryEvidence(Request):
     def compute(self, context: Context) -> BigEvidence:
         """Search the boundary points, measure B1's alignment and score B2's maps."""
         world = context.world
-        n = self.setting(context).n_images or context.n_images
+        n = context.per_pair(self.setting(context).n_images)
         pairs, images = context.pairs(self.who, n, PAIR)
         pool = context.pool
         configs = metric_configs(context.preset_name, world.image_size, METRICS)

@@ -178,7 +178,7 @@ class SamSweeps(Request):
 
     def plan(self, context: Context) -> list[PlannedStage]:
         setting = self.setting(context)
-        world, n = context.world, setting.n_images or context.n_images
+        world, n = context.world, context.per_pair(setting.n_images)
         configs = metric_configs(setting.scores, world.image_size, SCORES)
         out = []
         for models in registry.twins(world, PAIR, setting.families).values():
@@ -214,7 +214,7 @@ class SamSweeps(Request):
     def compute(self, context: Context) -> SamEvidence:
         """Run the plan's sweeps on the pairs' CL images and measure S1-S8's data."""
         world, setting = context.world, self.setting(context)
-        n = setting.n_images or context.n_images
+        n = context.per_pair(setting.n_images)
         twins, images = context.pairs(self.who, n, PAIR, setting.families)
         pool = context.pool
         inputs = SweepInputs(world=world, specs=context.specs, pool=pool, executor=context.executor,
