@@ -37,7 +37,7 @@ from amx.attacks.boundary import boundary_search
 from amx.evidence import Context, Request, for_preset, timed
 from amx.methods.base import input_gradients, reduce_channels
 from amx.methods.big import big_attributions
-from amx.pipeline.executor import MapTask
+from amx.pipeline.executor import MapTask, Task
 from amx.pipeline.plan import PlannedStage, attribute_stage, images_id, map_work, score_stages
 from amx.pipeline.run import map_key, method_for
 from amx.pipeline.scored import score_maps
@@ -160,7 +160,7 @@ class BoundaryEvidence(Request):
 
 
 @dataclass(frozen=True)
-class BoundaryTask:
+class BoundaryTask(Task):
     """BIG's boundary search (``amx.attacks.boundary``) of pool images ``rows`` (of the first
     ``pool`` eval images of ``world``) on ``model``, with the search config of its ``big`` method
     under ``preset``, the random starts drawn from ``seed``; ``keys``: each row's point. An
@@ -175,10 +175,6 @@ class BoundaryTask:
     pool: int
     rows: tuple[int, ...]
     keys: tuple[str, ...]
-
-    @property
-    def key(self) -> str:
-        return content_key(kind="task", keys=self.keys)
 
     def compute(self, runner) -> BoundaryResult:
         world, spec, model, images, targets = runner.inputs(self)
@@ -210,7 +206,7 @@ class BoundaryResult:
 
 
 @dataclass(frozen=True)
-class BigMapTask:
+class BigMapTask(Task):
     """BIG's maps (``amx.methods.big``) of pool images ``rows`` on ``model`` under ``preset``,
     integrated from the images' stored boundary ``points`` (float32 ``[n, 3, H, W]``; they travel
     with the task); ``keys``: each map's, ``search_seconds``: each point's search time, which a BIG
@@ -225,10 +221,6 @@ class BigMapTask:
     points: np.ndarray = field(compare=False, repr=False)
     keys: tuple[str, ...] = ()
     search_seconds: tuple[float, ...] = ()
-
-    @property
-    def key(self) -> str:
-        return content_key(kind="task", keys=self.keys)
 
     def compute(self, runner) -> BigMaps:
         world, spec, model, images, targets = runner.inputs(self)

@@ -68,26 +68,22 @@ class Judge:
     def error(self, case, err: Exception) -> dict:
         """Record that ``case`` could not be judged because of ``err`` (no verdict: neither passed
         nor failed; a run with one does not succeed)."""
-        old = self.baseline.get(case.id)
         reason = f"{type(err).__name__}: {err}"
-        change = "" if old is None else (f"judged in the baseline ({'held' if old['passed'] else 'failed'}); "
-                                         "now an error")
-        entry = {"case_id": case.id, "claim": case.claim, "passed": None, "statistic": None,
-                 "threshold": None, "paper_value": None, "reason": reason,
-                 "message": f"{case.id}: could not be judged: {reason}", "details": {}, "outcome": "error",
-                 "baseline_change": change, "baseline": old}
-        self.entries.append(entry)
-        return entry
+        return self._unjudged(case, "error", reason, f"{case.id}: could not be judged: {reason}")
 
     def not_applicable(self, case, reason: str) -> dict:
         """Record ``case`` as not applicable (a case the baseline judged says so: a model that went
         missing must not pass unnoticed)."""
+        return self._unjudged(case, "not applicable", reason, f"{case.id}: {reason}")
+
+    def _unjudged(self, case, outcome: str, reason: str, message: str) -> dict:
+        """Record ``case`` without a verdict, with its ``outcome`` and ``reason``; the entry."""
         old = self.baseline.get(case.id)
         change = "" if old is None else (f"judged in the baseline ({'held' if old['passed'] else 'failed'}); "
-                                         "now not applicable")
+                                         f"now {'an error' if outcome == 'error' else outcome}")
         entry = {"case_id": case.id, "claim": case.claim, "passed": None, "statistic": None,
-                 "threshold": None, "paper_value": None, "message": f"{case.id}: {reason}", "reason": reason,
-                 "details": {}, "outcome": "not applicable", "baseline_change": change, "baseline": old}
+                 "threshold": None, "paper_value": None, "message": message, "reason": reason,
+                 "details": {}, "outcome": outcome, "baseline_change": change, "baseline": old}
         self.entries.append(entry)
         return entry
 

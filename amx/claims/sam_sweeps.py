@@ -46,7 +46,7 @@ from scipy import ndimage
 
 from amx.evidence import Context, Request, for_preset, timed
 from amx.metrics.similarity import SSIMConfig, ssim
-from amx.pipeline.executor import Records
+from amx.pipeline.executor import Records, Task
 from amx.pipeline.plan import PlannedStage, attribute_stage, images_id, map_work, score_stages
 from amx.pipeline.run import map_key, method_for
 from amx.pipeline.scored import score_maps
@@ -371,7 +371,7 @@ def _per_image(inputs, plan, twins, images, pool, ledger) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
-class TraceTask:
+class TraceTask(Task):
     """S8's MP loss traces (``MeaningfulPerturbation.optimise``) of pool images ``rows`` on
     ``model``, MP with config ``overrides`` under ``preset``, its random draws from ``seed``;
     ``keys``: each image's trace. An executor's task (``amx.pipeline.executor``)."""
@@ -385,10 +385,6 @@ class TraceTask:
     pool: int
     rows: tuple[int, ...]
     keys: tuple[str, ...]
-
-    @property
-    def key(self) -> str:
-        return content_key(kind="task", keys=self.keys)
 
     def compute(self, runner) -> Records:
         world, spec, model, images, targets = runner.inputs(self)

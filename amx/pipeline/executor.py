@@ -5,8 +5,8 @@ chunk of the world's pool images, each output named by its content key. ``MapTas
 attribution maps (``amx.pipeline.run.map_key``), ``ScoreTask`` scores maps with a metric
 (``amx.pipeline.run.score_key``); a claim set may define its own (BIG's boundary search and
 maps: ``amx.claims.big_evidence``; SAM's MP loss traces: ``amx.claims.sam_sweeps.TraceTask``).
-A task is plain data (names, numbers, keys and arrays: picklable, no model, tensor or open file)
-with ``compute(runner)``, so an executor may run it wherever it likes: a ``TaskRunner`` computes
+A task (``Task``) is plain data (names, numbers, keys and arrays: picklable, no model, tensor or
+open file) with ``compute(runner)``, so an executor may run it wherever it likes: a ``TaskRunner`` computes
 tasks where it runs, looking the world and the model up by name and loading each model once, and
 returns results. The driver saves each result
 (``result.save(store, device)``): it is the content store's single writer, whatever runs the tasks.
@@ -29,8 +29,18 @@ from amx.pipeline.batching import halving
 from amx.pipeline.store import content_key
 
 
+class Task:
+    """What every task has: ``keys``, the content keys of its outputs (per output for a
+    ``MapTask``), and ``key``, the task's own content key, made of them."""
+
+    @property
+    def key(self) -> str:
+        """The task's content key: the outputs it computes."""
+        return content_key(kind="task", keys=self.keys)
+
+
 @dataclass(frozen=True)
-class MapTask:
+class MapTask(Task):
     """The maps of pool images ``rows`` (of the first ``pool`` eval images of ``world``) by method
     ``method`` with config ``overrides`` (over ``preset``, None: the world's) and ``seed``, on
     ``model``, on ``device``. ``keys``: per output, the content key of each row's map (None: not
@@ -55,11 +65,6 @@ class MapTask:
         if len(self.keys) != outputs or any(len(k) != len(self.rows) for k in self.keys):
             raise ValueError(f"MapTask of {self.model} {self.method}: needs {outputs} key list(s) of "
                              f"{len(self.rows)} (one per row), got {[len(k) for k in self.keys]}")
-
-    @property
-    def key(self) -> str:
-        """The task's content key: the maps it computes."""
-        return content_key(kind="task", keys=self.keys)
 
     def compute(self, runner: TaskRunner) -> MapResult:
         """The maps, on the runner's model and images (out-of-memory batches halved)."""
@@ -101,7 +106,7 @@ class MapResult:
 
 
 @dataclass(frozen=True)
-class ScoreTask:
+class ScoreTask(Task):
     """The scores by metric ``metric`` with ``config`` (its frozen config) of ``maps`` (float32
     ``[n, H, W]``, as stored; they travel with the task) of pool images ``rows`` (of the first
     ``pool`` eval images of ``world``) on ``model``, ``batch_size`` model inputs per pass (halved
@@ -122,10 +127,6 @@ class ScoreTask:
         if not (len(self.rows) == len(self.keys) == len(self.maps)):
             raise ValueError(f"ScoreTask of {self.model} {self.metric}: {len(self.rows)} rows, "
                              f"{len(self.maps)} maps and {len(self.keys)} keys (one each)")
-
-    @property
-    def key(self) -> str:
-        return content_key(kind="task", keys=self.keys)
 
     def compute(self, runner: TaskRunner) -> Records:
         from amx.metrics import METRICS, ScoreBatch
@@ -206,7 +207,7 @@ class Executor(Protocol):
     """Runs ``tasks`` and yields each one's result as it ends (in any order). ``pool`` is the
     driver's image pool of the tasks' world, for an executor that can share it."""
 
-    def run(self, tasks: Iterable, pool=None) -> Iterator: ...
+    def run(self, tasks: Iterable[Task], pool=None) -> Iterator: ...
 
 
 class InProcess:
@@ -216,7 +217,7 @@ class InProcess:
     def __init__(self):
         self.runner = TaskRunner()
 
-    def run(self, tasks: Iterable, pool=None) -> Iterator:
+    def run(self, tasks: Iterable[Task], pool=None) -> Iterator:
         for task in tasks:
             if pool is not None:
                 self.runner.pools.setdefault((task.world, task.pool), pool)
