@@ -212,7 +212,7 @@ class ZooTable(Request):
 
         n = context.zoo_eval_images
         return [PlannedStage("table1", name, "", n, *passes(context.world.attack, n),
-                             work=f"table1:{spec.sha256}:{n}")
+                             work=f"table1:{spec.fingerprint}:{n}")
                 for name, spec in context.specs.items() if spec.sha256 is not None]
 
     def compute(self, context: Context) -> list[dict]:

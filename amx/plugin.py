@@ -138,7 +138,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--report-dir", default="reports", metavar="DIR",
                     help="where claims.html and results.json are written (default: reports).")
     for option in world_options():
-        group.addoption(f"--{option.name}", dest=option.dest, default=None, metavar="DIR",
+        group.addoption(f"--{option.name}", dest=option.dest, default=None, metavar=option.name.upper(),
                         help=f"{option.help} (sets ${option.env}).")
     group.addoption("--baseline", default=None, metavar="PATH",
                     help="compare each claim case's verdict with this baseline JSON; a flip fails.")
@@ -175,6 +175,8 @@ def pytest_configure(config: pytest.Config) -> None:
         world = get_world(config.getoption("--world"))
     except KeyError as err:
         raise pytest.UsageError(f"--world: {err}") from None
+    except ValueError as err:  # a zoo file (--zoo) that cannot be used: it names file, model and key
+        raise pytest.UsageError(f"--zoo: {err}") from None
     n_images = config.getoption("--n-images")
     if n_images is not None and n_images <= 0:
         raise pytest.UsageError(f"--n-images must be a positive integer, got {n_images}")
@@ -212,15 +214,15 @@ def pytest_configure(config: pytest.Config) -> None:
     except (KeyError, ValueError, FileNotFoundError) as err:
         names = [c.name for c in session.claim_sets]
         raise pytest.UsageError(f"--world {world.name}: claim sets {names} cannot be run: {err}") from None
-    cases = {}
+    baseline = None
     if session.baseline_path and not update:
         try:
-            cases, session.baseline_warnings = baselines.load(session.baseline_path, session.record())
+            baseline, session.baseline_warnings = baselines.load(session.baseline_path, session.record())
         except ValueError as err:
             raise pytest.UsageError(str(err)) from None
         for warning in session.baseline_warnings:
             config.issue_config_time_warning(AmxBaselineWarning(warning), stacklevel=2)
-    adapter.judged = session.judge_for(cases)
+    adapter.judged = session.judge_for(baseline)
     config.stash[session_key] = adapter
 
 

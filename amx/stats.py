@@ -97,11 +97,15 @@ def mann_whitney(a, b, alternative: str = "two-sided", seed: int = 0, n_boot: in
                       *_percentile_ci(boot), len(a) + len(b))
 
 
+SPEARMAN_MIN_PAIRS = 4  # the Fisher-z CI's standard error is 1 / sqrt(n - 3)
+
+
 def spearman(x, y) -> TestResult:
     """Spearman's rho of paired samples (0 if one is constant), with a 95% Fisher-z CI."""
     x, y = _clean(x, "x"), _clean(y, "y")
-    if len(x) != len(y) or len(x) < 4:
-        raise ValueError(f"spearman needs >= 4 pairs of equal length, got {len(x)} and {len(y)}")
+    if len(x) != len(y) or len(x) < SPEARMAN_MIN_PAIRS:
+        raise ValueError(f"spearman needs >= {SPEARMAN_MIN_PAIRS} pairs of equal length, got {len(x)} and "
+                         f"{len(y)}")
     if np.ptp(x) == 0 or np.ptp(y) == 0:
         rho, p = 0.0, 1.0
     else:

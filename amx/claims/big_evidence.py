@@ -248,7 +248,7 @@ class BigMaps:
 
 
 def _boundary_work(world, spec, big, seed: int, images: str) -> str:
-    return content_key(kind="boundary", version=search.VERSION, **world.key(), model=spec.sha256,
+    return content_key(kind="boundary", version=search.VERSION, **world.key(), model=spec.fingerprint,
                        config=asdict(big.config.boundary), seed=seed, images=images)
 
 
@@ -275,7 +275,7 @@ class _Model:
 
     def _boundary_keys(self) -> list[str]:
         return [content_key(kind="boundary", version=search.VERSION, **self.world.key(), image=int(i),
-                            target=int(self.pool.labels[i]), model=self.spec.sha256,
+                            target=int(self.pool.labels[i]), model=self.spec.fingerprint,
                             config=asdict(self.big.config.boundary), seed=self.seed) for i in self.index]
 
     def boundary(self) -> dict:

@@ -350,7 +350,8 @@ def _p6(other):
         rows = ten(ev)[ten(ev)["method"].isin(["gradient", other])]
         wide = rows.pivot_table(index=["model", "image"], columns="method", values="wsl").dropna()
         cid = f"P6[gradient-vs-{other}]"
-        msg = f"{cid}: mean WSL over the 10 CNNs: Gradient {mine:.2f} vs {other} {theirs:.2f} points; "
+        n = ten(ev)["model"].nunique()
+        msg = f"{cid}: mean WSL over the {n} CNNs: Gradient {mine:.2f} vs {other} {theirs:.2f} points; "
         paired = None
         if len(wide) < 2:
             msg += "paired by (model, image): fewer than 2 pairs"
@@ -492,7 +493,9 @@ def _p8(what):
                f"{best_expl} ({100 * expl[best_expl]:.1f} points; {best_acc}: {100 * expl[best_acc]:.1f})")
         return verdict(cid, P8_DIFFER, float(best_acc != best_expl), msg, 1.0, most_accurate=best_acc,
                        most_explainable=best_expl)
-    return Case("P8", what, check, min_models=3, resample=_p8_resample(what))
+    # the argmaxes differ among 3 or more CNNs; Spearman over CNNs needs stats.SPEARMAN_MIN_PAIRS
+    min_models = stats.SPEARMAN_MIN_PAIRS if what == "insertion-vs-top1" else 3
+    return Case("P8", what, check, min_models=min_models, resample=_p8_resample(what))
 
 
 P9_PAPER = {"network": 0.88, "image": 0.78}
@@ -518,7 +521,8 @@ def _p9(level):
         rows = ten(ev)
         return P9_RULE.holds(resampled.spearman(rows["confidence"], rows["deletion"],
                                                 draws.weights(rows["image"])))
-    return Case("P9", level, check, min_models=3 if level == "network" else 1, resample=resample)
+    return Case("P9", level, check, min_models=stats.SPEARMAN_MIN_PAIRS if level == "network" else 1,
+                resample=resample)
 
 
 P10_PAIRS = [("pointing_game", "wsl", P10_AGREE), ("pointing_game", "insertion", P10_APART),

@@ -9,8 +9,9 @@ but the default one.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -113,16 +114,32 @@ class World:
 
 
 WORLDS: Registry[World] = Registry("world", "amx.worlds", World)
+ZOO_FILE = WorldOption("zoo", "AMX_ZOO",
+                       "a zoo file (TOML, amx.zoo.file): its models replace the world's zoo")
 
 
 def get_world(name: str) -> World:
-    """The world called ``name``; an unknown name lists the valid ones."""
-    return WORLDS.get(name)
+    """The world called ``name``; an unknown name lists the valid ones. With a zoo file set
+    (``--zoo``, ``$AMX_ZOO``), the world's zoo is the file's models, and its description and
+    departures say so."""
+    world = WORLDS.get(name)
+    path = os.environ.get(ZOO_FILE.env)
+    if not path:
+        return world
+    from amx.zoo.file import FileZoo  # the zoo package builds on this module: imported when used
+
+    zoo = FileZoo.read(path)
+    models = ", ".join(f"{m.name} ({m.constructor}, {m.regime})" for m in zoo.models.values())
+    instead = f"With --zoo, the zoo is the user's file {zoo.path}"
+    return replace(world, zoo=zoo, description=f"{world.description} {instead}: {models}.",
+                   departures=f"{world.departures} {instead}, not the world's own (what the text above "
+                              "says of the world's zoo does not apply).")
 
 
 def world_options() -> list[WorldOption]:
-    """The options of every registered world, one per name (worlds may share one)."""
-    found: dict[str, WorldOption] = {}
+    """The zoo file option and the options of every registered world, one per name (worlds may
+    share one)."""
+    found: dict[str, WorldOption] = {ZOO_FILE.name: ZOO_FILE}
     for _, world in WORLDS.items():
         for option in world.options:
             found.setdefault(option.name, option)

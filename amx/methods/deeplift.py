@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
-from amx.methods.base import REDUCTIONS, AttributionMethod, reduce_channels
+from amx.methods.base import REDUCTIONS, AttributionMethod, NotApplicableError, model_name, reduce_channels
 from amx.methods.ig import BASELINES, baseline_image
 from amx.scoring import balanced_chunks, target_scores
 
@@ -169,7 +169,15 @@ class DeepLift(AttributionMethod):
         return (0, 2)  # one forward and backward of the image and of its baseline
 
     def raw(self, model, images, targets) -> torch.Tensor:
-        """Per-channel attributions ``[B, 3, H, W]`` (completeness holds for these)."""
+        """Per-channel attributions ``[B, 3, H, W]`` (completeness holds for these); a model with
+        attention layers (a module whose class name says ``Attention``: they reshape the batch) is
+        not applicable."""
+        kinds = {type(m).__name__ for m in model.modules()}
+        attention = sorted(k for k in kinds if "attention" in k.lower())
+        if attention:
+            raise NotApplicableError(f"deeplift: model {model_name(model)!r} has attention layers "
+                                     f"({', '.join(attention)}), whose reshaped batch amx's DeepLIFT "
+                                     "does not follow")
         baselines = baseline_image(images, self.config.baseline)
         return deeplift_attributions(model, images, baselines, targets, self.inputs_per_pass(images))
 

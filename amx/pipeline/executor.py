@@ -172,7 +172,7 @@ class TaskRunner:
         """Model ``spec`` of ``world`` on ``device``, loaded once per weight fingerprint."""
         from amx.zoo import registry
 
-        key = (world, spec.name, spec.sha256, device)
+        key = (world, spec.name, spec.fingerprint, device)
         if key not in self.models:
             self.models[key] = registry.load(spec.name, world, device=device)
         return self.models[key]

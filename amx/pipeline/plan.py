@@ -47,7 +47,7 @@ def images_id(subset: str, spec, pair: tuple[str, str] | None = None) -> str:
 
 def map_work(world, spec, method, seed: int, images: str) -> str:
     """The maps of ``method`` on ``spec`` with ``seed`` over the image list ``images`` (``images_id``)."""
-    return content_key(kind="map", **world.key(), model=spec.sha256, method=method.name,
+    return content_key(kind="map", **world.key(), model=spec.fingerprint, method=method.name,
                        method_version=method.version, config=asdict(method.config), seed=seed, images=images)
 
 
@@ -76,7 +76,7 @@ def plan(config) -> list[PlannedStage]:
 def predict_stage(world, spec, pool: int) -> PlannedStage:
     """A model's predictions on the pool of ``pool`` images (``amx.pipeline.run.predictions``)."""
     return PlannedStage("predict", spec.name, "", pool, pool, 0,
-                        work=content_key(kind="predictions", model=spec.sha256, **world.key(), n=pool))
+                        work=content_key(kind="predictions", model=spec.fingerprint, **world.key(), n=pool))
 
 
 def attribute_stage(world, model: str, method, n_images: int, work: str, stage: str = "attribute",

@@ -283,7 +283,7 @@ def predictions(world: World, specs: list[ModelSpec], pool, device: str, store: 
     ``unreadable`` (``{pool index: why}``), so no subset draws it. Each model computed is
     appended to ``stages`` (the pass's decoding shared equally)."""
     keys = {spec.name: content_key(kind="predictions", version=PREDICTIONS_VERSION, **world.key(),
-                                   model=spec.sha256, n=len(pool.labels)) for spec in specs}
+                                   model=spec.fingerprint, n=len(pool.labels)) for spec in specs}
     cached = store.get_records(list(keys.values()))
     out = {name: cached[key] for name, key in keys.items() if key in cached}
     todo = [spec.name for spec in specs if spec.name not in out]
@@ -364,7 +364,7 @@ def method_for(world: World, spec: ModelSpec, name: str, preset: str | None, dev
 def map_key(world: World, labels: np.ndarray, spec: ModelSpec, method, index: int, seed: int) -> str:
     """The content key of the map of pool image ``index`` by ``method`` on model ``spec``."""
     return content_key(kind="map", **world.key(), image=int(index), target=int(labels[index]),
-                       model=spec.sha256,
+                       model=spec.fingerprint,
                        method=method.name, method_version=method.version, config=asdict(method.config),
                        seed=seed)
 

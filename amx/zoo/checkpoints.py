@@ -103,7 +103,7 @@ def load_checkpoint(path: Path) -> tuple[object, str]:
     return torch.load(io.BytesIO(data), map_location="cpu", weights_only=False), digest
 
 
-def _state_dict(checkpoint: object, keys: tuple[str, ...]) -> dict[str, torch.Tensor]:
+def find_state_dict(checkpoint: object, keys: tuple[str, ...]) -> dict[str, torch.Tensor]:
     if isinstance(checkpoint, Mapping):
         for key in keys:
             if key in checkpoint and isinstance(checkpoint[key], Mapping):
@@ -136,12 +136,12 @@ def convert(checkpoint: object, fmt: str, architecture: str) -> dict[str, torch.
 
 def _convert(checkpoint: object, fmt: str, architecture: str) -> dict[str, torch.Tensor]:
     if fmt == "torchvision":
-        state = _state_dict(checkpoint, ("state_dict",))
+        state = find_state_dict(checkpoint, ("state_dict",))
         return {_DENSENET_OLD_KEY.sub(lambda m: m[1] + m[2], k): v for k, v in state.items()}
     if fmt == "advprop":
-        state = _strip(_state_dict(checkpoint, ("state_dict",)), ("module.", ""))
+        state = _strip(find_state_dict(checkpoint, ("state_dict",)), ("module.", ""))
         return {k: v for k, v in state.items() if ".aux_bn." not in k}
-    state = _state_dict(checkpoint, ("model", "state_dict"))
+    state = find_state_dict(checkpoint, ("model", "state_dict"))
     if any(k.startswith("module.model.model.") for k in state):
         state = _strip(state, ("module.model.model.",))
     else:

@@ -107,7 +107,7 @@ def evaluate_zoo(world: World, n_images: int = 1000, models: list[str] | None = 
     for name in names:
         spec = specs[name]
         model = registry.load(name, world.name, device=device)  # verifies the fingerprint
-        path = _cache_path(world, spec.sha256, attack, n_images)
+        path = _cache_path(world, spec.fingerprint, attack, n_images)
         if path.is_file():
             result = json.loads(path.read_text())
         else:

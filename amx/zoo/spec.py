@@ -17,8 +17,8 @@ from pathlib import Path
 
 from amx.files import PAPER_DIR
 
-# package: installed with a Python package; code: built by a plugin
-WEIGHT_SOURCES = ("fixtures", "torchvision", "robustness", "advprop", "package", "code")
+# package: installed with a Python package; code: built by a plugin; file: a zoo file (amx.zoo.file)
+WEIGHT_SOURCES = ("fixtures", "torchvision", "robustness", "advprop", "package", "code", "file")
 _PAPER_FAMILIES = {"alexnet": "AlexNet", "googlenet": "GoogLeNet", "resnet": "ResNet",
                    "densenet": "DenseNet", "mobilenet": "MobileNet"}
 
@@ -51,12 +51,14 @@ class ModelSpec:
 
     ``cam_layer`` is the dotted module path used by CAM / GradCAM. ``gap_head`` says whether CAM
     applies (the head is global-average-pool -> linear, as the paper judged it: not AlexNet, not
-    MobileNet-v2). ``sha256`` is the expected fingerprint of ``weights``; loading refuses a file
+    MobileNet-v2). ``sha256`` is the expected sha256 of ``weights``; loading refuses a file
     whose hash differs. ``paper``: the paper's Table 1 figures of this very model (``top1``,
     ``pgd_top1``, ``confidence_mean``), where the world's model is the paper's; Table 1 shows them
     beside the regenerated ones. ``architecture`` names the model's family (vanilla and robust
     twins share it); ``regime`` how it was trained, an open name (``vanilla``, ``pgd``, ``trades``,
-    ``advprop-pgd1`` ...): a claim set says which regimes it compares.
+    ``advprop-pgd1`` ...): a claim set says which regimes it compares. ``recipe``: what beside the
+    weights decides the outputs, where the user states it (a zoo file's constructor, normalisation
+    and input size); ``fingerprint``, the model in every cache key, covers it.
     """
 
     name: str
@@ -74,8 +76,17 @@ class ModelSpec:
     gap_head: bool
     pair: str | None = None
     provenance: str = ""
+    recipe: str = ""
     training: dict = field(default_factory=dict, compare=False, hash=False)
     paper: dict = field(default_factory=dict, compare=False, hash=False)  # its Table 1 row, if the paper's
+
+    @property
+    def fingerprint(self) -> str | None:
+        """The model in cache keys and baselines: the weights' sha256, combined with the recipe when
+        there is one (None: weights not found)."""
+        if self.sha256 is None or not self.recipe:
+            return self.sha256
+        return hashlib.sha256(f"{self.sha256}\n{self.recipe}".encode()).hexdigest()
 
     def __post_init__(self):
         if not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", self.regime):
