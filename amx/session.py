@@ -201,7 +201,11 @@ class Session:
         case whose check raises is an ``error`` entry, and the others are judged."""
         from amx.claims import baseline as baselines
 
-        judge = self.judge_for(None if baseline is None else baselines.load(Path(baseline), self.record())[0])
+        found = None
+        if baseline is not None:
+            self.baseline_path = Path(baseline)
+            found, self.baseline_warnings = baselines.load(self.baseline_path, self.record())
+        judge = self.judge_for(found)
         for claim_set in self.claim_sets:
             evidence = self.evidence(claim_set)
             for case in sorted(claim_set.cases(), key=lambda c: claim_order(c.claim)):
@@ -211,10 +215,15 @@ class Session:
                     continue
         return judge
 
-    def judge_for(self, baseline_cases: dict | None) -> Judge:
-        """An empty ``Judge`` with the session's seed, stability and ``holm`` settings."""
+    def judge_for(self, baseline: dict | None) -> Judge:
+        """An empty ``Judge`` with the session's seed, stability and ``holm`` settings, against
+        ``baseline`` (``amx.claims.baseline.load``; None: none)."""
+        from amx.claims.baseline import changed_models
+
+        baseline = baseline or {}
         return Judge(self.claim_sets, self.seed, self.stability, self.holm, self.strict_verdicts,
-                     baseline_cases or {})
+                     baseline.get("cases", {}),
+                     changed_models(baseline.get("models"), self.record()["models"]) if baseline else {})
 
     def record(self) -> dict:
         """What a baseline records besides its verdicts."""
@@ -222,7 +231,9 @@ class Session:
                 "seed": self.seed, "preset": self.context.preset_name, "device": self.device,
                 "device_name": self.device_name,
                 "amx_version": amx.__version__, "holm": self.holm,
-                "stability": {"resamples": self.stability.n_draws, "stable_share": self.stability.high}}
+                "stability": {"resamples": self.stability.n_draws, "stable_share": self.stability.high},
+                "models": {name: spec.fingerprint for name, spec in self.context.specs.items()
+                           if spec.fingerprint is not None}}
 
     def results(self, judge: Judge) -> dict:
         """What the report shows (``build_results``) of ``judge``'s entries, with the run's
@@ -234,6 +245,7 @@ class Session:
         results = build_results(judge.entries, self.claim_sets, evidences, self.provenance())
         results["sample_sizes"] = sizes
         results["seed_stability"] = None
+        results["provenance"]["baseline"].update(compared=bool(judge.baseline), changed_models=judge.changed)
         results["provenance"]["stage_seconds"]["report"] = round(time.perf_counter() - start, 1)
         return results
 
@@ -275,7 +287,7 @@ class Session:
         stage, the ScoreTable's configuration and efficiency, the stability and baseline settings."""
         from amx.report.results import provenance
 
-        fingerprints = {name: spec.sha256 for name, spec in self.context.specs.items()}
+        fingerprints = {name: spec.fingerprint for name, spec in self.context.specs.items()}
         tables = [r for q, r in self.results_of.items() if isinstance(q, Scores)]
         stages = [asdict(x) for x in self.ledger]
         passes = {"forwards": sum(x["forwards"] for x in stages),

@@ -12,6 +12,10 @@ both runs is ``flipped``. A flip where either run is borderline is a ``borderlin
 failure``. A case without a stability (another package's claim without ``resample``, a baseline
 recorded before amx stored stabilities) counts as stable. A case whose check raises is an
 ``error``: recorded with its exception (the other cases are still judged), never a verdict.
+
+Each entry lists the models the case ``reads`` (``amx.claims.spec.Case.reads``); a case that
+flipped, or could not be judged, against a baseline names those among them whose fingerprints
+changed since the baseline (``changed_models``): the model change that can explain it.
 """
 
 from __future__ import annotations
@@ -37,8 +41,10 @@ def _label(old: dict) -> str | None:
 @dataclass
 class Judge:
     """Judges the cases of ``claim_sets`` on evidence, against ``baseline`` cases (``{case id:
-    {"passed", "statistic", "stability"}}``; empty: none). ``entries``: one JSON-ready record per
-    case judged or found not applicable, in the order they were judged."""
+    {"passed", "statistic", "stability"}}``; empty: none). ``changed``: ``{model: what changed}``
+    of the models whose fingerprints differ from the baseline's (``amx.claims.baseline.changed_models``).
+    ``entries``: one JSON-ready record per case judged or found not applicable, in the order they
+    were judged."""
 
     claim_sets: list
     seed: int = 0
@@ -46,6 +52,7 @@ class Judge:
     holm: bool = False
     strict: bool = False
     baseline: dict = field(default_factory=dict)
+    changed: dict = field(default_factory=dict)
     entries: list = field(default_factory=list)
     verdicts: list = field(default_factory=list)
     seconds: float = 0.0  # spent on the resamples
@@ -58,32 +65,35 @@ class Judge:
         exception of its check is recorded as an ``error`` entry (``error``), then raised."""
         reason = case.not_applicable(evidence)
         if reason is not None:
-            return self.not_applicable(case, reason)
+            return self.not_applicable(case, reason, case.reads(evidence, missing=True))
+        reads = case.reads(evidence)
         try:
-            return self.judge(case, evidence)
+            return self.judge(case, evidence, reads)
         except Exception as err:
-            self.error(case, err)
+            self.error(case, err, reads)
             raise
 
-    def error(self, case, err: Exception) -> dict:
-        """Record that ``case`` could not be judged because of ``err`` (no verdict: neither passed
-        nor failed; a run with one does not succeed)."""
+    def error(self, case, err: Exception, reads: list[str] = ()) -> dict:
+        """Record that ``case`` (reading models ``reads``) could not be judged because of ``err``
+        (no verdict: neither passed nor failed; a run with one does not succeed)."""
         reason = f"{type(err).__name__}: {err}"
-        return self._unjudged(case, "error", reason, f"{case.id}: could not be judged: {reason}")
+        return self._unjudged(case, "error", reason, f"{case.id}: could not be judged: {reason}", reads)
 
-    def not_applicable(self, case, reason: str) -> dict:
-        """Record ``case`` as not applicable (a case the baseline judged says so: a model that went
-        missing must not pass unnoticed)."""
-        return self._unjudged(case, "not applicable", reason, f"{case.id}: {reason}")
+    def not_applicable(self, case, reason: str, reads: list[str] = ()) -> dict:
+        """Record ``case`` (of models ``reads``) as not applicable (a case the baseline judged says
+        so: a model that went missing must not pass unnoticed)."""
+        return self._unjudged(case, "not applicable", reason, f"{case.id}: {reason}", reads)
 
-    def _unjudged(self, case, outcome: str, reason: str, message: str) -> dict:
+    def _unjudged(self, case, outcome: str, reason: str, message: str, reads: list[str] = ()) -> dict:
         """Record ``case`` without a verdict, with its ``outcome`` and ``reason``; the entry."""
         old = self.baseline.get(case.id)
         change = "" if old is None else (f"judged in the baseline ({'held' if old['passed'] else 'failed'}); "
                                          f"now {'an error' if outcome == 'error' else outcome}")
+        changed = self.changed_of(reads) if old is not None else []
         entry = {"case_id": case.id, "claim": case.claim, "passed": None, "statistic": None,
-                 "threshold": None, "paper_value": None, "message": message, "reason": reason,
-                 "details": {}, "outcome": outcome, "baseline_change": change, "baseline": old}
+                 "threshold": None, "paper_value": None, "message": message + self._naming(changed),
+                 "reason": reason, "details": {}, "outcome": outcome, "baseline_change": change,
+                 "baseline": old, "reads": list(reads), "changed_models": changed}
         self.entries.append(entry)
         return entry
 
@@ -115,7 +125,15 @@ class Judge:
                                f"among {len(family)} p-decided cases of {case.claim}]",
                        details={**verdict.details, "p_holm": adjusted})
 
-    def judge(self, case, evidence) -> dict:
+    def changed_of(self, reads) -> list[str]:
+        """The models among ``reads`` whose fingerprints changed since the baseline."""
+        return [m for m in reads if m in self.changed]
+
+    def _naming(self, changed: list[str]) -> str:
+        named = "; ".join(f"{m} ({self.changed[m]})" for m in changed)
+        return f" [changed since the baseline: {named}]" if changed else ""
+
+    def judge(self, case, evidence, reads: list[str] = ()) -> dict:
         """Judge ``case`` on ``evidence`` (with ``holm``, on its adjusted p-value where a p-value
         decides it), re-judge it on the bootstrap resamples, compare it with the baseline."""
         verdict = self.check(case, evidence)
@@ -133,11 +151,11 @@ class Judge:
                                               f"({self.stability_errors[case.id]}); judged as stable"),
                           stacklevel=2)
         self.seconds += time.perf_counter() - start
-        return self.record(verdict, found)
+        return self.record(verdict, found, reads)
 
-    def record(self, verdict, stable: Stability | None = None) -> dict:
-        """Record ``verdict`` (with its ``stable``-ity, if known) and its outcome against the
-        baseline; the entry."""
+    def record(self, verdict, stable: Stability | None = None, reads: list[str] = ()) -> dict:
+        """Record ``verdict`` (with its ``stable``-ity, if known, and the models it ``reads``) and
+        its outcome against the baseline; the entry."""
         self.verdicts.append(verdict)
         old = self.baseline.get(verdict.case_id)
         if old is None:
@@ -155,8 +173,11 @@ class Judge:
             was = old.get("statistic")
             change = "unchanged" + (f" (statistic was {was:.4g})" if was is not None else "")
             outcome = "passed" if verdict.passed else "expected failure"
-        entry = {**verdict.record(), "claim": verdict.claim, "outcome": outcome, "baseline_change": change,
-                 "baseline": old, "stability": None if stable is None else asdict(stable),
-                 "stability_error": self.stability_errors.get(verdict.case_id)}
+        changed = self.changed_of(reads) if outcome in ("flipped", "borderline flip") else []
+        entry = {**verdict.record(), "claim": verdict.claim, "outcome": outcome,
+                 "baseline_change": change + self._naming(changed), "baseline": old,
+                 "stability": None if stable is None else asdict(stable),
+                 "stability_error": self.stability_errors.get(verdict.case_id), "reads": list(reads),
+                 "changed_models": changed}
         self.entries.append(entry)
         return entry

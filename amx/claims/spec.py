@@ -275,6 +275,14 @@ class Case:
     def id(self) -> str:
         return f"{self.claim}[{self.name}]"
 
+    def reads(self, evidence: Evidence, missing: bool = False) -> list[str]:
+        """The models whose results the case reads: the zoo's models with weights found (and,
+        with ``missing``, those without), of its ``architecture`` when set and of its required
+        regimes when it names some (a changed model among them can explain a changed verdict)."""
+        return [s.name for s in evidence.specs.values() if (missing or s.sha256 is not None)
+                and self.architecture in (None, s.architecture)
+                and (not self.requires or s.regime in self.requires)]
+
     def not_applicable(self, evidence: Evidence) -> str | None:
         """Why ``evidence``'s world cannot regenerate this case (None if it can): a regime it
         requires (of ``architecture``, when set) is not in the zoo, or its weights were not found."""

@@ -364,7 +364,7 @@ def _provenance(prov: dict) -> str:
         out.append(_stage_table(passes.get("stages", [])))
     fingerprints = prov.get("model_fingerprints") or {}
     if fingerprints:
-        out.append("<h3>Model fingerprints (sha256 of the weights)</h3>"
+        out.append("<h3>Model fingerprints (sha256 of the weights; with a zoo file's recipe, of both)</h3>"
                    + _key_values((m, f"<code>{_esc(sha)}</code>") for m, sha in fingerprints.items()))
     return "\n".join(out)
 
@@ -373,6 +373,30 @@ def _not_applicable(results: dict) -> str:
     cases = sum(s.get("not_applicable", 0) for s in results["summary"])
     claims = sum(1 for s in results["summary"] if s["holds"] is None and s.get("not_applicable"))
     return f"; {cases} cases ({claims} whole claims) are not applicable on this world" if cases else ""
+
+
+def _changed_section(results: dict) -> str:
+    """"Changed since the baseline" (only where one was given): the models whose fingerprints
+    changed and the cases whose verdict changed, each with the changed models it reads."""
+    baseline = results["provenance"].get("baseline") or {}
+    if not baseline.get("compared"):  # no baseline, or one being written (--update-baseline)
+        return ""
+    models = baseline.get("changed_models") or {}
+    changed = [c for c in results["cases"] if c["outcome"] in ("flipped", "borderline flip")
+               or (c["outcome"] in ("error", "not applicable") and c.get("baseline"))]
+    model_line = ("Models changed since the baseline: " + "; ".join(
+        f"<code>{_esc(m)}</code> ({_esc(what)})" for m, what in models.items()) if models
+                  else "No model's fingerprint changed since the baseline.")
+    def named(models):
+        return ", ".join(f"<code>{_esc(m)}</code>" for m in models or []) or "-"
+
+    rows = [f"<td>{_esc(c['case_id'])}</td><td>{_badge(c['outcome'])}</td>"
+            f"<td>{_esc(c['baseline_change'])}</td><td>{named(c.get('changed_models'))}</td>"
+            for c in changed]
+    cases = (_table(["case", "outcome", "change", "changed models it reads"], rows) if rows
+             else "<p>No verdict changed.</p>")
+    return (f"<h2>Changed since the baseline</h2><p>Against <code>{_esc(baseline['path'])}</code>: "
+            f"{len(changed)} case(s) changed. {model_line}</p>{cases}")
 
 
 def render(results: dict, renderers: dict | None = None) -> str:
@@ -392,6 +416,7 @@ Claims of: {sets}. Generated {_esc(prov['created'])} by amx {_esc(prov['amx_vers
 (commit <code>{_esc(prov['git_commit'])}</code>) on {_esc(prov['device'])}.</p>
 {_stability_line(results)}
 <p class="small">World departures from the paper: {_esc(prov.get('world_departures'))}</p>
+{_changed_section(results)}
 <h2>Claims</h2>
 {_summary_table(results)}
 <h2>Cases, claim by claim</h2>
