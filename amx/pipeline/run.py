@@ -173,16 +173,17 @@ class _Context:
     world: World
     store: Store
     specs: dict[str, ModelSpec]
-    images: object  # the pool's uint8 [N, 3, H, W] (``SplitArrays.images``; ``floats`` converts)
-    labels: np.ndarray
-    boxes: tuple[np.ndarray, ...]
     metrics: dict[str, tuple[MetricSpec, object]]  # name -> (spec, config)
     device_name: str
-    pool: object  # the SplitArrays the images, labels and boxes are of
+    pool: object  # the world's eval pool (``SplitArrays``: uint8 images, labels, boxes)
     executor: Executor
     stages: list[Stage] = field(default_factory=list)
     throughput: dict = field(default_factory=dict)
     metric_batch_size: int = 256  # halved for the rest of the run when CUDA runs out of memory
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.pool.labels
 
     def task(self, model: str, method: str, rows, keys) -> MapTask:
         """The maps of ``method`` on ``model`` of pool ``rows``, stored under ``keys`` (None: timed only)."""
@@ -192,7 +193,7 @@ class _Context:
 
     def floats(self, index) -> torch.Tensor:
         """Pool images ``index`` on the device as floats in [0, 1] (pixel / 255), read when used."""
-        return torch.from_numpy(self.images[index]).to(self.config.device).float().div_(255.0)
+        return torch.from_numpy(self.pool.images[index]).to(self.config.device).float().div_(255.0)
 
 
 def run(config: RunConfig, cache: str | None = None, progress: bool = True,
@@ -210,12 +211,13 @@ def run(config: RunConfig, cache: str | None = None, progress: bool = True,
         if specs[name].sha256 is None:
             raise ValueError(f"model {name!r} of world {world.name!r} has no weight fingerprint (sha256): "
                              "its maps and scores could not be cached by content")
-    pool = pool or load_split(world, "eval", world.pool_size(config.n_images))
+    if pool is None:
+        pool = load_split(world, "eval", world.pool_size(config.n_images))
     configs = metric_configs(config.preset or world.preset, world.image_size, config.metrics)
     metrics = {name: (METRICS.get(name), configs[name]) for name in config.metrics}
     cache = str(cache or cache_dir())
-    ctx = _Context(config, world, Store(cache), specs, pool.images, pool.labels, pool.boxes, metrics,
-                   device_name(config.device), pool, executor or InProcess(),
+    ctx = _Context(config, world, Store(cache), specs, metrics, device_name(config.device), pool,
+                   executor or InProcess(),
                    stages=Ledger(on_stage),
                    metric_batch_size=max(config.metric_batch_size,
                                          inputs_per_pass(config.device, world.image_size) or 0))
