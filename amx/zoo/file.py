@@ -50,7 +50,7 @@ from torch.nn import functional as F
 from amx.colour import IMAGENET_MEAN, IMAGENET_STD
 from amx.zoo.architectures import Normalize
 from amx.zoo.checkpoints import find_state_dict, load_checkpoint
-from amx.zoo.spec import ModelSpec, WeightsMismatchError, sha256_of
+from amx.zoo.spec import ModelSpec, WeightsMismatchError, cached_sha256
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -194,17 +194,6 @@ def _model(path: Path, name: str, table: dict, regimes: set[str]) -> ZooEntry:
                      description=table.get("description", ""))
 
 
-@functools.cache
-def _weights_sha256(path: Path, mtime_ns: int, size: int) -> str:
-    return sha256_of(path)
-
-
-def weights_sha256(path: Path) -> str:
-    """The sha256 of ``path``, hashed once per file version (path, modification time, size)."""
-    stat = path.stat()
-    return _weights_sha256(path, stat.st_mtime_ns, stat.st_size)
-
-
 class FileZoo:
     """The models of a zoo file (``FileZoo.read(path)``); a ``amx.data.worlds.Zoo``."""
 
@@ -246,7 +235,7 @@ class FileZoo:
             raise _fail(self.path, m.name, "weights", f"no file {m.weights}")
         return ModelSpec(
             name=m.name, world=world.name, architecture=m.family, regime=m.regime, weights=str(m.weights),
-            weights_source="file", sha256=weights_sha256(m.weights),
+            weights_source="file", sha256=cached_sha256(m.weights),
             input_size=m.input_size or world.image_size, n_classes=world.n_classes, mean=m.mean, std=m.std,
             cam_layer=f"net.{m.cam_layer}" if m.cam_layer else "", gap_head=m.gap_head, recipe=m.recipe,
             provenance=m.description or f"{m.constructor}, weights {m.weights.name}, zoo file {self.path}")

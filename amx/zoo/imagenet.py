@@ -29,7 +29,6 @@ MobileNet ``features.18``. CAM applies to GAP heads only (not AlexNet, not Mobil
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 from dataclasses import dataclass
@@ -41,7 +40,7 @@ from torch import nn
 from amx.colour import IMAGENET_MEAN, IMAGENET_STD
 from amx.zoo.architectures import Normalize
 from amx.zoo.checkpoints import convert, load_checkpoint
-from amx.zoo.spec import ModelSpec, WeightsMismatchError, paper_table1, sha256_of
+from amx.zoo.spec import ModelSpec, WeightsMismatchError, cached_sha256, paper_table1
 
 WEIGHTS_ENV = "AMX_WEIGHTS"
 ADVPROP_MEAN = ADVPROP_STD = (0.5, 0.5, 0.5)
@@ -116,17 +115,6 @@ def find(model: Published) -> Path | None:
     return None
 
 
-@functools.cache
-def _sha256(path: Path, size: int, mtime: float) -> str:
-    return sha256_of(path)
-
-
-def fingerprint(path: Path) -> str:
-    """sha256 of ``path`` (cached for the process by path, size and modification time)."""
-    stat = path.stat()
-    return _sha256(path, stat.st_size, stat.st_mtime)
-
-
 def specs(world) -> dict[str, ModelSpec]:
     """The 12 specs in Table 1 order; ``sha256`` is the found file's (None: not found)."""
     out = {}
@@ -136,7 +124,7 @@ def specs(world) -> dict[str, ModelSpec]:
         out[m.name] = ModelSpec(
             name=m.name, world=world.name, architecture=m.architecture, regime=m.regime,
             weights=str(path) if path else m.files[0], weights_source=m.format,
-            sha256=fingerprint(path) if path else None, input_size=world.image_size, n_classes=1000,
+            sha256=cached_sha256(path) if path else None, input_size=world.image_size, n_classes=1000,
             mean=m.mean, std=m.std, cam_layer=f"net.{m.cam_layer}", gap_head=m.gap_head,
             pair=f"{family}-R" if m.regime == "vanilla" else family, provenance=m.source,
             paper=paper_table1()[m.name])

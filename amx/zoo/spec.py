@@ -111,6 +111,18 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+@functools.cache
+def _sha256_of_version(path: Path, mtime_ns: int, size: int) -> str:
+    return sha256_of(path)
+
+
+def cached_sha256(path: Path) -> str:
+    """The sha256 of ``path``, hashed once per process and file version (path, modification time,
+    size)."""
+    stat = Path(path).stat()
+    return _sha256_of_version(Path(path), stat.st_mtime_ns, stat.st_size)
+
+
 def verify_weights(spec: ModelSpec, path: Path) -> None:
     """Raise ``WeightsMismatchError`` naming the file and both hashes if ``path`` is not ``spec``'s."""
     if not path.is_file():

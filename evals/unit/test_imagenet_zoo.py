@@ -12,6 +12,7 @@ import torchvision
 
 from amx.zoo import checkpoints, imagenet
 from amx.zoo.architectures import Normalize
+from amx.zoo.spec import cached_sha256
 
 BY_NAME = {m.name: m for m in imagenet.MODELS}
 
@@ -129,7 +130,7 @@ def test_a_torchvision_file_whose_name_hash_differs_is_refused(tmp_path):
     path = tmp_path / "resnet50-0676ba61.pth"
     torch.save({"x": torch.zeros(1)}, path)
     with pytest.raises(imagenet.WeightsMismatchError, match="its name says sha256 0676ba61"):
-        imagenet.check_torchvision_hash(path, imagenet.fingerprint(path))
+        imagenet.check_torchvision_hash(path, cached_sha256(path))
 
 
 def test_a_file_that_needs_unpickling_is_refused_until_trusted(tmp_path):
@@ -137,7 +138,7 @@ def test_a_file_that_needs_unpickling_is_refused_until_trusted(tmp_path):
     checkpoint = _published("ResNet-R", _original("ResNet-R"))
     checkpoint["schedule"] = _Pickled()
     torch.save(checkpoint, path)
-    digest = imagenet.fingerprint(path)
+    digest = cached_sha256(path)
     with pytest.raises(checkpoints.UntrustedCheckpointError,
                        match=f"sha256 {digest}.*Unsupported global.*_Pickled.*amx zoo trust"):
         imagenet.load_published(BY_NAME["ResNet-R"], path)
