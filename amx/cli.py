@@ -132,18 +132,36 @@ def _bench_methods(args) -> int:
 def _run(args) -> int:
     """The evidence of the world's claim sets (every request: ScoreTables, sweeps, boundary points),
     or with --models/--methods/--metrics/--subset/--preset one ScoreTable of those; --dry-run
-    prints the plan and its time at a throughput probe instead."""
+    prints the plan and its time at a throughput probe instead (with --executor ray, also on the
+    cluster's task slots)."""
+    from amx.session import Session
+
+    executor = _executor(args, args.device)
+    session = Session(get_world(args.world), n_images=args.n_images, seed=args.seed, device=args.device,
+                      cache=args.cache_dir, preset=args.preset, executor=executor)
+    try:
+        return _run_session(args, session)
+    finally:
+        session.close()
+
+
+def _executor(args, device: str):
+    """The executor the command's ``--executor`` options select (``amx.pipeline.ray_executor``)."""
+    from amx.pipeline.ray_executor import from_options
+
+    return from_options(lambda dest: getattr(args, dest), device=device)
+
+
+def _run_session(args, session) -> int:
     import time
 
+    from amx.claims.spec import RequestFailed
     from amx.evidence import Scores
     from amx.metrics import METRICS
     from amx.pipeline import RunConfig, run, save_table
     from amx.pipeline.plan import describe, plan
-    from amx.session import Session
 
-    world = get_world(args.world)
-    session = Session(world, n_images=args.n_images, seed=args.seed, device=args.device, cache=args.cache_dir,
-                      preset=args.preset)
+    world = session.world
     configs = []
     if args.models or args.methods or args.metrics or args.subset or args.pair:
         default = next((r for r in session.requests() if isinstance(r, Scores)), None)
@@ -159,15 +177,19 @@ def _run(args) -> int:
     else:
         stages = session.plan()
     if args.dry_run:
-        print(describe(stages, session.rates(stages)))
+        slots = getattr(session.context.executor, "slots", None)
+        print(describe(stages, session.rates(stages), workers=slots() if slots else 1))
         return 0
     start = time.perf_counter()
     if configs:
-        results = [run(configs[0], cache=args.cache_dir)]
+        results = [run(configs[0], cache=args.cache_dir, executor=session.context.executor)]
     else:
         session.run()
         results = [r for q, r in session.results_of.items() if isinstance(q, Scores)]
+    failed = [r for r in results if isinstance(r, RequestFailed)]
     for result in results:
+        if isinstance(result, RequestFailed):
+            continue
         table = result.table
         subset = result.config.subset
         name = "scores.csv" if configs or subset == "cl" else f"scores-{subset}.csv"
@@ -179,7 +201,7 @@ def _run(args) -> int:
         n_na = int((table["status"] == "n/a").sum())
         print(f"{len(table)} rows ({n_na} N/A); written to {path} (+ {path.name}.meta.json)")
     print(f"done in {time.perf_counter() - start:.1f}s")
-    return 0
+    return 1 if failed else 0
 
 
 def _bench_similarity(args) -> int:
@@ -207,13 +229,18 @@ def _stability(args) -> int:
 
     report_dir = Path(args.report_dir)
     world, device = get_world(args.world), "cuda" if args.gpu else "cpu"
+    executor = _executor(args, device)  # one for every seed: a Ray cluster starts once
     runs = {}
-    for seed in dict.fromkeys(args.seeds):  # one session per seed, in this process
-        session = Session(world, n_images=args.n_images, seed=seed, device=device, cache=args.cache_dir)
-        print(f"amx stability: seed {seed}: {session.n_images} images per architecture", flush=True)
-        session.run()
-        runs[seed] = session.results(session.judge())
-        session.write_report(runs[seed], report_dir / "seeds" / str(seed))
+    try:
+        for seed in dict.fromkeys(args.seeds):  # one session per seed
+            session = Session(world, n_images=args.n_images, seed=seed, device=device, cache=args.cache_dir,
+                              executor=executor)
+            print(f"amx stability: seed {seed}: {session.n_images} images per architecture", flush=True)
+            session.run()
+            runs[seed] = session.results(session.judge())
+            session.write_report(runs[seed], report_dir / "seeds" / str(seed))
+    finally:
+        executor.close()
     record = seeds.seed_stability(runs)
     written = write_json(report_dir / seeds.FILE, record)
     main = report_dir / "results.json"
@@ -242,6 +269,8 @@ def _kernel_stability(args, world_args: list[str]) -> int:
 
     if args.gpu:
         raise ValueError("--kernels compares CPU kernel paths; drop --gpu")
+    if args.executor != "inprocess":
+        raise ValueError("--kernels runs each kernel path in a pytest process of its own; drop --executor")
     paths = list(dict.fromkeys(path.lower() for path in args.kernels))
     if len(paths) < 2:
         raise ValueError(f"--kernels: name two or more kernel paths to compare, got {paths}")
@@ -289,6 +318,13 @@ def _diff(args) -> int:
     return 1 if result["counts"]["flipped"] else 0
 
 
+def _add_executor(p: argparse.ArgumentParser) -> None:
+    from amx.pipeline.ray_executor import OPTIONS
+
+    for flag, kwargs in OPTIONS:
+        p.add_argument(flag, **kwargs)
+
+
 def _add_world(p: argparse.ArgumentParser) -> None:
     p.add_argument("--world", default=DEFAULT_WORLD)
     for option in world_options():
@@ -320,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="reports/run", help="output directory for scores.csv")
     p.add_argument("--dry-run", action="store_true",
                    help="print the passes per stage and their time at a throughput probe; run nothing")
+    _add_executor(p)
     p.set_defaults(func=_run)
 
     p = sub.add_parser("stability", help="rerun the claims with each seed (cached) and report per case how "
@@ -340,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--report-dir", default="reports",
                    help="where seed_stability.json / kernel_stability.json, the claims report and each "
                         "seed's or path's run (seeds/S, kernels/PATH) go")
+    _add_executor(p)
     p.set_defaults(func=_stability)
 
     p = sub.add_parser("report", help="re-render claims.html from results.json, without recomputing")

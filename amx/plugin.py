@@ -14,6 +14,8 @@ pytest-side settings in an ``AmxSession`` in ``config.stash``. Options (group "a
 * ``--preset NAME``: the methods' and metrics' hyperparameters (default: the world's); ``smoke``
   runs a few passes of each, to check that a world's data, models and claims run end to end;
 * ``--seed S``: draws the image subsets and seeds stochastic methods (default 0);
+* ``--executor ray`` (with ``--ray-address``, ``--cpus-per-task``, ``--gpus-per-task``): the tasks
+  on a Ray cluster (``amx.pipeline.ray_executor``) instead of in this process;
 * ``--cache-dir DIR`` (default ``.amx-cache`` or ``$AMX_CACHE``), ``--report-dir DIR`` (default
   ``reports``);
 * ``--baseline PATH``: compare every claim case's verdict with a stored one; ``--update-baseline``
@@ -140,6 +142,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for option in world_options():
         group.addoption(f"--{option.name}", dest=option.dest, default=None, metavar=option.name.upper(),
                         help=f"{option.help} (sets ${option.env}).")
+    from amx.pipeline.ray_executor import OPTIONS
+
+    for flag, kwargs in OPTIONS:
+        group.addoption(flag, **kwargs)
     group.addoption("--baseline", default=None, metavar="PATH",
                     help="compare each claim case's verdict with this baseline JSON; a flip fails.")
     group.addoption("--update-baseline", action="store_true", default=False,
@@ -200,11 +206,18 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"--resamples / --stable-share: {err} (--stable-share must be in (0.5, 1])"
                                 ) from None
     try:
+        from amx.pipeline.ray_executor import from_options
+
+        executor = from_options(lambda dest: config.getoption(dest), device=device)
+    except ValueError as err:
+        raise pytest.UsageError(str(err)) from None
+    config.add_cleanup(executor.close)
+    try:
         session = Session(world, n_images=n_images, seed=config.getoption("--seed"), device=device,
                           cache=config.getoption("--cache-dir"), preset=config.getoption("--preset"),
                           stability=stable, holm=config.getoption("--holm"),
                           strict_verdicts=config.getoption("--strict-verdicts"),
-                          baseline_path=Path(baseline_path) if baseline_path else None)
+                          baseline_path=Path(baseline_path) if baseline_path else None, executor=executor)
     except KeyError as err:
         raise pytest.UsageError(f"--preset: {err}") from None
     adapter = AmxSession(session, report_dir=Path(config.getoption("--report-dir")),

@@ -6,8 +6,9 @@
 * ``plan()``: prices them, the passes an empty cache would cost per stage, each piece of content
   counted once however many requests ask for it (``amx.pipeline.plan.describe`` prints it);
 * ``run()``: computes what the cache lacks, request by request; every computed stage lands in
-  ``ledger`` (on an empty cache its passes are the plan's). A claim set's own request that fails
-  fails only that claim set's cases (``RequestFailed``);
+  ``ledger`` (on an empty cache its passes are the plan's). A claim set's own request that fails,
+  or a ScoreTable one of whose tasks fails (``TaskFailed``), fails only the cases that read it
+  (``RequestFailed``); what was computed before stays in the store;
 * ``judge(baseline=...)``: every case's verdict, stability and comparison with a baseline
   (``amx.claims.judge``);
 * ``results(judge)``: everything the report shows (``amx.report``), written by ``write_report``.
@@ -36,7 +37,7 @@ from amx.claims.spec import ClaimSet, Evidence, RequestFailed, claim_order
 from amx.claims.stability import StabilityConfig
 from amx.evidence import Context, Request, Scores, ZooTable, merged
 from amx.files import environment
-from amx.pipeline.executor import Executor, InProcess
+from amx.pipeline.executor import Executor, InProcess, TaskFailed
 from amx.pipeline.plan import PlannedStage
 
 
@@ -151,8 +152,8 @@ class Session:
                 try:
                     with self._caches():
                         self.results_of[request] = request.compute(self.context)
-                except (ValueError, KeyError, FileNotFoundError) as err:
-                    if isinstance(request, (Scores, ZooTable)):
+                except (ValueError, KeyError, FileNotFoundError, TaskFailed) as err:
+                    if isinstance(request, (Scores, ZooTable)) and not isinstance(err, TaskFailed):
                         raise
                     self.results_of[request] = RequestFailed(f"{type(err).__name__}: {err}")
                     log(f"amx: {name} failed, its claim set's cases fail with it: {err}")
@@ -183,10 +184,16 @@ class Session:
     def evidence(self, claim_set: ClaimSet) -> Evidence:
         """What ``claim_set``'s cases are checked on: its ScoreTable, Table 1 and own request's result."""
         scores = None if claim_set.scores is None else self.result(claim_set.scores)
+        failed = scores.reason if isinstance(scores, RequestFailed) else None
+        scores = None if failed else scores
         zoo = self.result(ZooTable()) if claim_set.reads_zoo_table else None
         collected = {claim_set.name: self.result(claim_set.own[0])} if claim_set.own else {}
         return Evidence(scores=None if scores is None else scores.table, zoo=zoo, run=scores,
-                        world=self.world, collected=collected)
+                        world=self.world, collected=collected, scores_failed=failed)
+
+    def close(self) -> None:
+        """Free what the session's executor started (a Ray cluster it started is shut down)."""
+        self.context.executor.close()
 
     def computed(self, claim_set: ClaimSet) -> bool:
         """Whether every request of ``claim_set`` was computed (``run``)."""
@@ -288,7 +295,8 @@ class Session:
         from amx.report.results import provenance
 
         fingerprints = {name: spec.fingerprint for name, spec in self.context.specs.items()}
-        tables = [r for q, r in self.results_of.items() if isinstance(q, Scores)]
+        tables = [r for q, r in self.results_of.items()
+                  if isinstance(q, Scores) and not isinstance(r, RequestFailed)]
         stages = [asdict(x) for x in self.ledger]
         passes = {"forwards": sum(x["forwards"] for x in stages),
                   "forward_backwards": sum(x["forward_backwards"] for x in stages),

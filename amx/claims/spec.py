@@ -204,7 +204,8 @@ class Verdict:
 
 @dataclass(frozen=True)
 class RequestFailed:
-    """A claim set's own evidence request raised: ``reason`` says why (its cases fail with it)."""
+    """An evidence request raised (a claim set's own, or a ScoreTable one of whose tasks failed):
+    ``reason`` says why (the cases that read it fail with it)."""
 
     reason: str
 
@@ -214,13 +215,15 @@ class Evidence:
     """What one claim set's cases are checked on: its ScoreTable (``scores``), the regenerated
     Table 1 rows (``zoo``), what its own requests computed (``collected``: ``{claim set:
     evidence}``, e.g. the SAM sweeps), and where a live run has them, the ``RunResult`` (its stored
-    maps) and the world."""
+    maps) and the world; ``scores_failed``: why its ScoreTable could not be computed (a task of it
+    failed: ``amx.pipeline.executor.TaskFailed``)."""
 
     scores: pd.DataFrame | None = None
     zoo: list[dict] | None = None
     run: Any = None
     world: Any = None
     collected: dict = field(default_factory=dict)
+    scores_failed: str | None = None
 
     def collected_by(self, claim_set: str):
         """What ``claim_set``'s own request computed; an error naming the claim set if it has none
@@ -236,6 +239,8 @@ class Evidence:
     @functools.cached_property
     def ok(self) -> pd.DataFrame:
         if self.scores is None:
+            if self.scores_failed:
+                raise ValueError(f"this claim's ScoreTable could not be computed: {self.scores_failed}")
             raise ValueError("this claim needs a ScoreTable, and the evidence has none")
         return self.scores[self.scores["status"] == "ok"]
 

@@ -12,7 +12,8 @@ returns results. The driver saves each result
 (``result.save(store, device)``): it is the content store's single writer, whatever runs the tasks.
 
 ``InProcess``, the default, runs the tasks one after another in this process on the driver's pool
-of images. A distributed executor (Ray's: another issue) implements the same ``run``.
+of images; ``amx.pipeline.ray_executor.RayExecutor`` runs them on a Ray cluster. A task that
+raises fails as ``TaskFailed``, naming its model, method or metric and images, on either.
 """
 
 from __future__ import annotations
@@ -203,11 +204,32 @@ class TaskRunner:
         return task.compute(self)
 
 
+class TaskFailed(RuntimeError):
+    """A task raised (a bad checkpoint, CUDA out of memory at one input per pass, ...): names
+    the task's model, method or metric and images, and keeps the cause."""
+
+    def __init__(self, task, cause: BaseException):
+        self.task, self.cause = task, cause
+        super().__init__(f"{describe_task(task)} failed: {type(cause).__name__}: {cause}")
+
+
+def describe_task(task) -> str:
+    """``resnet-mini gradient on world mini's pool images 0, 3, 5 (3 images)``: what a task computes."""
+    what = getattr(task, "method", None) or getattr(task, "metric", None) or type(task).__name__
+    rows = [int(r) for r in getattr(task, "rows", ())]
+    shown = ", ".join(map(str, rows[:8])) + (", ..." if len(rows) > 8 else "")
+    return (f"{getattr(task, 'model', '?')} {what} on world {getattr(task, 'world', '?')}'s pool images "
+            f"{shown} ({len(rows)} images)")
+
+
 class Executor(Protocol):
-    """Runs ``tasks`` and yields each one's result as it ends (in any order). ``pool`` is the
-    driver's image pool of the tasks' world, for an executor that can share it."""
+    """Runs ``tasks`` and yields each one's result as it ends (in any order), raising
+    ``TaskFailed`` for a task that raised. ``pool`` is the driver's image pool of the tasks' world,
+    for an executor that can share it. ``close()`` frees what the executor started."""
 
     def run(self, tasks: Iterable[Task], pool=None) -> Iterator: ...
+
+    def close(self) -> None: ...
 
 
 class InProcess:
@@ -221,4 +243,11 @@ class InProcess:
         for task in tasks:
             if pool is not None:
                 self.runner.pools.setdefault((task.world, task.pool), pool)
-            yield self.runner(task)
+            try:
+                result = self.runner(task)
+            except Exception as err:
+                raise TaskFailed(task, err) from err
+            yield result
+
+    def close(self) -> None:
+        self.runner.models.clear()

@@ -119,8 +119,10 @@ def estimate(stages: list[PlannedStage], rates: dict[str, tuple[float, float]]) 
     return sum(s.forwards * rates[s.model][0] + s.forward_backwards * rates[s.model][1] for s in stages)
 
 
-def describe(stages: list[PlannedStage], rates: dict[str, tuple[float, float]] | None = None) -> str:
-    """The plan as text: passes per stage kind and model, then the total (and estimate)."""
+def describe(stages: list[PlannedStage], rates: dict[str, tuple[float, float]] | None = None,
+             workers: int = 1) -> str:
+    """The plan as text: passes per stage kind and model, then the total (and estimate; with
+    ``workers`` > 1, also on that many task slots of the probed device, the work split evenly)."""
     lines = [f"{'stage':<10}{'model':<22}{'what':<16}{'images':>8}{'forwards':>14}{'fwd+bwd':>12}"
              + ("   est. s" if rates else "")]
     for s in stages:
@@ -134,4 +136,8 @@ def describe(stages: list[PlannedStage], rates: dict[str, tuple[float, float]] |
         seconds = estimate(stages, rates)
         total += (f"; {seconds / 60:.1f} min ({seconds / 3600:.2f} h) at the probed throughput of plain "
                   "batched passes (each method's efficiency against it: `amx bench methods`)")
+        if workers > 1:
+            total += (f"; on {workers} task slots like the probed device, {seconds / workers / 60:.1f} "
+                      "min if the tasks spread evenly (a lower bound: model loading and the last, uneven "
+                      "tasks come on top)")
     return "\n".join([*lines, total])

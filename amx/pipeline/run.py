@@ -396,25 +396,29 @@ def _model_rows(ctx: _Context, name: str, index: np.ndarray, predictions: dict,
         "label": ctx.labels[index], "predicted": np.asarray(predictions["predicted"])[index],
         "confidence": np.asarray(predictions["p_label"])[index]})
     base["correct"] = base["predicted"] == base["label"]
-    frames = []
+    frames, work = {}, []
     for method_name in cfg.methods:
         method = method_for(ctx.world, spec, method_name, cfg.preset, cfg.device)
         rows = base.assign(method=method_name, family=method.family)
         try:
             method.check_applicable(model)
         except method_registry.NotApplicableError as err:
-            frames.append(rows.assign(status="n/a", note=str(err)))
+            frames[method_name] = rows.assign(status="n/a", note=str(err))
             continue
-        keys = [map_key(ctx.world, ctx.labels, spec, method, i, cfg.seed) for i in index]
-        # The bar counts (image, stage) pairs: its map, then its scores.
-        bar = tqdm(total=2 * len(index), desc=f"{name} {method_name}", unit="img", disable=not progress,
-                   leave=False)
-        _attribute_missing(ctx, name, method, index, keys, bar)
-        runtime = _runtimes(ctx, name, method, index, keys)
-        scores = _score_missing(ctx, name, index, keys, bar)
-        bar.close()
-        rows = rows.assign(status="ok", note="", runtime_s=[runtime.get(k, np.nan) for k in keys], **scores)
-        frames.append(rows)
+        work.append((method, rows, [map_key(ctx.world, ctx.labels, spec, method, i, cfg.seed)
+                                    for i in index]))
+    # The bar counts (image, stage) pairs: its map, then its scores. Every method's tasks go to the
+    # executor together, so that a parallel one has them all at once.
+    bar = tqdm(total=2 * len(index) * len(work), desc=name, unit="img", disable=not progress, leave=False)
+    attributed = _attribute_missing(ctx, name, work, index, bar)
+    runtimes = {method.name: _runtimes(ctx, name, method, index, keys) for method, _, keys in work}
+    scores, scored = _score_missing(ctx, name, work, index, bar)
+    bar.close()
+    for method, rows, keys in work:
+        # the ledger per method, as planned: its maps, then its scores
+        ctx.stages.extend([s for s in [attributed[method.name], *scored[method.name]] if s is not None])
+        frames[method.name] = rows.assign(status="ok", note="", **scores[method.name],
+                                          runtime_s=[runtimes[method.name].get(k, np.nan) for k in keys])
     if any(stage.model == name for stage in ctx.stages):
         # seconds per image of a plain batched pass, for the efficiency, in the methods' batches
         # (64 inputs at 64 px, 10 at 224 px on a CPU; by memory on CUDA), forwards 4x as many
@@ -424,7 +428,7 @@ def _model_rows(ctx: _Context, name: str, index: np.ndarray, predictions: dict,
         ctx.throughput[name] = {
             "forward": pass_seconds(model, sample, min(4 * batch, 256), repeats=3),
             "forward_backward": pass_seconds(model, sample, batch, backward=True, repeats=3)}
-    return pd.concat(frames, ignore_index=True)
+    return pd.concat([frames[m] for m in cfg.methods], ignore_index=True)
 
 
 def efficiency(ctx: _Context) -> dict:
@@ -442,27 +446,37 @@ def efficiency(ctx: _Context) -> dict:
             "efficiency": round(floor / seconds, 3) if seconds else None}
 
 
-def _stage(ctx: _Context, kind: str, name: str, method, images: int, seconds: float) -> None:
+def _stage(ctx: _Context, kind: str, name: str, method, images: int, seconds: float,
+           record: bool = True) -> Stage:
+    """The stage of ``method`` on ``images`` images, appended to the ledger (``record``)."""
     fwd, fwd_bwd = method.passes((ctx.world.image_size,) * 2)
-    ctx.stages.append(Stage(kind, name, method.name, None, images, seconds, fwd * images, fwd_bwd * images))
+    stage = Stage(kind, name, method.name, None, images, seconds, fwd * images, fwd_bwd * images)
+    if record:
+        ctx.stages.append(stage)
+    return stage
 
 
-def _attribute_missing(ctx: _Context, name, method, index, keys, bar) -> None:
-    """Compute (by the run's executor, in tasks of ``chunk_images``) and store the maps not
-    cached, with their runtime on this device."""
-    done = ctx.store.has_maps(keys)
-    todo = [j for j, k in enumerate(keys) if k not in done]
+def _attribute_missing(ctx: _Context, name, work, index, bar) -> dict[str, Stage | None]:
+    """Compute (by the run's executor, in tasks of ``chunk_images``, every method's at once) and
+    store the maps not cached, with their runtime on this device. ``work``: ``(method, rows,
+    keys)`` per applicable method. Returns each method's stage (the seconds its tasks computed),
+    or None where all its maps were cached."""
+    tasks, todo = [], {}
+    for method, _, keys in work:
+        done = ctx.store.has_maps(keys)
+        missing = [j for j, k in enumerate(keys) if k not in done]
+        bar.update(len(keys) - len(missing))
+        todo[method.name] = (method, len(missing))
+        tasks += [ctx.task(name, method.name, index[part], [keys[j] for j in part])
+                  for part in chunked(missing, ctx.config.chunk_images)]
     bar.set_postfix_str("maps")
-    bar.update(len(keys) - len(todo))
-    if not todo:
-        return
-    start = time.perf_counter()
-    tasks = [ctx.task(name, method.name, index[part], [keys[j] for j in part])
-             for part in chunked(todo, ctx.config.chunk_images)]
+    seconds = dict.fromkeys(todo, 0.0)
     for result in ctx.executor.run(tasks, ctx.pool):
         result.save(ctx.store, ctx.device_name)
         bar.update(len(result.task.rows))
-    _stage(ctx, "attribute", name, method, len(todo), time.perf_counter() - start)
+        seconds[result.task.method] += result.seconds_per_image * len(result.task.rows)
+    return {m: _stage(ctx, "attribute", name, method, n, seconds[m], record=False) if n else None
+            for m, (method, n) in todo.items()}
 
 
 def _runtimes(ctx: _Context, name, method, index, keys) -> dict[str, float]:
@@ -481,39 +495,57 @@ def _runtimes(ctx: _Context, name, method, index, keys) -> dict[str, float]:
     return runtime
 
 
-def _score_missing(ctx: _Context, name, index, keys, bar) -> dict[str, list]:
-    """Score every map with every metric (the missing scores computed by the run's executor, a
-    task per chunk and metric); the table's score columns."""
+def _score_missing(ctx: _Context, name, work, index, bar) -> tuple[dict[str, dict[str, list]], dict]:
+    """Score every map of every method of ``work`` with every metric (the missing scores
+    computed by the run's executor, a task per method, chunk and metric, made as the executor
+    takes them). Returns per method the table's score columns, and per method its stages."""
     cfg = ctx.config
-    wanted = {m: [score_key(k, spec, config) for k in keys] for m, (spec, config) in ctx.metrics.items()}
-    records = {m: ctx.store.get_records(v) for m, v in wanted.items()}
-    todo = sorted({j for m, v in wanted.items() for j, k in enumerate(v) if k not in records[m]})
-    bar.update(len(index) - len(todo))
+    wanted = {(method.name, metric): [score_key(k, spec, config) for k in keys]
+              for method, _, keys in work for metric, (spec, config) in ctx.metrics.items()}
+    records = {part: ctx.store.get_records(keys) for part, keys in wanted.items()}
+    scored = dict.fromkeys(wanted, 0)
+    seconds = dict.fromkeys(wanted, 0.0)
+    method_of = {}  # a task's first score key: its method
+
+    def tasks():
+        for method, _, keys in work:
+            todo = sorted({j for metric in ctx.metrics for j, k in enumerate(wanted[method.name, metric])
+                           if k not in records[method.name, metric]})
+            bar.update(len(index) - len(todo))
+            for part in chunked(todo, cfg.chunk_images):
+                stored = ctx.store.get_maps([keys[j] for j in part])
+                maps = np.stack([stored[keys[j]] for j in part])
+                for metric in ctx.metrics:
+                    score_keys = wanted[method.name, metric]
+                    missing = [p for p, j in enumerate(part)
+                               if score_keys[j] not in records[method.name, metric]]
+                    if not missing:
+                        bar.update(len(part) / len(ctx.metrics))
+                        continue
+                    scored[method.name, metric] += len(missing)
+                    method_of[score_keys[part[missing[0]]]] = method.name
+                    yield ScoreTask(cfg.world, name, metric, ctx.metrics[metric][1], cfg.device,
+                                    len(ctx.labels), tuple(int(index[part[p]]) for p in missing),
+                                    maps[missing], tuple(score_keys[part[p]] for p in missing),
+                                    ctx.metric_batch_size)
+
     bar.set_postfix_str("scores")
-    if todo:
-        seconds = dict.fromkeys(ctx.metrics, 0.0)
-        for part in chunked(todo, cfg.chunk_images):
-            stored = ctx.store.get_maps([keys[j] for j in part])
-            maps = np.stack([stored[keys[j]] for j in part])
-            tasks = []
-            for metric in ctx.metrics:
-                missing = [p for p, j in enumerate(part) if wanted[metric][j] not in records[metric]]
-                if missing:
-                    tasks.append(ScoreTask(cfg.world, name, metric, ctx.metrics[metric][1], cfg.device,
-                                           len(ctx.labels), tuple(int(index[part[p]]) for p in missing),
-                                           maps[missing], tuple(wanted[metric][part[p]] for p in missing),
-                                           ctx.metric_batch_size))
-            for result in ctx.executor.run(tasks, ctx.pool):
-                result.save(ctx.store, ctx.device_name)
-                records[result.task.metric].update(zip(result.task.keys, result.values, strict=True))
-                seconds[result.task.metric] += result.seconds
-                ctx.metric_batch_size = min(ctx.metric_batch_size, result.batch_size)  # kept once halved
-            bar.update(len(part))
-        n_pixels = ctx.world.image_size ** 2
+    for result in ctx.executor.run(tasks(), ctx.pool):
+        result.save(ctx.store, ctx.device_name)
+        task = result.task
+        part = (method_of[task.keys[0]], task.metric)
+        records[part].update(zip(task.keys, result.values, strict=True))
+        seconds[part] += result.seconds
+        ctx.metric_batch_size = min(ctx.metric_batch_size, result.batch_size)  # kept once halved
+        bar.update(len(task.rows) / len(ctx.metrics))
+    n_pixels = ctx.world.image_size ** 2
+    columns, stages = {}, {}
+    for method, _, _ in work:
+        columns[method.name], stages[method.name] = {}, []
         for metric, (spec, config) in ctx.metrics.items():
-            ctx.stages.append(Stage("score", name, None, metric, len(todo), seconds[metric],
-                                    spec.forwards(config, n_pixels) * len(todo), 0))
-    out = {}
-    for metric, (spec, config) in ctx.metrics.items():
-        out.update(spec.columns(config, [records[metric][k] for k in wanted[metric]]))
-    return out
+            part = (method.name, metric)
+            columns[method.name].update(spec.columns(config, [records[part][k] for k in wanted[part]]))
+            if scored[part]:
+                stages[method.name].append(Stage("score", name, None, metric, scored[part], seconds[part],
+                                                 spec.forwards(config, n_pixels) * scored[part], 0))
+    return columns, stages
