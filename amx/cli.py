@@ -1,5 +1,5 @@
 """``amx`` command line: ``amx run``, ``amx report``, ``amx stability``, ``amx diff``, ``amx zoo list
-| check | trust | train | eval`` and ``amx bench metrics | methods | similarity``. Every command
+| check | trust | train | eval`` and ``amx bench metrics | methods | similarity | executor``. Every command
 that takes ``--world`` also takes ``--zoo FILE`` (a zoo file, ``amx.zoo.file``) and the registered
 worlds' own options (``World.options``: ``--imagenet-root``, ``--weights-dir``)."""
 
@@ -202,6 +202,25 @@ def _run_session(args, session) -> int:
         print(f"{len(table)} rows ({n_na} N/A); written to {path} (+ {path.name}.meta.json)")
     print(f"done in {time.perf_counter() - start:.1f}s")
     return 1 if failed else 0
+
+
+def _bench_executor(args) -> int:
+    import os
+
+    from amx.bench import machine, write_result
+    from amx.bench.executor import bench_executor
+    from amx.pipeline.ray_executor import RayOptions, make_executor
+
+    make_executor("ray")  # without Ray: how to install it, before the first (long) run
+    options = RayOptions(num_cpus=args.num_cpus or os.cpu_count(), cpus_per_task=args.cpus_per_task)
+    result = bench_executor(args.world, args.n_images, args.preset, options,
+                            log=lambda msg: print(msg, flush=True))
+    result["machine"] = machine("cpu")
+    print(f"ray / in-process: {result['ratio']} (target <= {result['target_ratio']}); "
+          f"of {result['cases_compared']} cases, {len(result['verdicts_differ'])} verdicts and "
+          f"{len(result['labels_differ'])} stability labels differ; written to "
+          f"{write_result(args.out, result)}")
+    return 0
 
 
 def _bench_similarity(args) -> int:
@@ -452,6 +471,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", default="reports/bench/methods.json", help="result JSON path")
     p.set_defaults(func=_bench_methods)
+
+    p = bench.add_parser("executor", help="the claims run, cold, in process and on a local Ray cluster: "
+                                          "wall times, their ratio and how the results compare")
+    _add_world(p)
+    p.add_argument("--n-images", type=int, default=None,
+                   help="images per architecture (default: the world's, 100 on the embedded world)")
+    p.add_argument("--preset", default=None,
+                   help="the methods' and metrics' hyperparameters (default: the world's)")
+    p.add_argument("--num-cpus", type=int, default=None, help="the local cluster's CPUs (default: all)")
+    p.add_argument("--cpus-per-task", type=float, default=1.0,
+                   help="CPUs (torch threads) per Ray task (default 1)")
+    p.add_argument("--out", default="reports/bench/executor.json", help="result JSON path")
+    p.set_defaults(func=_bench_executor)
 
     p = bench.add_parser("similarity", help="batched SSIM / Spearman of maps vs the per-pair references")
     p.add_argument("--n-pairs", type=int, default=256, help="pairs of maps (default 256)")

@@ -296,9 +296,10 @@ def claim_evidence(amx_session: AmxSession, pytestconfig: pytest.Config) -> dict
     stages = session.plan(amx_session.selected)
     capture = pytestconfig.pluginmanager.getplugin("capturemanager")
     with capture.global_and_fixture_disabled():
+        slots = getattr(session.context.executor, "slots", None)  # a parallel executor's task slots
         print(f"\namx: the run's passes and, at a throughput probe on {session.device_name}, their "
               f"time (cached maps and scores are not recomputed)\n"
-              + describe(stages, session.rates(stages)), flush=True)
+              + describe(stages, session.rates(stages), workers=slots() if slots else 1), flush=True)
         session.run(amx_session.selected, planned=stages)
     amx_session.computed = True
     return session.evidences()

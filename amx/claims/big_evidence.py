@@ -37,9 +37,9 @@ from amx.attacks.boundary import boundary_search
 from amx.evidence import Context, Request, for_preset, timed
 from amx.methods.base import input_gradients, reduce_channels
 from amx.methods.big import big_attributions
-from amx.pipeline.executor import MapTask, Task
+from amx.pipeline.executor import MapTask, Task, run_batches
 from amx.pipeline.plan import PlannedStage, attribute_stage, images_id, map_work, score_stages
-from amx.pipeline.run import map_key, method_for
+from amx.pipeline.run import Stage, map_key, method_for
 from amx.pipeline.scored import score_maps
 from amx.pipeline.store import Store, content_key
 from amx.presets import metric_configs
@@ -132,22 +132,30 @@ class BoundaryEvidence(Request):
         store = Store(context.store_dir)
         alignment, scores, strips = [], [], {}
         try:
-            for architecture, models in pairs.items():
-                index = images[models["vanilla"]]
-                for regime, name in models.items():
-                    model = _Model(world, context.specs[name], pool, index, context, store)
-                    boundary = model.boundary()
-                    alignment += model.alignment(boundary)
-                    for method in METHODS:
-                        maps, keys = model.maps(method, boundary)
-                        found = score_maps(store, context.executor, world, pool, index, keys, maps, configs,
-                                           context.device, context.ledger, name)
-                        scores += [{**model.row(i), "method": method, **f}
-                                   for i, f in zip(index, found, strict=True)]
-                        if architecture == next(iter(pairs)):  # the figure's maps: first pair, first image
-                            strips.setdefault(regime, {})[method] = _strip(maps[0])
-                            strips.setdefault("models", {})[regime] = name
-                if architecture == next(iter(pairs)):
+            models = [(architecture, regime, name, _Model(world, context.specs[name], pool,
+                                                          images[pair["vanilla"]], context, store))
+                      for architecture, pair in pairs.items() for regime, name in pair.items()]
+            # every model's boundary search, then every model's maps of every method, as one batch
+            # of executor tasks each (a parallel executor has them all at once)
+            _compute(context, store, [(m, "boundary", "boundary_points", *m.boundary_tasks())
+                                      for *_, m in models])
+            boundaries = {name: m.boundary() for _, _, name, m in models}
+            _compute(context, store, [(m, "attribute", method, *m.map_tasks(method, boundaries[name]))
+                                      for _, _, name, m in models for method in METHODS])
+            first = next(iter(pairs))
+            for architecture, regime, name, model in models:
+                index = model.index
+                alignment += model.alignment(boundaries[name])
+                for method in METHODS:
+                    maps, keys = model.maps(method)
+                    found = score_maps(store, context.executor, world, pool, index, keys, maps, configs,
+                                       context.device, context.ledger, name)
+                    scores += [{**model.row(i), "method": method, **f}
+                               for i, f in zip(index, found, strict=True)]
+                    if architecture == first:  # the figure's maps: first pair, first image
+                        strips.setdefault(regime, {})[method] = _strip(maps[0])
+                        strips.setdefault("models", {})[regime] = name
+                if architecture == first:
                     strips.update(size=world.image_size, image=int(index[0]),
                                   picture=encode(pool.images[index[0]].transpose(1, 2, 0)))
         finally:
@@ -198,6 +206,10 @@ class BoundaryResult:
     source: list[str]
     seconds: float
 
+    @property
+    def seconds_computed(self) -> float:
+        return self.seconds * len(self.task.rows)
+
     def save(self, store: Store, device: str) -> None:
         keys = self.task.keys
         store.put_arrays(zip(keys, self.points, strict=True), of=(self.task.model, "boundary_points"))
@@ -240,6 +252,10 @@ class BigMaps:
     maps: np.ndarray
     seconds_per_image: float
 
+    @property
+    def seconds_computed(self) -> float:
+        return self.seconds_per_image * len(self.task.rows)
+
     def save(self, store: Store, device: str) -> None:
         task = self.task
         store.put_maps([(k, m, self.seconds_per_image + s)
@@ -258,7 +274,7 @@ class _Model:
     def __init__(self, world, spec, pool, index, context, store):
         self.world, self.spec, self.pool, self.index = world, spec, pool, index
         self.seed, self.device, self.preset = context.seed, context.device, context.preset
-        self.store, self.ledger, self.executor = store, context.ledger, context.executor
+        self.store, self.ledger = store, context.ledger
         device = self.device
         self.big = method_for(world, spec, "big", self.preset, device)
         self.load = functools.cache(lambda: registry.load(spec.name, world.name, device=device))
@@ -278,21 +294,21 @@ class _Model:
                             target=int(self.pool.labels[i]), model=self.spec.fingerprint,
                             config=asdict(self.big.config.boundary), seed=self.seed) for i in self.index]
 
-    def boundary(self) -> dict:
-        """``{"points": [n, 3, H, W], "distance", "found", "source"}``, searched where not cached.
-        The search's random starts are shared by the images, so a subset gives the same points."""
+    def boundary_tasks(self) -> tuple[list[BoundaryTask], int, tuple[int, int]]:
+        """The searches of the boundary points not stored: tasks, images, passes per image. The
+        search's random starts are shared by the images, so a subset gives the same points."""
         keys = self._boundary_keys()
         points, records = self.store.get_arrays(keys), self.store.get_records(keys)
         missing = [j for j, k in enumerate(keys) if k not in points or k not in records]
-        if missing:
-            tasks = [BoundaryTask(self.world.name, self.spec.name, self.preset, self.seed, self.device,
-                                  len(self.pool.labels), self.rows(part), tuple(keys[j] for j in part))
-                     for part in chunked(missing, CHUNK_IMAGES)]
-            with timed(self.ledger, "boundary", self.spec.name, "boundary_points", len(missing),
-                       (0, self.big.config.boundary.passes())):
-                for result in self.executor.run(tasks, self.pool):
-                    result.save(self.store, self.device)
-            points, records = self.store.get_arrays(keys), self.store.get_records(keys)
+        tasks = [BoundaryTask(self.world.name, self.spec.name, self.preset, self.seed, self.device,
+                              len(self.pool.labels), self.rows(part), tuple(keys[j] for j in part))
+                 for part in chunked(missing, CHUNK_IMAGES)]
+        return tasks, len(missing), (0, self.big.config.boundary.passes())
+
+    def boundary(self) -> dict:
+        """``{"points": [n, 3, H, W], "distance", "found", "source", "seconds"}``, as stored."""
+        keys = self._boundary_keys()
+        points, records = self.store.get_arrays(keys), self.store.get_records(keys)
         return {"points": torch.from_numpy(np.stack([points[k] for k in keys])).to(self.device),
                 **{f: [records[k][f] for k in keys] for f in ("distance", "found", "source", "seconds")}}
 
@@ -310,31 +326,51 @@ class _Model:
                  "gradient_norm": float(at_image[j].norm())}
                 for j, i in enumerate(self.index)]
 
-    def maps(self, name: str, boundary: dict) -> tuple[np.ndarray, list[str]]:
-        """The maps of method ``name`` (the session's preset) and their keys, computed where not stored."""
-        method = self.big if name == "big" else method_for(self.world, self.spec, name, self.preset,
-                                                            self.device)
-        keys = [map_key(self.world, self.pool.labels, self.spec, method, i, self.seed) for i in self.index]
-        stored = self.store.get_maps(keys)
+    def _method(self, name: str):
+        if name == "big":
+            return self.big
+        return method_for(self.world, self.spec, name, self.preset, self.device)
+
+    def _map_keys(self, name: str) -> list[str]:
+        return [map_key(self.world, self.pool.labels, self.spec, self._method(name), i, self.seed)
+                for i in self.index]
+
+    def map_tasks(self, name: str, boundary: dict) -> tuple[list[Task], int, tuple[int, int]]:
+        """The maps of method ``name`` (the session's preset) not stored: tasks, images, passes per
+        image. BIG's integrate from the stored boundary points (its time includes their search)."""
+        keys = self._map_keys(name)
+        stored = self.store.has_maps(keys)
         missing = [j for j, k in enumerate(keys) if k not in stored]
-        if missing:
-            passes = (0, method.config.n_steps) if name == "big" else method.passes(self.images.shape[2:])
-            if name == "big":  # from the stored boundary points (BIG's time includes their search)
-                points = boundary["points"].cpu().numpy()
-                tasks = [BigMapTask(self.world.name, self.spec.name, self.preset, self.device,
-                                    len(self.pool.labels), self.rows(part), points[part],
-                                    tuple(keys[j] for j in part), tuple(boundary["seconds"][j] for j in part))
-                         for part in chunked(missing, CHUNK_IMAGES)]
-            else:  # as a ScoreTable's
-                tasks = [MapTask(self.world.name, self.spec.name, name, (), self.preset, self.seed,
-                                 self.device, len(self.pool.labels), self.rows(part),
-                                 (tuple(keys[j] for j in part),))
-                         for part in chunked(missing, CHUNK_IMAGES)]
-            with timed(self.ledger, "attribute", self.spec.name, name, len(missing), passes):
-                for result in self.executor.run(tasks, self.pool):
-                    result.save(self.store, self.device)
-            stored = self.store.get_maps(keys)  # read back: scores see the stored (float16) maps
+        method = self._method(name)
+        if name == "big":
+            points = boundary["points"].cpu().numpy()
+            tasks = [BigMapTask(self.world.name, self.spec.name, self.preset, self.device,
+                                len(self.pool.labels), self.rows(part), points[part],
+                                tuple(keys[j] for j in part), tuple(boundary["seconds"][j] for j in part))
+                     for part in chunked(missing, CHUNK_IMAGES)]
+            return tasks, len(missing), (0, method.config.n_steps)
+        tasks = [MapTask(self.world.name, self.spec.name, name, (), self.preset, self.seed, self.device,
+                         len(self.pool.labels), self.rows(part), (tuple(keys[j] for j in part),))
+                 for part in chunked(missing, CHUNK_IMAGES)]  # as a ScoreTable's
+        return tasks, len(missing), method.passes(self.images.shape[2:])
+
+    def maps(self, name: str) -> tuple[np.ndarray, list[str]]:
+        """The stored maps of method ``name`` (scores see the stored float16 maps) and their keys."""
+        keys = self._map_keys(name)
+        stored = self.store.get_maps(keys)
         return np.stack([stored[k] for k in keys]), keys
+
+
+def _compute(context, store: Store, jobs: list) -> None:
+    """Run the tasks of every job (``(model, stage, what, tasks, images, passes per image)``) as
+    one batch on the context's executor, store the results, and append each job's stage to the
+    ledger with the seconds its tasks computed."""
+    seconds = run_batches(context.executor, context.pool, [job[3] for job in jobs],
+                          lambda result: result.save(store, context.device))
+    for (model, stage, what, _, images, (forwards, backwards)), took in zip(jobs, seconds, strict=True):
+        if images:
+            context.ledger.append(Stage(stage, model.spec.name, what, None, images, took, forwards * images,
+                                        backwards * images))
 
 
 def _strip(score_map: np.ndarray) -> str:

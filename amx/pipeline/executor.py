@@ -96,6 +96,10 @@ class MapResult:
     maps: tuple[np.ndarray, ...]
     seconds_per_image: float
 
+    @property
+    def seconds_computed(self) -> float:
+        return self.seconds_per_image * len(self.task.rows)
+
     def items(self) -> list[tuple[str, np.ndarray, float]]:
         """``(key, map, seconds per image)`` of every wanted map (``Store.put_maps``' items)."""
         return [(key, m, self.seconds_per_image) for keys, maps in zip(self.task.keys, self.maps, strict=True)
@@ -156,8 +160,24 @@ class Records:
     seconds: float
     batch_size: int | None = None
 
+    @property
+    def seconds_computed(self) -> float:
+        return self.seconds
+
     def save(self, store, device: str) -> None:
         store.put_records(list(zip(self.task.keys, self.values, strict=True)))
+
+
+def run_batches(executor: Executor, pool, batches: list[list[Task]], save) -> list[float]:
+    """Run the tasks of every batch together on ``executor`` (a parallel one has them all at
+    once), ``save(result)`` each result as it ends; per batch, the seconds its tasks computed
+    (each result's ``seconds_computed``: in a worker, model loading left out)."""
+    batch_of = {task.key: b for b, tasks in enumerate(batches) for task in tasks}
+    seconds = [0.0] * len(batches)
+    for result in executor.run([task for tasks in batches for task in tasks], pool):
+        save(result)
+        seconds[batch_of[result.task.key]] += result.seconds_computed
+    return seconds
 
 
 class TaskRunner:
@@ -223,7 +243,8 @@ def describe_task(task) -> str:
 
 
 class Executor(Protocol):
-    """Runs ``tasks`` and yields each one's result as it ends (in any order), raising
+    """Runs ``tasks`` and yields each one's result (with its ``seconds_computed``) as it ends
+    (in any order), raising
     ``TaskFailed`` for a task that raised. ``pool`` is the driver's image pool of the tasks' world,
     for an executor that can share it. ``close()`` frees what the executor started."""
 

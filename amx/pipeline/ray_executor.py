@@ -80,8 +80,10 @@ class RayOptions:
 
 def worker_environment() -> dict[str, str]:
     """What workers need of the driver's environment: every ``AMX_*`` variable (the world's
-    options, the zoo file, the cache and trust settings)."""
-    return {k: v for k, v in os.environ.items() if k.startswith("AMX_")}
+    options, the zoo file, the cache and trust settings), a relative path that exists here made
+    absolute (a worker may start elsewhere)."""
+    return {k: os.path.abspath(v) if v and not os.path.isabs(v) and os.path.exists(v) else v
+            for k, v in os.environ.items() if k.startswith("AMX_")}
 
 
 _RUNNER: TaskRunner | None = None  # one per worker process: its models stay loaded between tasks
@@ -154,12 +156,19 @@ class RayExecutor:
 
     def slots(self) -> int:
         """How many tasks the cluster runs at once: its CPUs (or GPUs, for a CUDA run) over each
-        task's."""
+        task's. A local cluster not started yet is not started for it (this machine's count)."""
         import ray
 
-        if not ray.is_initialized():
+        if ray.is_initialized():
+            resources = ray.cluster_resources()
+        elif self.options.address is None:
+            import torch
+
+            resources = {"CPU": self.options.num_cpus or os.cpu_count() or 1,
+                         "GPU": torch.cuda.device_count() if torch.cuda.is_available() else 0}
+        else:
             self._start()
-        resources = ray.cluster_resources()
+            resources = ray.cluster_resources()
         gpus = self.options.gpus(self.device)
         by_cpu = int(resources.get("CPU", 0) // self.options.cpus_per_task)
         return max(1, min(by_cpu, int(resources.get("GPU", 0) // gpus)) if gpus else by_cpu)

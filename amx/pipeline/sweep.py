@@ -12,7 +12,6 @@ MP's iterations) is swept in one computation at its largest missing value, not o
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -20,7 +19,7 @@ import numpy as np
 
 from amx import methods as method_registry
 from amx.bench import device_name
-from amx.pipeline.executor import Executor, InProcess, MapTask
+from amx.pipeline.executor import Executor, InProcess, MapTask, run_batches
 from amx.pipeline.run import Stage, map_key, method_for
 from amx.pipeline.store import Store
 from amx.scoring import chunked
@@ -142,9 +141,9 @@ def sweep_maps(inputs: SweepInputs, sweeps: list[Sweep], images: dict[str, np.nd
     handle = SweepMaps(inputs, [] if stages is None else stages)
     store = Store(inputs.cache)
     try:
+        jobs = []  # (model, sweep, images, passes, tasks): every model's sweeps run as one batch
         for model_name, index in images.items():
             index = np.asarray(index)
-            computed = None
             for sweep in sweeps:
                 todo = {}
                 for value in sweep.values:
@@ -153,27 +152,29 @@ def sweep_maps(inputs: SweepInputs, sweeps: list[Sweep], images: dict[str, np.nd
                     missing = [j for j, k in enumerate(keys) if k not in done]
                     if missing:
                         todo[value] = (keys, missing)
-                if not todo:
-                    continue
-                start = time.perf_counter()
-                passes = _compute(inputs, store, model_name, sweep, index, todo)
-                seconds = time.perf_counter() - start
-                n = len({j for _, missing in todo.values() for j in missing})
-                handle.stages.append(Stage("sweep", model_name, sweep.name, None, n, seconds, *passes))
-                computed = (computed or 0.0) + seconds
-            if computed is not None:
-                log(f"amx: sweeps of {model_name}: {len(index)} image(s), maps not cached computed in "
-                    f"{computed:.1f} s")
+                if todo:
+                    n = len({j for _, missing in todo.values() for j in missing})
+                    jobs.append((model_name, sweep, n, *_tasks(inputs, model_name, sweep, index, todo)))
+        device = device_name(inputs.device)
+        seconds = run_batches(inputs.executor, inputs.pool, [job[4] for job in jobs],
+                              lambda result: result.save(store, device))
+        computed: dict[str, float] = {}
+        for (model_name, sweep, n, passes, _), took in zip(jobs, seconds, strict=True):
+            handle.stages.append(Stage("sweep", model_name, sweep.name, None, n, took, *passes))
+            computed[model_name] = computed.get(model_name, 0.0) + took
+        for model_name, took in computed.items():
+            log(f"amx: sweeps of {model_name}: {len(images[model_name])} image(s), maps not cached computed "
+                f"in {took:.1f} s")
     finally:
         store.close()
     return handle
 
 
-def _compute(inputs: SweepInputs, store: Store, model_name: str, sweep: Sweep, index: np.ndarray,
-             todo: dict) -> tuple[int, int]:
-    """Attribute (by the inputs' executor, in tasks of ``chunk_images``) and store the missing maps
-    of ``todo`` (``{value: (keys, missing positions)}``); the (forward, forward + backward) passes
-    they took. A nested sweep's values are one task per chunk, at the largest value."""
+def _tasks(inputs: SweepInputs, model_name: str, sweep: Sweep, index: np.ndarray,
+           todo: dict) -> tuple[tuple[int, int], list[MapTask]]:
+    """The (forward, forward + backward) passes and the tasks (of ``chunk_images`` images) of the
+    missing maps of ``todo`` (``{value: (keys, missing positions)}``). A nested sweep's values
+    are one task per chunk, at the largest value."""
     x = inputs
     spec = x.specs[model_name]
     size = (x.world.image_size,) * 2
@@ -193,6 +194,4 @@ def _compute(inputs: SweepInputs, store: Store, model_name: str, sweep: Sweep, i
                                  tuple(int(i) for i in index[part]), keys, nested))
         fwd, bwd = method.passes(size)
         forwards, backwards = forwards + fwd * len(rows), backwards + bwd * len(rows)
-    for result in x.executor.run(tasks, x.pool):
-        result.save(store, device_name(x.device))
-    return forwards, backwards
+    return (forwards, backwards), tasks

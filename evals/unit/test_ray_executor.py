@@ -253,3 +253,29 @@ def test_executor_options_are_checked_before_anything_starts():
         from_options(options(executor="ray", cpus_per_task=0.0))
     with pytest.raises(ValueError, match="whole number"):
         RayOptions(gpus_per_task=1.5)
+
+
+def test_workers_get_the_driver_s_amx_settings_with_absolute_paths(monkeypatch, tmp_path):
+    from amx.pipeline.ray_executor import worker_environment
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my.toml").write_text("")
+    monkeypatch.setenv("AMX_ZOO", "my.toml")
+    monkeypatch.setenv("AMX_IMAGENET_ROOT", "not-here")
+    monkeypatch.setenv("OTHER", "x")
+    found = worker_environment()
+    assert found["AMX_ZOO"] == str(tmp_path / "my.toml") and found["AMX_IMAGENET_ROOT"] == "not-here"
+    assert "OTHER" not in found
+
+
+def test_the_dry_run_prices_the_plan_on_the_cluster_s_task_slots(monkeypatch):
+    import ray
+
+    from amx.pipeline.plan import PlannedStage, describe
+
+    stages = [PlannedStage("attribute", "resnet-mini", "gradient", 10, 0, 10)]
+    rates = {"resnet-mini": (0.01, 0.06)}
+    assert "task slots" not in describe(stages, rates)
+    assert "on 4 task slots like the probed device, 0.0 min" in describe(stages, rates, workers=4)
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)  # a local cluster, not started for it
+    assert RayExecutor(RayOptions(num_cpus=6, cpus_per_task=2)).slots() == 3
