@@ -137,10 +137,13 @@ class BoundaryEvidence(Request):
                       for architecture, pair in pairs.items() for regime, name in pair.items()]
             # every model's boundary search, then every model's maps of every method, as one batch
             # of executor tasks each (a parallel executor has them all at once)
-            _compute(context, store, [(m, "boundary", "boundary_points", *m.boundary_tasks())
+            # (a point or map two models share, the same weights, is computed once)
+            scheduled: set[str] = set()
+            _compute(context, store, [(m, "boundary", "boundary_points", *m.boundary_tasks(scheduled))
                                       for *_, m in models])
             boundaries = {name: m.boundary() for _, _, name, m in models}
-            _compute(context, store, [(m, "attribute", method, *m.map_tasks(method, boundaries[name]))
+            _compute(context, store, [(m, "attribute", method,
+                                       *m.map_tasks(method, boundaries[name], scheduled))
                                       for _, _, name, m in models for method in METHODS])
             first = next(iter(pairs))
             for architecture, regime, name, model in models:
@@ -294,12 +297,15 @@ class _Model:
                             target=int(self.pool.labels[i]), model=self.spec.fingerprint,
                             config=asdict(self.big.config.boundary), seed=self.seed) for i in self.index]
 
-    def boundary_tasks(self) -> tuple[list[BoundaryTask], int, tuple[int, int]]:
-        """The searches of the boundary points not stored: tasks, images, passes per image. The
-        search's random starts are shared by the images, so a subset gives the same points."""
+    def boundary_tasks(self, scheduled: set) -> tuple[list[BoundaryTask], int, tuple[int, int]]:
+        """The searches of the boundary points neither stored nor in ``scheduled`` (which gains
+        them): tasks, images, passes per image. The search's random starts are shared by the
+        images, so a subset gives the same points."""
         keys = self._boundary_keys()
         points, records = self.store.get_arrays(keys), self.store.get_records(keys)
-        missing = [j for j, k in enumerate(keys) if k not in points or k not in records]
+        missing = [j for j, k in enumerate(keys)
+                   if (k not in points or k not in records) and k not in scheduled]
+        scheduled.update(keys[j] for j in missing)
         tasks = [BoundaryTask(self.world.name, self.spec.name, self.preset, self.seed, self.device,
                               len(self.pool.labels), self.rows(part), tuple(keys[j] for j in part))
                  for part in chunked(missing, CHUNK_IMAGES)]
@@ -335,12 +341,14 @@ class _Model:
         return [map_key(self.world, self.pool.labels, self.spec, self._method(name), i, self.seed)
                 for i in self.index]
 
-    def map_tasks(self, name: str, boundary: dict) -> tuple[list[Task], int, tuple[int, int]]:
-        """The maps of method ``name`` (the session's preset) not stored: tasks, images, passes per
-        image. BIG's integrate from the stored boundary points (its time includes their search)."""
+    def map_tasks(self, name: str, boundary: dict, scheduled: set) -> tuple[list[Task], int, tuple[int, int]]:
+        """The maps of method ``name`` (the session's preset) neither stored nor in ``scheduled``
+        (which gains them): tasks, images, passes per image. BIG's integrate from the stored
+        boundary points (its time includes their search)."""
         keys = self._map_keys(name)
-        stored = self.store.has_maps(keys)
+        stored = self.store.has_maps(keys) | scheduled
         missing = [j for j, k in enumerate(keys) if k not in stored]
+        scheduled.update(keys[j] for j in missing)
         method = self._method(name)
         if name == "big":
             points = boundary["points"].cpu().numpy()

@@ -142,16 +142,18 @@ def sweep_maps(inputs: SweepInputs, sweeps: list[Sweep], images: dict[str, np.nd
     store = Store(inputs.cache)
     try:
         jobs = []  # (model, sweep, images, passes, tasks): every model's sweeps run as one batch
+        scheduled: set[str] = set()  # a map two models share (the same weights) is made once
         for model_name, index in images.items():
             index = np.asarray(index)
             for sweep in sweeps:
                 todo = {}
                 for value in sweep.values:
                     keys = handle.keys(model_name, sweep, value, index)
-                    done = store.has_maps(keys)
+                    done = store.has_maps(keys) | scheduled
                     missing = [j for j, k in enumerate(keys) if k not in done]
                     if missing:
                         todo[value] = (keys, missing)
+                        scheduled.update(keys[j] for j in missing)
                 if todo:
                     n = len({j for _, missing in todo.values() for j in missing})
                     jobs.append((model_name, sweep, n, *_tasks(inputs, model_name, sweep, index, todo)))
