@@ -135,7 +135,7 @@ class RayExecutor:
         self._remote = self._tally = self._bar = None
         self._slots, self._shown = 1, 0.0
         self._pools: dict[int, tuple[object, object]] = {}  # id(pool): (pool, its object ref)
-        self.submitted = self.finished = 0
+        self.submitted = 0
         self.finished_keys: set[str] = set()
 
     def _start(self) -> None:
@@ -196,7 +196,7 @@ class RayExecutor:
         starts, _ = self.counts()
         retried = sum(n - 1 for n in starts.values())
         self._bar.total = self.submitted
-        self._bar.set_postfix_str(f"running {max(0, min(pending, len(starts) - self.finished))}, "
+        self._bar.set_postfix_str(f"running {max(0, min(pending, len(starts) - len(self.finished_keys)))}, "
                                   f"retried {retried}")
         self._bar.refresh()
 
@@ -235,7 +235,6 @@ class RayExecutor:
                     except RayTaskError as err:
                         cause = err.cause if isinstance(err.cause, BaseException) else err
                         raise TaskFailed(task, cause) from cause
-                    self.finished += 1
                     self.finished_keys.add(task.key)
                     self._bar.update(1)
                     yield result

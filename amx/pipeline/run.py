@@ -28,7 +28,7 @@ from amx.data.worlds import DEFAULT_WORLD, World, get_world
 from amx.metrics import METRICS, MetricSpec
 from amx.pipeline import subsets
 from amx.pipeline.batching import inputs_per_pass
-from amx.pipeline.executor import Executor, InProcess, MapTask, ScoreTask
+from amx.pipeline.executor import Executor, InProcess, MapTask, ScoreTask, run_batches
 from amx.pipeline.store import Store, content_key
 from amx.pipeline.table import table_columns
 from amx.presets import metric_configs
@@ -461,22 +461,23 @@ def _attribute_missing(ctx: _Context, name, work, index, bar) -> dict[str, Stage
     store the maps not cached, with their runtime on this device. ``work``: ``(method, rows,
     keys)`` per applicable method. Returns each method's stage (the seconds its tasks computed),
     or None where all its maps were cached."""
-    tasks, todo = [], {}
+    batches, todo = [], []
     for method, _, keys in work:
         done = ctx.store.has_maps(keys)
         missing = [j for j, k in enumerate(keys) if k not in done]
         bar.update(len(keys) - len(missing))
-        todo[method.name] = (method, len(missing))
-        tasks += [ctx.task(name, method.name, index[part], [keys[j] for j in part])
-                  for part in chunked(missing, ctx.config.chunk_images)]
+        todo.append((method, len(missing)))
+        batches.append([ctx.task(name, method.name, index[part], [keys[j] for j in part])
+                        for part in chunked(missing, ctx.config.chunk_images)])
     bar.set_postfix_str("maps")
-    seconds = dict.fromkeys(todo, 0.0)
-    for result in ctx.executor.run(tasks, ctx.pool):
+
+    def save(result) -> None:
         result.save(ctx.store, ctx.device_name)
         bar.update(len(result.task.rows))
-        seconds[result.task.method] += result.seconds_per_image * len(result.task.rows)
-    return {m: _stage(ctx, "attribute", name, method, n, seconds[m], record=False) if n else None
-            for m, (method, n) in todo.items()}
+
+    seconds = run_batches(ctx.executor, ctx.pool, batches, save)
+    return {method.name: _stage(ctx, "attribute", name, method, n, took, record=False) if n else None
+            for (method, n), took in zip(todo, seconds, strict=True)}
 
 
 def _runtimes(ctx: _Context, name, method, index, keys) -> dict[str, float]:
