@@ -160,6 +160,7 @@ def _run_session(args, session) -> int:
     from amx.metrics import METRICS
     from amx.pipeline import RunConfig, run, save_table
     from amx.pipeline.plan import describe, plan
+    from amx.session import failed_tasks
 
     world = session.world
     configs = []
@@ -198,8 +199,12 @@ def _run_session(args, session) -> int:
         columns = [METRICS.get(m).column for m in result.config.metrics]
         summary = ok.groupby(["model", "method"])[columns].mean()
         print(summary.round(3).to_string())
-        n_na = int((table["status"] == "n/a").sum())
-        print(f"{len(table)} rows ({n_na} N/A); written to {path} (+ {path.name}.meta.json)")
+        n_na, errors = int((table["status"] == "n/a").sum()), failed_tasks(result)
+        print(f"{len(table)} rows ({n_na} N/A, {int((table['status'] == 'error').sum())} failed); "
+              f"written to {path} (+ {path.name}.meta.json)")
+        for failure in errors:
+            print(f"amx: {failure}", file=sys.stderr)
+        failed += errors
     print(f"done in {time.perf_counter() - start:.1f}s")
     return 1 if failed else 0
 

@@ -6,9 +6,10 @@
 * ``plan()``: prices them, the passes an empty cache would cost per stage, each piece of content
   counted once however many requests ask for it (``amx.pipeline.plan.describe`` prints it);
 * ``run()``: computes what the cache lacks, request by request; every computed stage lands in
-  ``ledger`` (on an empty cache its passes are the plan's). A claim set's own request that fails,
-  or a ScoreTable one of whose tasks fails (``TaskFailed``), fails only the cases that read it
-  (``RequestFailed``); what was computed before stays in the store;
+  ``ledger`` (on an empty cache its passes are the plan's). A claim set's own request that fails
+  fails only that claim set's cases (``RequestFailed``); a ScoreTable task that fails
+  (``TaskFailed``) leaves its (model, method)'s rows as ``error`` rows naming it, and only the
+  cases that read that model fail (``Evidence.reading``); what was computed stays in the store;
 * ``judge(baseline=...)``: every case's verdict, stability and comparison with a baseline
   (``amx.claims.judge``);
 * ``results(judge)``: everything the report shows (``amx.report``), written by ``write_report``.
@@ -152,6 +153,8 @@ class Session:
                 try:
                     with self._caches():
                         self.results_of[request] = request.compute(self.context)
+                    for failure in failed_tasks(self.results_of[request]):
+                        log(f"amx: {failure}; its rows are errors, and the cases that read its model fail")
                 except (ValueError, KeyError, FileNotFoundError, TaskFailed) as err:
                     if isinstance(request, (Scores, ZooTable)) and not isinstance(err, TaskFailed):
                         raise
@@ -312,6 +315,14 @@ class Session:
         prov["baseline"] = {"path": str(self.baseline_path) if self.baseline_path else None,
                             "warnings": self.baseline_warnings}
         return prov
+
+
+def failed_tasks(result) -> list[str]:
+    """The failed tasks a ScoreTable's ``error`` rows name (none for another request's result)."""
+    table = getattr(result, "table", None)
+    if table is None or "status" not in table:
+        return []
+    return list(dict.fromkeys(table.loc[table["status"] == "error", "note"]))
 
 
 def _stage_name(request: Request) -> str:

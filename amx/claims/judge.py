@@ -68,7 +68,7 @@ class Judge:
             return self.not_applicable(case, reason, case.reads(evidence, missing=True))
         reads = case.reads(evidence)
         try:
-            return self.judge(case, evidence, reads)
+            return self.judge(case, evidence.reading(reads), reads)
         except Exception as err:
             self.error(case, err, reads)
             raise

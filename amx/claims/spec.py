@@ -24,7 +24,7 @@ import functools
 import operator
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -215,8 +215,13 @@ class Evidence:
     """What one claim set's cases are checked on: its ScoreTable (``scores``), the regenerated
     Table 1 rows (``zoo``), what its own requests computed (``collected``: ``{claim set:
     evidence}``, e.g. the SAM sweeps), and where a live run has them, the ``RunResult`` (its stored
-    maps) and the world; ``scores_failed``: why its ScoreTable could not be computed (a task of it
-    failed: ``amx.pipeline.executor.TaskFailed``)."""
+    maps) and the world; ``scores_failed``: why its ScoreTable could not be computed.
+
+    A ScoreTable task that failed (``amx.pipeline.executor.TaskFailed``) leaves its (model,
+    method)'s rows as ``status == "error"`` rows naming it; ``reading(models)`` is the evidence
+    of a case that reads ``models``, whose ScoreTable (``ok``) cannot be read when one of them
+    has such rows, so that only the cases that read a failed model fail, and none is judged on a
+    table silently missing its rows."""
 
     scores: pd.DataFrame | None = None
     zoo: list[dict] | None = None
@@ -224,6 +229,7 @@ class Evidence:
     world: Any = None
     collected: dict = field(default_factory=dict)
     scores_failed: str | None = None
+    unreadable: str | None = None  # why this case's ScoreTable cannot be read (``reading``)
 
     def collected_by(self, claim_set: str):
         """What ``claim_set``'s own request computed; an error naming the claim set if it has none
@@ -237,7 +243,26 @@ class Evidence:
         return found
 
     @functools.cached_property
+    def failed_rows(self) -> dict[str, str]:
+        """``{model: why}`` for each model with ScoreTable rows whose task failed."""
+        if self.scores is None:
+            return {}
+        failed = self.scores[self.scores["status"] == "error"]
+        return {model: "; ".join(dict.fromkeys(notes)) for model, notes in failed.groupby("model")["note"]}
+
+    def reading(self, models) -> Evidence:
+        """This evidence for a case that reads ``models``: its ScoreTable unreadable (``ok``
+        raises, naming the failed task) when a task of one of them failed."""
+        failed = [f"{m}: {self.failed_rows[m]}" for m in models if m in self.failed_rows]
+        if not failed:
+            return self
+        return replace(self, unreadable="it reads ScoreTable rows that could not be computed: "
+                                        + "; ".join(failed))
+
+    @functools.cached_property
     def ok(self) -> pd.DataFrame:
+        if self.unreadable:
+            raise ValueError(self.unreadable)
         if self.scores is None:
             if self.scores_failed:
                 raise ValueError(f"this claim's ScoreTable could not be computed: {self.scores_failed}")

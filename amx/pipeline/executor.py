@@ -13,7 +13,9 @@ returns results. The driver saves each result
 
 ``InProcess``, the default, runs the tasks one after another in this process on the driver's pool
 of images; ``amx.pipeline.ray_executor.RayExecutor`` runs them on a Ray cluster. A task that
-raises fails as ``TaskFailed``, naming its model, method or metric and images, on either.
+raises fails as ``TaskFailed``, naming its model, method or metric and images, on either; with
+``keep_going`` the executor yields the ``TaskFailed`` in the task's place and runs the others, so
+that a ScoreTable keeps the rows of every task that worked (``amx.pipeline.run``).
 """
 
 from __future__ import annotations
@@ -168,13 +170,20 @@ class Records:
         store.put_records(list(zip(self.task.keys, self.values, strict=True)))
 
 
-def run_batches(executor: Executor, pool, batches: list[list[Task]], save) -> list[float]:
+def run_batches(executor: Executor, pool, batches: list[list[Task]], save,
+                failed: dict[int, TaskFailed] | None = None) -> list[float]:
     """Run the tasks of every batch together on ``executor`` (a parallel one has them all at
     once), ``save(result)`` each result as it ends; per batch, the seconds its tasks computed
-    (each result's ``seconds_computed``: in a worker, model loading left out)."""
+    (each result's ``seconds_computed``: in a worker, model loading left out). A task that
+    raises raises ``TaskFailed``; with ``failed`` given, it is kept there instead (``{batch: its
+    first failed task}``) and the other tasks run on."""
     batch_of = {task.key: b for b, tasks in enumerate(batches) for task in tasks}
     seconds = [0.0] * len(batches)
-    for result in executor.run([task for tasks in batches for task in tasks], pool):
+    tasks = [task for tasks in batches for task in tasks]
+    for result in executor.run(tasks, pool, keep_going=failed is not None):
+        if isinstance(result, TaskFailed):
+            failed.setdefault(batch_of[result.task.key], result)
+            continue
         save(result)
         seconds[batch_of[result.task.key]] += result.seconds_computed
     return seconds
@@ -244,11 +253,11 @@ def describe_task(task) -> str:
 
 class Executor(Protocol):
     """Runs ``tasks`` and yields each one's result (with its ``seconds_computed``) as it ends
-    (in any order), raising
-    ``TaskFailed`` for a task that raised. ``pool`` is the driver's image pool of the tasks' world,
+    (in any order), raising ``TaskFailed`` for a task that raised (with ``keep_going``: yielding
+    it in the task's place and running the others). ``pool`` is the driver's image pool of the tasks' world,
     for an executor that can share it. ``close()`` frees what the executor started."""
 
-    def run(self, tasks: Iterable[Task], pool=None) -> Iterator: ...
+    def run(self, tasks: Iterable[Task], pool=None, keep_going: bool = False) -> Iterator: ...
 
     def close(self) -> None: ...
 
@@ -260,14 +269,16 @@ class InProcess:
     def __init__(self):
         self.runner = TaskRunner()
 
-    def run(self, tasks: Iterable[Task], pool=None) -> Iterator:
+    def run(self, tasks: Iterable[Task], pool=None, keep_going: bool = False) -> Iterator:
         for task in tasks:
             if pool is not None:
                 self.runner.pools.setdefault((task.world, task.pool), pool)
             try:
                 result = self.runner(task)
             except Exception as err:
-                raise TaskFailed(task, err) from err
+                if not keep_going:
+                    raise TaskFailed(task, err) from err
+                result = TaskFailed(task, err)
             yield result
 
     def close(self) -> None:

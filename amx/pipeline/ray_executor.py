@@ -200,9 +200,10 @@ class RayExecutor:
                                   f"retried {retried}")
         self._bar.refresh()
 
-    def run(self, tasks: Iterable, pool=None) -> Iterator:
+    def run(self, tasks: Iterable, pool=None, keep_going: bool = False) -> Iterator:
         """Each task's result as it ends. ``tasks`` is read as slots free up (at most twice the
-        cluster's slots in flight), so a lazy iterable's tasks are made only when needed."""
+        cluster's slots in flight), so a lazy iterable's tasks are made only when needed. A task
+        that raised raises ``TaskFailed`` (``keep_going``: is yielded as one, the others run on)."""
         import ray
         from ray.exceptions import RayTaskError
 
@@ -234,8 +235,11 @@ class RayExecutor:
                         result = ray.get(finished)
                     except RayTaskError as err:
                         cause = err.cause if isinstance(err.cause, BaseException) else err
-                        raise TaskFailed(task, cause) from cause
-                    self.finished_keys.add(task.key)
+                        if not keep_going:
+                            raise TaskFailed(task, cause) from cause
+                        result = TaskFailed(task, cause)
+                    else:
+                        self.finished_keys.add(task.key)
                     self._bar.update(1)
                     yield result
                 submit()

@@ -28,7 +28,7 @@ from amx.data.worlds import DEFAULT_WORLD, World, get_world
 from amx.metrics import METRICS, MetricSpec
 from amx.pipeline import subsets
 from amx.pipeline.batching import inputs_per_pass
-from amx.pipeline.executor import Executor, InProcess, MapTask, ScoreTask, run_batches
+from amx.pipeline.executor import Executor, InProcess, MapTask, ScoreTask, TaskFailed, run_batches
 from amx.pipeline.store import Store, content_key
 from amx.pipeline.table import table_columns
 from amx.presets import metric_configs
@@ -409,14 +409,28 @@ def _model_rows(ctx: _Context, name: str, index: np.ndarray, predictions: dict,
                                     for i in index]))
     # The bar counts (image, stage) pairs: its map, then its scores. Every method's tasks go to the
     # executor together, so that a parallel one has them all at once.
+    # A method a task of which failed (``failed``: {method: why}) keeps its rows as "error" rows
+    # naming the task, and the other methods' rows are computed (amx.claims.spec.Evidence.ok).
     bar = tqdm(total=2 * len(index) * len(work), desc=name, unit="img", disable=not progress, leave=False)
-    attributed = _attribute_missing(ctx, name, work, index, bar)
-    runtimes = {method.name: _runtimes(ctx, name, method, index, keys) for method, _, keys in work}
-    scores, scored = _score_missing(ctx, name, work, index, bar)
+    failed: dict[str, str] = {}
+    attributed = _attribute_missing(ctx, name, work, index, bar, failed)
+    runtimes = {}
+    for method, _, keys in work:
+        if method.name not in failed:
+            try:
+                runtimes[method.name] = _runtimes(ctx, name, method, index, keys)
+            except TaskFailed as err:
+                failed[method.name] = str(err)
+    computed = [w for w in work if w[0].name not in failed]
+    scores, scored = _score_missing(ctx, name, computed, index, bar, failed)
     bar.close()
     for method, rows, keys in work:
         # the ledger per method, as planned: its maps, then its scores
-        ctx.stages.extend([s for s in [attributed[method.name], *scored[method.name]] if s is not None])
+        stages = [attributed[method.name], *scored.get(method.name, [])]
+        ctx.stages.extend([s for s in stages if s is not None])
+        if method.name in failed:
+            frames[method.name] = rows.assign(status="error", note=failed[method.name])
+            continue
         frames[method.name] = rows.assign(status="ok", note="", **scores[method.name],
                                           runtime_s=[runtimes[method.name].get(k, np.nan) for k in keys])
     if any(stage.model == name for stage in ctx.stages):
@@ -456,11 +470,13 @@ def _stage(ctx: _Context, kind: str, name: str, method, images: int, seconds: fl
     return stage
 
 
-def _attribute_missing(ctx: _Context, name, work, index, bar) -> dict[str, Stage | None]:
+def _attribute_missing(ctx: _Context, name, work, index, bar,
+                       failed: dict[str, str]) -> dict[str, Stage | None]:
     """Compute (by the run's executor, in tasks of ``chunk_images``, every method's at once) and
     store the maps not cached, with their runtime on this device. ``work``: ``(method, rows,
     keys)`` per applicable method. Returns each method's stage (the seconds its tasks computed),
-    or None where all its maps were cached."""
+    or None where all its maps were cached; a method a task of which failed is in ``failed``
+    with the failure (the others' tasks run on)."""
     batches, todo = [], []
     for method, _, keys in work:
         done = ctx.store.has_maps(keys)
@@ -475,7 +491,9 @@ def _attribute_missing(ctx: _Context, name, work, index, bar) -> dict[str, Stage
         result.save(ctx.store, ctx.device_name)
         bar.update(len(result.task.rows))
 
-    seconds = run_batches(ctx.executor, ctx.pool, batches, save)
+    failures = {}
+    seconds = run_batches(ctx.executor, ctx.pool, batches, save, failures)
+    failed.update({work[b][0].name: str(err) for b, err in failures.items()})
     return {method.name: _stage(ctx, "attribute", name, method, n, took, record=False) if n else None
             for (method, n), took in zip(todo, seconds, strict=True)}
 
@@ -496,10 +514,12 @@ def _runtimes(ctx: _Context, name, method, index, keys) -> dict[str, float]:
     return runtime
 
 
-def _score_missing(ctx: _Context, name, work, index, bar) -> tuple[dict[str, dict[str, list]], dict]:
+def _score_missing(ctx: _Context, name, work, index, bar,
+                   failed: dict[str, str]) -> tuple[dict[str, dict[str, list]], dict]:
     """Score every map of every method of ``work`` with every metric (the missing scores
     computed by the run's executor, a task per method, chunk and metric, made as the executor
-    takes them). Returns per method the table's score columns, and per method its stages."""
+    takes them). Returns per method the table's score columns, and per method its stages; a
+    method a task of which failed is in ``failed`` with the failure, without columns."""
     cfg = ctx.config
     wanted = {(method.name, metric): [score_key(k, spec, config) for k in keys]
               for method, _, keys in work for metric, (spec, config) in ctx.metrics.items()}
@@ -531,10 +551,13 @@ def _score_missing(ctx: _Context, name, work, index, bar) -> tuple[dict[str, dic
                                     ctx.metric_batch_size)
 
     bar.set_postfix_str("scores")
-    for result in ctx.executor.run(tasks(), ctx.pool):
-        result.save(ctx.store, ctx.device_name)
+    for result in ctx.executor.run(tasks(), ctx.pool, keep_going=True):
         task = result.task
         part = (method_of[task.keys[0]], task.metric)
+        if isinstance(result, TaskFailed):
+            failed.setdefault(part[0], str(result))
+            continue
+        result.save(ctx.store, ctx.device_name)
         records[part].update(zip(task.keys, result.values, strict=True))
         seconds[part] += result.seconds
         ctx.metric_batch_size = min(ctx.metric_batch_size, result.batch_size)  # kept once halved
@@ -545,7 +568,8 @@ def _score_missing(ctx: _Context, name, work, index, bar) -> tuple[dict[str, dic
         columns[method.name], stages[method.name] = {}, []
         for metric, (spec, config) in ctx.metrics.items():
             part = (method.name, metric)
-            columns[method.name].update(spec.columns(config, [records[part][k] for k in wanted[part]]))
+            if method.name not in failed:
+                columns[method.name].update(spec.columns(config, [records[part][k] for k in wanted[part]]))
             if scored[part]:
                 stages[method.name].append(Stage("score", name, None, metric, scored[part], seconds[part],
                                                  spec.forwards(config, n_pixels) * scored[part], 0))

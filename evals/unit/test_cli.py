@@ -36,7 +36,7 @@ def test_amx_run_defaults_to_what_the_claim_sets_need_and_writes_the_table(tmp_p
     assert meta["config"]["preset"] is None  # the world's presets:
     assert meta["metric_configs"]["insertion"]["n_steps"] == 16
     assert len(table) == 2 and "insertion_normalized" in table
-    assert "2 rows (0 N/A)" in capsys.readouterr().out
+    assert "2 rows (0 N/A, 0 failed)" in capsys.readouterr().out
 
 
 def test_bench_metrics_writes_the_speed_and_equality_check(tmp_path, capsys):

@@ -27,7 +27,7 @@ class Elsewhere:
     def __init__(self):
         self.tasks: list[MapTask] = []
 
-    def run(self, tasks, pool=None):
+    def run(self, tasks, pool=None, keep_going=False):
         for task in tasks:
             self.tasks.append(task)
             yield TaskRunner()(pickle.loads(pickle.dumps(task)))

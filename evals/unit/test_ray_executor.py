@@ -65,15 +65,16 @@ class Counting:
     Ctrl-C in the driver does, after ``stop_after`` results."""
 
     def __init__(self, inner, stop_after: int | None = None):
-        self.inner, self.stop_after, self.keys, self.saved = inner, stop_after, [], 0
+        self.inner, self.stop_after, self.keys, self.models, self.saved = inner, stop_after, [], [], 0
 
-    def run(self, tasks, pool=None):
+    def run(self, tasks, pool=None, keep_going=False):
         def recorded():
             for task in tasks:
                 self.keys.append(task.key)
+                self.models.append(task.model)
                 yield task
 
-        for result in self.inner.run(recorded(), pool):
+        for result in self.inner.run(recorded(), pool, keep_going):
             if self.stop_after is not None and self.saved >= self.stop_after:
                 raise KeyboardInterrupt
             self.saved += 1
@@ -194,49 +195,77 @@ def test_a_failing_task_names_its_model_metric_and_images(ray_executor):
         list(ray_executor.run([bad]))
     with pytest.raises(TaskFailed, match="resnet-mini insertion"):
         list(InProcess().run([bad]))
+    for executor in (ray_executor, InProcess()):  # keep_going: the failure in the task's place
+        [failed] = executor.run([bad], keep_going=True)
+        assert isinstance(failed, TaskFailed) and failed.task.key == bad.key
+
+
+def _positive_insertion(cid):
+    return lambda ev: verdict(cid, Greater(0.0, "mean"), float(ev.ok["insertion"].mean()), "mean insertion")
 
 
 SCORED = ClaimSet(
     name="q", prefix="Q", title="reads the ScoreTable", source="this test",
-    claims=(Claim("Q1", "q", "s", "Insertion is positive.", "mean insertion", "> 0", "-"),),
-    cases=lambda: [Case("Q1", "positive", lambda ev: verdict(
-        "Q1[positive]", Greater(0.0, "mean"), float(ev.ok["insertion"].mean()), "mean insertion"))],
-    evidence=(Scores(("gradient",), ("insertion",), pair=("vanilla", "pgd")),))
-ZOO_ONLY = ClaimSet(
-    name="z", prefix="Z", title="reads Table 1 only", source="this test",
-    claims=(Claim("Z1", "z", "s", "Some model is accurate.", "top-1", "> 0", "-"),),
-    cases=lambda: [Case("Z1", "accurate", lambda ev: verdict(
-        "Z1[accurate]", Greater(0.0, "max"), max(r["top1"] for r in ev.zoo), "best top-1"))],
-    evidence=(ZooTable(),))
+    claims=(Claim("Q1", "q", "s", "Insertion is positive.", "mean insertion", "> 0", "-"),
+            Claim("Q2", "q", "s", "Some model is accurate.", "top-1", "> 0", "-")),
+    cases=lambda: [Case("Q1", "pooled", _positive_insertion("Q1[pooled]")),
+                   *[Case("Q1", arch, _positive_insertion(f"Q1[{arch}]"), architecture=arch)
+                     for arch in ("resnet", "alexnet")],
+                   Case("Q2", "accurate", lambda ev: verdict(  # reads every model, but not the ScoreTable
+                       "Q2[accurate]", Greater(0.0, "max"), max(r["top1"] for r in ev.zoo), "best top-1"))],
+    evidence=(Scores(("gradient", "smoothgrad"), ("insertion",), pair=("vanilla", "pgd")), ZooTable()))
 
 
 class FailsOn:
-    """Runs tasks in this process, except that the tasks of ``model`` fail (a bad checkpoint)."""
+    """Runs tasks in this process, except that the tasks of ``model`` computing ``what`` (a
+    method's maps or a metric's scores) fail, as a bad checkpoint on a worker would."""
 
-    def __init__(self, model):
-        self.model, self.inner = model, InProcess()
+    def __init__(self, model, what):
+        self.model, self.what, self.inner = model, what, InProcess()
 
-    def run(self, tasks, pool=None):
+    def run(self, tasks, pool=None, keep_going=False):
         for task in tasks:
-            if task.model == self.model:
-                raise TaskFailed(task, RuntimeError("the checkpoint does not load"))
-            yield from self.inner.run([task], pool)
+            computes = (getattr(task, "method", None), getattr(task, "metric", None))
+            if task.model == self.model and self.what in computes:
+                failed = TaskFailed(task, RuntimeError("the checkpoint does not load"))
+                if not keep_going:
+                    raise failed
+                yield failed
+                continue
+            yield from self.inner.run([task], pool, keep_going)
 
     def close(self):
         pass
 
 
-def test_a_failed_task_fails_only_the_cases_that_read_it(tmp_path):
+@pytest.mark.parametrize("what", ["gradient", "insertion"])  # a map task, a score task
+def test_a_failed_task_fails_only_the_cases_that_read_its_model(what, tmp_path):
     world = dataclasses.replace(get_world("mini"), zoo_eval_images=4)
-    session = Session(world, n_images=2, cache=str(tmp_path), claim_sets=[SCORED, ZOO_ONLY], progress=False,
-                      executor=FailsOn("resnet-mini-R"))
+    session = Session(world, n_images=2, cache=str(tmp_path), claim_sets=[SCORED], progress=False,
+                      executor=FailsOn("alexnet-mini-R", what))
     logged = []
     session.run(log=logged.append)
-    assert any("resnet-mini-R gradient" in line and "checkpoint does not load" in line for line in logged)
+    named = f"alexnet-mini-R {what} on world mini's pool images"
+    assert any(named in line and "checkpoint does not load" in line for line in logged)
+    table = session.result(SCORED.scores).table
+    error = table[table["status"] == "error"]
+    # the failed (model, method)'s rows are kept as errors naming the task, every other row is scored
+    failed_methods = {"gradient"} if what == "gradient" else {"gradient", "smoothgrad"}  # both scored by it
+    assert set(error["model"]) == {"alexnet-mini-R"} and set(error["method"]) == failed_methods
+    assert error["note"].str.contains(named).all()
+    assert (table.loc[table["status"] != "error", "status"] == "ok").all()
+    assert table.loc[table["status"] == "ok", "insertion"].notna().all()
     entries = {e["case_id"]: e for e in session.judge().entries}
-    assert entries["Z1[accurate]"]["outcome"] == "passed"
-    assert entries["Q1[positive]"]["outcome"] == "error"
-    assert "resnet-mini-R gradient" in entries["Q1[positive]"]["message"]
+    for cid in ("Q1[pooled]", "Q1[alexnet]"):  # they read alexnet-mini-R's rows
+        assert entries[cid]["outcome"] == "error"
+        assert named in entries[cid]["message"]
+    for cid in ("Q1[resnet]", "Q2[accurate]"):  # other models, or not the ScoreTable
+        assert entries[cid]["outcome"] == "passed"
+    # a rerun with a working executor computes only the failed rows' tasks
+    counting = Counting(InProcess())
+    Session(world, n_images=2, cache=str(tmp_path), claim_sets=[SCORED], progress=False,
+            executor=counting).run()
+    assert counting.keys and set(counting.models) == {"alexnet-mini-R"}
 
 
 def test_executor_options_are_checked_before_anything_starts():
