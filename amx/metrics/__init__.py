@@ -1,7 +1,8 @@
 """The paper's evaluation metrics (Sec 2.4): pure, batched functions over maps ``[B, H, W]``.
 
 Localisation: ``pointing_game`` (TorchRay's rule), ``max_box_acc`` (wsolevaluation's MaxBoxAcc,
-"WSL"). Causal: ``insertion`` and ``deletion`` (RISE's CausalMetric). Conventions are in
+"WSL"), ``max_box_acc_v2`` and ``pxap`` (wsolevaluation's MaxBoxAccV2 and pixel average
+precision). Causal: ``insertion`` and ``deletion`` (RISE's CausalMetric). Conventions are in
 ``amx.metrics.inputs``; each module's docstring gives the formula and where amx departs from the
 reference implementation.
 

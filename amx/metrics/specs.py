@@ -19,12 +19,24 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from amx.metrics.causal import CausalConfig, deletion, insertion
 from amx.metrics.energy import EnergyConfig, box_region, energy_pointing_game
 from amx.metrics.pointing import PointingGameConfig, pointing_game
-from amx.metrics.wsl import AlphaBoxConfig, WSLConfig, alpha_box_ious, box_iou_curves, select_threshold
+from amx.metrics.pxap import PxAPConfig, average_precision, pixel_histograms
+from amx.metrics.wsl import (
+    AlphaBoxConfig,
+    BoxAccV2Config,
+    WSLConfig,
+    alpha_box_ious,
+    box_acc_v2_hits,
+    box_iou_curves,
+    from_run_lengths,
+    run_lengths,
+    select_threshold,
+)
 from amx.registry import Registry
 
 
@@ -84,15 +96,43 @@ def _wsl_score(config: WSLConfig, b: ScoreBatch) -> list[dict]:
     return [{"iou_curve": c.tolist()} for c in box_iou_curves(b.maps.cpu(), b.boxes, config)]
 
 
-def _energy_score(config: EnergyConfig, b: ScoreBatch) -> list[dict]:
-    if config.region == "mask":
+def _object_region(metric: str, region: str, b: ScoreBatch) -> torch.Tensor:
+    """The object's pixels: the world's exact masks (``region == "mask"``) or its boxes' union."""
+    if region == "mask":
         if b.masks is None:
-            raise ValueError("energy_pointing_game with region='mask' needs the world's exact object masks, "
+            raise ValueError(f"{metric} with region='mask' needs the world's exact object masks, "
                              "and this world has none; use region='box'")
-        region = b.masks.bool()
-    else:
-        region = box_region(b.boxes, *b.maps.shape[1:])
+        return b.masks.bool()
+    return box_region(b.boxes, *b.maps.shape[1:])
+
+
+def _energy_score(config: EnergyConfig, b: ScoreBatch) -> list[dict]:
+    region = _object_region("energy_pointing_game", config.region, b)
     return [{"energy": float(e)} for e in energy_pointing_game(b.maps, region).cpu()]
+
+
+def _pxap_score(config: PxAPConfig, b: ScoreBatch) -> list[dict]:
+    inside, outside = pixel_histograms(b.maps, _object_region("pxap", config.region, b), config)
+    return [{"inside": i.tolist(), "outside": o.tolist()} for i, o in zip(inside, outside, strict=True)]
+
+
+def _pxap_columns(config: PxAPConfig, records: list[dict]) -> dict:
+    """Each image's own AP, and the set's PxAP of the summed histograms (the reference's)."""
+    inside = np.array([r["inside"] for r in records])
+    outside = np.array([r["outside"] for r in records])
+    return {"pxap": [average_precision(i, o) for i, o in zip(inside, outside, strict=True)],
+            "pxap_set": average_precision(inside.sum(0), outside.sum(0))}
+
+
+def _box_acc_v2_score(config: BoxAccV2Config, b: ScoreBatch) -> list[dict]:
+    curves = box_iou_curves(b.maps.cpu(), b.boxes, config.curves)
+    return [{"iou_runs": run_lengths(c.tolist())} for c in curves]
+
+
+def _box_acc_v2_columns(config: BoxAccV2Config, records: list[dict]) -> dict:
+    """MaxBoxAccV2: each IoU threshold's best tau for the whole set; per image, its mean hit."""
+    curves = torch.tensor([from_run_lengths(r["iou_runs"]) for r in records], dtype=torch.float64)
+    return {"max_box_acc_v2": box_acc_v2_hits(curves, config).tolist()}
 
 
 def _wsl_columns(config: WSLConfig, records: list[dict]) -> dict:
@@ -124,7 +164,8 @@ for _spec in (
                ("pointing_game",)),
     MetricSpec("wsl", True, WSLConfig,
                "IoU >= 0.5 of the largest-region box at the set's best threshold (MaxBoxAcc)", _wsl_score,
-               _wsl_columns, ("wsl", "wsl_iou", "wsl_threshold"), test_column="wsl_iou"),
+               _wsl_columns, ("wsl", "wsl_iou", "wsl_threshold"), test_column="wsl_iou",
+               version=2),  # 2: multi_contour takes the holes' contours too, as OpenCV's RETR_TREE
     MetricSpec("wsl_alpha", True, AlphaBoxConfig,
                "mean over alpha 0.1-0.5 of the IoU of one box around map >= alpha max (SAM's WSL)",
                lambda config, b: [{"ious": r.tolist()}
@@ -135,6 +176,13 @@ for _spec in (
                "share of the map's positive mass inside the object's boxes (or exact mask)", _energy_score,
                lambda config, records: {"energy_pointing_game": [r["energy"] for r in records]},
                ("energy_pointing_game",), uses_masks=lambda config: config.region == "mask"),
+    MetricSpec("max_box_acc_v2", True, BoxAccV2Config,
+               "MaxBoxAcc over every contour's box, averaged over IoU 0.3/0.5/0.7 (wsolevaluation's V2)",
+               _box_acc_v2_score, _box_acc_v2_columns, ("max_box_acc_v2",)),
+    MetricSpec("pxap", True, PxAPConfig,
+               "average precision of the map's pixels against the object mask (per image; _set: the set's)",
+               _pxap_score, _pxap_columns, ("pxap", "pxap_set"),
+               uses_masks=lambda config: config.region == "mask"),
     MetricSpec("insertion", True, CausalConfig,
                "AUC of p(target) as top pixels are inserted; _normalized: AUC / p(target | image)",
                _causal(insertion), _causal_columns("insertion"), ("insertion", "insertion_normalized"),

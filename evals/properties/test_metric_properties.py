@@ -4,6 +4,9 @@ Maps are drawn from small integers so that the transforms below are exact in flo
 the properties are about the metrics, not about rounding.
 """
 
+from dataclasses import replace
+
+import numpy as np
 import pytest
 import torch
 from hypothesis import assume, given
@@ -12,7 +15,8 @@ from hypothesis.extra.numpy import arrays
 
 from amx.metrics import CausalConfig, WSLConfig, box_iou, box_iou_curves, deletion, insertion, pointing_game
 from amx.metrics.energy import box_region, energy_pointing_game
-from amx.metrics.wsl import alpha_box_ious
+from amx.metrics.pxap import average_precision, pixel_histograms
+from amx.metrics.wsl import BoxAccV2Config, alpha_box_ious, max_box_acc, max_box_acc_v2
 from amx.testing import PixelSetModel
 
 pytestmark = pytest.mark.numerics  # kernel-path sensitive: .ci/run reruns these on the default path
@@ -127,3 +131,34 @@ def test_energy_is_a_share_invariant_to_scaling_and_to_negative_values(m, box_li
     dimmed = torch.where(m > 0, m, -torch.tensor(negatives, dtype=torch.float64).abs()[None])
     torch.testing.assert_close(energy_pointing_game(dimmed, region), energy)  # only positive mass counts
     assert energy_pointing_game(m, torch.ones_like(region)).item() == float((m > 0).any())
+
+
+@given(st.lists(integer_maps, min_size=1, max_size=4), st.data())
+def test_max_box_acc_v2_is_the_mean_of_multi_contour_max_box_acc_over_its_iou_thresholds(maps, data):
+    m = torch.from_numpy(np.stack(maps)).float()
+    gt = [data.draw(boxes()) for _ in maps]
+    config = BoxAccV2Config(threshold_interval=0.01)
+    value = max_box_acc_v2(m, gt, config)
+    each = [max_box_acc(m, gt, replace(config.curves, iou_threshold=t)).accuracy
+            for t in config.iou_thresholds]
+    assert 0.0 <= value <= 1.0 and value == pytest.approx(np.mean(each), abs=1e-12)
+
+
+@given(integer_maps, st.lists(boxes(), min_size=1, max_size=3), st.integers(1, 1000),
+       st.integers(-1000, 1000))
+def test_pxap_is_a_share_invariant_to_positive_affine_maps(m, box_list, scale, offset):
+    m = torch.from_numpy(m).double()[None]
+    region = box_region([torch.cat(box_list)], SIZE, SIZE)
+    ap = average_precision(*(h[0] for h in pixel_histograms(m, region)))
+    assert 0.0 <= ap <= 1.0
+    assert ap == average_precision(*(h[0] for h in pixel_histograms(scale * m + offset, region)))
+
+
+@given(st.lists(boxes(), min_size=1, max_size=3))
+def test_pxap_is_one_for_the_object_and_its_share_for_the_inverse(box_list):
+    region = box_region([torch.cat(box_list)], SIZE, SIZE)
+    assume(not region.all())
+    exact, inverse = region.double(), 1 - region.double()
+    assert average_precision(*(h[0] for h in pixel_histograms(exact, region))) == pytest.approx(1.0)
+    share = region.double().mean().item()
+    assert average_precision(*(h[0] for h in pixel_histograms(inverse, region))) == pytest.approx(share)
