@@ -1,7 +1,7 @@
 """Attribution-map methods behind one interface (``amx.methods.base``) and one registry.
 
 >>> len(names()), names()[:3]
-(15, ['agi', 'big', 'cam'])
+(20, ['agi', 'big', 'cam'])
 >>> get("ig", n_steps=20).config.n_steps
 20
 
@@ -19,11 +19,13 @@ from amx.methods.agi import AGI
 from amx.methods.base import AttributionMethod, NotApplicableError
 from amx.methods.big import BIG
 from amx.methods.cam import CAM
+from amx.methods.controls import Centre, Edges, RandomMap
 from amx.methods.deeplift import DeepLift
 from amx.methods.ep import ExtremalPerturbation
 from amx.methods.gradcam import GradCAM
 from amx.methods.gradient import Gradient
 from amx.methods.gradient_x_input import GradientXInput
+from amx.methods.guided import GuidedBackprop, GuidedGradCAM
 from amx.methods.ig import IntegratedGradients
 from amx.methods.lime import LIME
 from amx.methods.mp import MeaningfulPerturbation
@@ -36,7 +38,8 @@ from amx.registry import Registry
 
 METHODS: Registry[type[AttributionMethod]] = Registry("method", "amx.methods", AttributionMethod)
 for _cls in (Gradient, GradientXInput, SmoothGrad, IntegratedGradients, CAM, GradCAM, RISE, SlidingPatch,
-             SHAP, LIME, ExtremalPerturbation, MeaningfulPerturbation, DeepLift, AGI, BIG):
+             SHAP, LIME, ExtremalPerturbation, MeaningfulPerturbation, DeepLift, AGI, BIG,
+             GuidedBackprop, GuidedGradCAM, Centre, RandomMap, Edges):
     METHODS.register(_cls.name, _cls, source=_cls.__module__)
 
 

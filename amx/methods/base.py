@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from amx.scoring import balanced_chunks, target_scores
 
-FAMILIES = ("gradient", "cam", "perturbation")
+FAMILIES = ("gradient", "cam", "perturbation", "control")  # control: amx.methods.controls
 # What a method's maps guarantee across batch compositions, CPU kernel paths and devices (README,
 # "Reproducibility across machines"); for every method, an image's map does not depend on its batch
 # (tested in float64) and its draws are the same bits everywhere (``amx.draws``):

@@ -15,7 +15,7 @@ from amx.registry import Registry, RegistryError, UnknownNameError
 def test_every_kind_is_a_registry_with_amx_own_entries():
     assert WORLDS.names() == ["imagenet", "mini", "photos"]
     assert WORLDS.source("mini").startswith("entry point 'mini'")
-    assert len(methods.METHODS) == 15 and "gradcam" in methods.METHODS and "big" in methods.METHODS
+    assert len(methods.METHODS) == 20 and "gradcam" in methods.METHODS and "big" in methods.METHODS
     assert METRICS.names() == ["deletion", "energy_pointing_game", "insertion", "max_box_acc_v2",
                                "pointing_game", "pxap", "wsl", "wsl_alpha"]
     assert CLAIM_SETS.names() == ["001", "002", "003"] and CLAIM_SETS.get("003").prefix == "B"
