@@ -1,7 +1,8 @@
 """``amx`` command line: ``amx run``, ``amx report``, ``amx stability``, ``amx diff``, ``amx zoo list
-| check | trust | train | eval`` and ``amx bench metrics | methods | similarity | executor``. Every command
-that takes ``--world`` also takes ``--zoo FILE`` (a zoo file, ``amx.zoo.file``) and the registered
-worlds' own options (``World.options``: ``--imagenet-root``, ``--weights-dir``)."""
+| check | trust | train | eval`` and ``amx bench metrics | methods | similarity | localisation |
+executor``. Every command that takes ``--world`` also takes ``--zoo FILE`` (a zoo file,
+``amx.zoo.file``) and the registered worlds' own options (``World.options``: ``--imagenet-root``,
+``--weights-dir``)."""
 
 from __future__ import annotations
 
@@ -235,6 +236,16 @@ def _bench_similarity(args) -> int:
     result = bench_similarity(n_pairs=args.n_pairs, size=args.size, device=args.device,
                               log=lambda msg: print(msg, flush=True))
     result["machine"] = machine(args.device)
+    print(f"written to {write_result(args.out, result)}")
+    return 0
+
+
+def _bench_localisation(args) -> int:
+    from amx.bench import machine, write_result
+    from amx.bench.localisation import bench_localisation
+
+    result = bench_localisation(n_maps=args.n_maps, size=args.size, log=lambda msg: print(msg, flush=True))
+    result["machine"] = machine("cpu")
     print(f"written to {write_result(args.out, result)}")
     return 0
 
@@ -496,6 +507,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", default="reports/bench/similarity.json", help="result JSON path")
     p.set_defaults(func=_bench_similarity)
+
+    p = bench.add_parser("localisation", help="MaxBoxAccV2 and PxAP vs wsolevaluation's code (OpenCV)")
+    p.add_argument("--n-maps", type=int, default=64, help="random maps (default 64)")
+    p.add_argument("--size", type=int, default=64, help="map side in pixels (default 64)")
+    p.add_argument("--out", default="reports/bench/localisation.json", help="result JSON path")
+    p.set_defaults(func=_bench_localisation)
 
     args = parser.parse_args(argv)
     settings = {option.env: str(Path(getattr(args, option.dest)).expanduser())
