@@ -2,7 +2,8 @@
 
 Localisation: ``pointing_game`` (TorchRay's rule), ``max_box_acc`` (wsolevaluation's MaxBoxAcc,
 "WSL"), ``max_box_acc_v2`` and ``pxap`` (wsolevaluation's MaxBoxAccV2 and pixel average
-precision). Causal: ``insertion`` and ``deletion`` (RISE's CausalMetric). Conventions are in
+precision). Causal: ``insertion`` and ``deletion`` (RISE's CausalMetric), ``road`` (ROAD's
+removal orders with noisy linear imputation). Conventions are in
 ``amx.metrics.inputs``; each module's docstring gives the formula and where amx departs from the
 reference implementation.
 

@@ -26,6 +26,7 @@ from amx.metrics.causal import CausalConfig, deletion, insertion
 from amx.metrics.energy import EnergyConfig, box_region, energy_pointing_game
 from amx.metrics.pointing import PointingGameConfig, pointing_game
 from amx.metrics.pxap import PxAPConfig, average_precision, pixel_histograms
+from amx.metrics.road import RoadConfig, road_curves
 from amx.metrics.wsl import (
     AlphaBoxConfig,
     BoxAccV2Config,
@@ -124,6 +125,18 @@ def _pxap_columns(config: PxAPConfig, records: list[dict]) -> dict:
             "pxap_set": average_precision(inside.sum(0), outside.sum(0))}
 
 
+def _road_score(config: RoadConfig, b: ScoreBatch) -> list[dict]:
+    curves = road_curves(b.model, b.images, b.maps, b.targets, config, b.batch_size)
+    return [{"morf": c[0].tolist(), "lerf": c[1].tolist()} for c in curves]
+
+
+def _road_columns(config: RoadConfig, records: list[dict]) -> dict:
+    morf = torch.tensor([r["morf"] for r in records], dtype=torch.float64)
+    lerf = torch.tensor([r["lerf"] for r in records], dtype=torch.float64)
+    return {"road": ((lerf - morf) / 2).mean(1).tolist(), "road_morf": morf.mean(1).tolist(),
+            "road_lerf": lerf.mean(1).tolist()}
+
+
 def _box_acc_v2_score(config: BoxAccV2Config, b: ScoreBatch) -> list[dict]:
     curves = box_iou_curves(b.maps.cpu(), b.boxes, config.curves)
     return [{"iou_runs": run_lengths(c.tolist())} for c in curves]
@@ -183,6 +196,11 @@ for _spec in (
                "average precision of the map's pixels against the object mask (per image; _set: the set's)",
                _pxap_score, _pxap_columns, ("pxap", "pxap_set"),
                uses_masks=lambda config: config.region == "mask"),
+    MetricSpec("road", True, RoadConfig,
+               "ROAD: mean over 10-90% removed of (P(target) after LeRF - after MoRF) / 2, noisy linear "
+               "imputation; _morf, _lerf: each order's mean P(target)", _road_score, _road_columns,
+               ("road", "road_morf", "road_lerf"),
+               forwards=lambda config, n_pixels: 2 * len(config.percentages)),
     MetricSpec("insertion", True, CausalConfig,
                "AUC of p(target) as top pixels are inserted; _normalized: AUC / p(target | image)",
                _causal(insertion), _causal_columns("insertion"), ("insertion", "insertion_normalized"),

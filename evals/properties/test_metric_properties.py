@@ -16,6 +16,7 @@ from hypothesis.extra.numpy import arrays
 from amx.metrics import CausalConfig, WSLConfig, box_iou, box_iou_curves, deletion, insertion, pointing_game
 from amx.metrics.energy import box_region, energy_pointing_game
 from amx.metrics.pxap import average_precision, pixel_histograms
+from amx.metrics.road import linear_imputation
 from amx.metrics.wsl import BoxAccV2Config, alpha_box_ious, max_box_acc, max_box_acc_v2
 from amx.testing import PixelSetModel
 
@@ -162,3 +163,16 @@ def test_pxap_is_one_for_the_object_and_its_share_for_the_inverse(box_list):
     assert average_precision(*(h[0] for h in pixel_histograms(exact, region))) == pytest.approx(1.0)
     share = region.double().mean().item()
     assert average_precision(*(h[0] for h in pixel_histograms(inverse, region))) == pytest.approx(share)
+
+
+@given(arrays("int64", (3, 8, 8), elements=st.integers(0, 20)), arrays(bool, (8, 8)))
+def test_linear_imputation_keeps_the_kept_pixels_and_stays_within_their_range(image, removed):
+    assume(not removed.all())
+    image, removed = torch.from_numpy(image).double()[None] / 20, torch.from_numpy(removed)[None]
+    out = linear_imputation(image, removed)
+    kept = ~removed[:, None].expand_as(image)
+    assert torch.equal(out[kept], image[kept])
+    for c in range(3):  # each imputed value is a weighted mean of its neighbours: no new extremes
+        values = image[0, c][~removed[0]]
+        imputed = out[0, c][removed[0]]
+        assert (imputed >= values.min() - 1e-9).all() and (imputed <= values.max() + 1e-9).all()

@@ -453,4 +453,4 @@ def test_a_claim_set_needing_an_unknown_metric_is_a_usage_error(pytester, monkey
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--world mini: claim sets [[]'001'[]] cannot be run: "
                                  "unknown metric 'ssim'. Valid metrics: deletion, energy_pointing_game, "
-                                 "insertion, max_box_acc_v2, pointing_game, pxap, wsl, wsl_alpha"])
+                                 "insertion, max_box_acc_v2, pointing_game, pxap, road, wsl, wsl_alpha"])

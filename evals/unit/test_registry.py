@@ -17,7 +17,7 @@ def test_every_kind_is_a_registry_with_amx_own_entries():
     assert WORLDS.source("mini").startswith("entry point 'mini'")
     assert len(methods.METHODS) == 20 and "gradcam" in methods.METHODS and "big" in methods.METHODS
     assert METRICS.names() == ["deletion", "energy_pointing_game", "insertion", "max_box_acc_v2",
-                               "pointing_game", "pxap", "wsl", "wsl_alpha"]
+                               "pointing_game", "pxap", "road", "wsl", "wsl_alpha"]
     assert CLAIM_SETS.names() == ["001", "002", "003"] and CLAIM_SETS.get("003").prefix == "B"
     assert PRESETS.names() == ["mini", "paper", "photos", "sam", "smoke"]
     assert PRESETS.source("photos").startswith("entry point 'photos'")
