@@ -112,7 +112,8 @@ def _bench_metrics(args) -> int:
     print(f"efficiency {result['efficiency']} (target >= 0.7), "
           f"{result['speedup_vs_reference']}x the RISE-style loop (target >= 5), "
           f"max |AUC difference| {result['max_abs_auc_difference']:.2e} (<= 1e-5: "
-          f"{result['aucs_equal']}); written to {path}")
+          f"{result['aucs_equal']}); ROAD: efficiency {result['road']['efficiency']}, "
+          f"{result['road']['speedup_vs_reference']}x the reference's loop; written to {path}")
     return 0
 
 

@@ -1,5 +1,7 @@
 """``amx bench metrics``: Insertion + Deletion throughput against the model-pass floor and the
-RISE-style per-image loop.
+RISE-style per-image loop; ROAD's (``road``: ``2 P`` forwards per image for ``P`` percentages)
+against its floor and the reference's loop (each image's imputation solved by SciPy's sparse LU,
+one forward per removal).
 
 * floor: Insertion and Deletion each need ``n + 1`` forwards per image, so at the model's batched
   forward throughput ``F`` (images/s) they can run at most ``F / (2 (n + 1))`` images/s;
@@ -19,6 +21,8 @@ from amx.bench import pass_seconds, timed
 from amx.data.arrays import load_split
 from amx.data.worlds import DEFAULT_WORLD, get_world
 from amx.metrics.causal import CausalConfig, deletion, insertion, reference_curve, trapezoid_auc
+from amx.metrics.road import RoadConfig, reference_imputation, removal_masks, road_curves
+from amx.scoring import target_probabilities
 from amx.zoo import registry
 
 
@@ -63,8 +67,9 @@ def bench_metrics(model_name: str, world: str = DEFAULT_WORLD, n_images: int = 6
     max_diff = max((torch.stack(reference[mode]) - batched[mode].auc[:reference_images]).abs().max().item()
                    for mode in reference)
 
+    road = bench_road(model, images, maps, targets, forward_rate, reference_images, batch_size, log)
     return {
-        "benchmark": "metrics", "world": world, "model": model_name, "n_images": n_images,
+        "benchmark": "metrics", "road": road, "world": world, "model": model_name, "n_images": n_images,
         "reference_images": reference_images, "batch_size": batch_size, "n_steps": n_points - 1,
         "forward_images_per_s": round(forward_rate, 1),
         "floor_images_per_s": round(floor_rate, 2),
@@ -76,3 +81,38 @@ def bench_metrics(model_name: str, world: str = DEFAULT_WORLD, n_images: int = 6
         "aucs_equal": max_diff <= 1e-5,
         "targets": {"efficiency": 0.7, "speedup_vs_reference": 5.0, "max_abs_auc_difference": 1e-5},
     }
+
+
+def bench_road(model, images, maps, targets, forward_rate: float, reference_images: int, batch_size: int,
+               log=print) -> dict:
+    """ROAD without imputation noise (so that the reference loop's probabilities compare): images
+    per second batched, against the floor ``F / (2 P)`` and the reference's one-image loop."""
+    config = RoadConfig(noise=0.0)
+    floor_rate = forward_rate / (2 * len(config.percentages))
+    road_curves(model, images[:1], maps[:1], targets[:1], config, batch_size)  # warm-up
+    batched = {}
+
+    def run_batched():
+        batched["curves"] = road_curves(model, images, maps, targets, config, batch_size)
+
+    rate = len(images) / timed(run_batched, images.device)
+    masks = removal_masks(maps[:reference_images], config).cpu()
+    reference = []
+
+    @torch.no_grad()
+    def run_reference():
+        for i in range(reference_images):
+            for order in range(2):
+                for k in range(len(config.percentages)):
+                    imputed = reference_imputation(images[i].cpu(), masks[i, order, k]).to(images)
+                    reference.append(target_probabilities(model(imputed[None]), targets[i:i + 1]).item())
+
+    reference_rate = reference_images / timed(run_reference, images.device)
+    ours = batched["curves"][:reference_images].flatten()
+    difference = ours - torch.tensor(reference, dtype=torch.float64)
+    log(f"road: batched {rate:.2f} images/s, floor {floor_rate:.2f}, reference loop {reference_rate:.3f}")
+    return {"n_percentages": len(config.percentages), "floor_images_per_s": round(floor_rate, 2),
+            "batched_images_per_s": round(rate, 2), "efficiency": round(rate / floor_rate, 3),
+            "reference_images_per_s": round(reference_rate, 3),
+            "speedup_vs_reference": round(rate / reference_rate, 1),
+            "max_abs_probability_difference": difference.abs().max().item()}

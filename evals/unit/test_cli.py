@@ -52,6 +52,9 @@ def test_bench_metrics_writes_the_speed_and_equality_check(tmp_path, capsys):
     assert result["efficiency"] == pytest.approx(measured / floor, rel=0.02)
     assert result["speedup_vs_reference"] == pytest.approx(
         result["batched_images_per_s"] / result["reference_images_per_s"], rel=0.05)
+    road = result["road"]  # ROAD's floor is 2 x 7 forwards per image
+    assert road["floor_images_per_s"] == pytest.approx(result["forward_images_per_s"] / 14, rel=0.02)
+    assert road["max_abs_probability_difference"] <= 1e-5
     assert "written to" in capsys.readouterr().out
 
 
