@@ -42,6 +42,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.linalg import spsolve
 
 from amx.draws import normal
+from amx.metrics.causal import pixel_ranks
 from amx.metrics.inputs import check_images, check_maps
 from amx.scoring import variant_probabilities
 
@@ -123,9 +124,7 @@ def removal_masks(maps: torch.Tensor, config: RoadConfig) -> torch.Tensor:
     scaled = (flat - low) / (high - low + 1e-5)  # the reference's normalize_map
     generator = torch.Generator().manual_seed(config.seed)
     ties = config.tie_noise * normal((height * width,), generator, torch.float64)
-    order = torch.argsort(scaled + ties.to(flat.device), dim=1, descending=True, stable=True)
-    ranks = torch.empty_like(order)
-    ranks.scatter_(1, order, torch.arange(height * width, device=flat.device).expand_as(order))
+    ranks = pixel_ranks((scaled + ties.to(flat.device)).view(batch, height, width))
     counts = torch.tensor([int(p * height * width) for p in config.percentages], device=flat.device)
     morf = ranks[:, None, :] < counts[None, :, None]
     lerf = ranks[:, None, :] >= height * width - counts[None, :, None]
