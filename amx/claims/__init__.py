@@ -1,7 +1,8 @@
 """Claims as data (``amx.claims.spec``) and the registry of claim sets, one per paper.
 
 ``CLAIM_SETS`` holds amx's own (``001``: the main paper's P1-P12, ``amx.claims.paper``; ``002``:
-SAM's S1-S8, ``amx.claims.sam``; ``003``: BIG's B1-B2, ``amx.claims.big``) and those
+SAM's S1-S8, ``amx.claims.sam``; ``003``: BIG's B1-B2, ``amx.claims.big``; ``004``: the sanity
+checks' A1-A3, ``amx.claims.sanity``) and those
 of other packages' ``amx.claims`` entry points. ``active(world)`` are the claim sets a claims run
 regenerates on a world; ``cases(sets)`` their cases, in natural claim order.
 """
@@ -24,9 +25,9 @@ CLAIM_SETS: Registry[ClaimSet] = Registry("claim set", "amx.claims", ClaimSet, _
 
 
 def _register_builtin() -> None:
-    from amx.claims import big, paper, sam
+    from amx.claims import big, paper, sam, sanity
 
-    for module in (paper, sam, big):
+    for module in (paper, sam, big, sanity):
         CLAIM_SETS.register(module.CLAIM_SET.name, module.CLAIM_SET, source=module.__name__)
 
 

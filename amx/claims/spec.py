@@ -291,7 +291,8 @@ class Case:
     ``resample(evidence, draws) -> bool[B]``: whether the case holds on each of the bootstrap
     resamples ``draws`` (an ``amx.claims.stability.Draws``) of the evidence's images, the same
     statistic and rule as ``check``, vectorised over the resamples (None: the case cannot say how
-    stable it is, and its verdict is treated as stable)."""
+    stable it is, and its verdict is treated as stable). ``needs(evidence)``: why the evidence of
+    this run cannot judge the case beyond the zoo (a method its request's plan left out), or None."""
 
     claim: str
     name: str
@@ -300,6 +301,7 @@ class Case:
     min_models: int = 1
     architecture: str | None = None
     resample: Callable[[Evidence, Any], np.ndarray] | None = None
+    needs: Callable[[Evidence], str | None] | None = None
 
     @property
     def id(self) -> str:
@@ -334,7 +336,7 @@ class Case:
         available = sum(s.sha256 is not None for s in specs.values())
         if available < self.min_models:
             return (f"compares at least {self.min_models} models; world {world.name!r} has {available}")
-        return None
+        return None if self.needs is None else self.needs(evidence)
 
 
 def verdict(case_id: str, rule: Threshold, statistic, message: str, paper_value=None, test=None,

@@ -11,6 +11,7 @@
     std = [0.229, 0.224, 0.225]
     input_size = 224                         # optional: the world's images are resized to it
     cam_layer = "layer4"                     # optional; gap_head = true where CAM applies
+    blocks = ["fc", "layer4", "layer3", "layer2", "layer1", "conv1+bn1"]   # optional (claim set 004)
 
 ``constructor`` builds the network without weights: ``torchvision:<name>``
 (``torchvision.models.get_model(name, weights=None)``), ``timm:<name>`` (``timm.create_model(name,
@@ -22,7 +23,9 @@ safetensors, ``.pth``/``.pt``/``.tar`` weights-only with amx's trust rules
 world's images in [0, 1]: amx resizes them to ``input_size`` (bilinear) and normalises them
 before the network, and ``cam_layer`` is the network's module path. A vision transformer's
 ``cam_layer`` gives tokens; GradCAM reshapes them to their grid (``amx.methods.gradcam``) and CAM
-needs ``gap_head = true``, which a transformer's head is not.
+needs ``gap_head = true``, which a transformer's head is not. ``blocks``: the network's blocks from
+the logits down (module paths, several joined by ``+``), which the sanity checks (claim set 004)
+randomise one after another; without them those checks do not apply to the model.
 
 The model's fingerprint (the ``model`` of every cache key) is its weights' sha256 combined with
 the file's recipe for it (constructor and its arguments, prefix, normalisation, input size, CAM
@@ -62,7 +65,7 @@ NORMALIZATIONS = {"imagenet": (IMAGENET_MEAN, IMAGENET_STD),
                   "tf-edge": ((127 / 255,) * 3, (128 / 255,) * 3)}
 REQUIRED = ("constructor", "weights")
 OPTIONAL = ("constructor_args", "strip_prefix", "family", "regime", "mean", "std", "normalize",
-            "input_size", "cam_layer", "gap_head", "description")
+            "input_size", "cam_layer", "gap_head", "blocks", "description")
 TOP_LEVEL = ("models", "description")
 WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".tar", ".bin")
 
@@ -88,6 +91,7 @@ class ZooEntry:
     cam_layer: str
     gap_head: bool
     description: str
+    blocks: tuple[str, ...] = ()
 
     @property
     def recipe(self) -> str:
@@ -186,12 +190,17 @@ def _model(path: Path, name: str, table: dict, regimes: set[str]) -> ZooEntry:
             raise _fail(path, name, key, f"must be a {kind.__name__}")
     if table.get("gap_head") and not table.get("cam_layer"):
         raise _fail(path, name, "gap_head", "CAM reads the feature maps at cam_layer; give cam_layer too")
+    blocks = table.get("blocks", [])
+    if not (isinstance(blocks, list) and all(isinstance(b, str) and b for b in blocks)):
+        raise _fail(path, name, "blocks", "must be a list of module paths (several joined by '+'), from the "
+                                          "logits down")
     return ZooEntry(name=name, constructor=constructor, constructor_args=tuple(sorted(args.items())),
                      weights=weights, strip_prefix=table.get("strip_prefix", ""),
                      family=table.get("family", name), regime=regime,
                      mean=tuple(float(m) for m in mean), std=tuple(float(s) for s in std), input_size=size,
                      cam_layer=table.get("cam_layer", ""), gap_head=table.get("gap_head", False),
-                     description=table.get("description", ""))
+                     description=table.get("description", ""),
+                     blocks=tuple("+".join(f"net.{p}" for p in b.split("+")) for b in blocks))
 
 
 class FileZoo:
@@ -238,6 +247,7 @@ class FileZoo:
             weights_source="file", sha256=cached_sha256(m.weights),
             input_size=m.input_size or world.image_size, n_classes=world.n_classes, mean=m.mean, std=m.std,
             cam_layer=f"net.{m.cam_layer}" if m.cam_layer else "", gap_head=m.gap_head, recipe=m.recipe,
+            blocks=m.blocks,
             provenance=m.description or f"{m.constructor}, weights {m.weights.name}, zoo file {self.path}")
 
     def load(self, spec: ModelSpec, device: str | torch.device = "cpu") -> nn.Module:

@@ -96,6 +96,31 @@ MODELS = (
 _BY_NAME = {m.name: m for m in MODELS}
 _FAMILIES = {"alexnet": "AlexNet", "googlenet": "GoogLeNet", "resnet": "ResNet", "densenet": "DenseNet",
              "mobilenet": "MobileNet"}  # the paper's model names; a twin is "<family>-R"
+
+
+
+def _joined(*paths: str) -> str:
+    return "+".join(f"net.{p}" for p in paths)
+
+
+# The blocks the sanity checks (claim set 004) randomise, from the logits down, per torchvision
+# architecture (the robust checkpoints are converted to the same modules).
+BLOCKS = {
+    "alexnet": tuple(_joined(p) for p in ("classifier", "features.10", "features.8", "features.6",
+                                          "features.3", "features.0")),
+    "googlenet": (_joined("fc"), _joined("inception5b", "inception5a"),
+                  _joined(*(f"inception4{c}" for c in "edcba")), _joined("inception3b", "inception3a"),
+                  _joined("conv3", "conv2", "conv1")),
+    "resnet": (_joined("fc"), _joined("layer4"), _joined("layer3"), _joined("layer2"), _joined("layer1"),
+               _joined("conv1", "bn1")),
+    "densenet": (_joined("classifier"), _joined("features.norm5", "features.denseblock4"),
+                 *(_joined(f"features.transition{k}", f"features.denseblock{k}") for k in (3, 2, 1)),
+                 _joined("features.norm0", "features.conv0")),
+    "mobilenet": (_joined("classifier"), _joined("features.18"),
+                  _joined(*(f"features.{k}" for k in range(17, 13, -1))),
+                  _joined(*(f"features.{k}" for k in range(13, 6, -1))),
+                  _joined(*(f"features.{k}" for k in range(6, 1, -1))), _joined("features.1", "features.0")),
+}
 _TORCHVISION = {"alexnet": "alexnet", "googlenet": "googlenet", "resnet": "resnet50",
                 "densenet": "densenet161", "mobilenet": "mobilenet_v2"}
 
@@ -126,6 +151,7 @@ def specs(world) -> dict[str, ModelSpec]:
             weights=str(path) if path else m.files[0], weights_source=m.format,
             sha256=cached_sha256(path) if path else None, input_size=world.image_size, n_classes=1000,
             mean=m.mean, std=m.std, cam_layer=f"net.{m.cam_layer}", gap_head=m.gap_head,
+            blocks=BLOCKS[m.architecture],
             pair=f"{family}-R" if m.regime == "vanilla" else family, provenance=m.source,
             paper=paper_table1()[m.name])
     return out

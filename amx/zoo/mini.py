@@ -93,6 +93,19 @@ FAMILIES = {  # architecture -> (CAM/GradCAM layer, head is GAP -> linear)
     "mobilenet": ("features.last", False),
 }
 
+# The blocks the sanity checks (claim set 004) randomise, from the logits down: each family's
+# feature stages, a few grouped so that every family has five.
+BLOCKS = {
+    "alexnet": ("head", "features.conv5", "features.conv4+features.conv3", "features.conv2",
+                "features.conv1"),
+    "googlenet": ("head", "features.inception4", "features.inception3", "features.conv2", "features.stem"),
+    "resnet": ("head", "features.layer3", "features.layer2", "features.layer1", "features.stem"),
+    "densenet": ("head", "features.norm+features.dense3", "features.trans2+features.dense2",
+                 "features.trans1+features.dense1", "features.stem"),
+    "mobilenet": ("head", "features.last", "features.ir5+features.ir4", "features.ir3+features.ir2",
+                  "features.ir1+features.stem"),
+}
+
 VANILLA = dict(epochs=4.0, lr=3e-3)
 VANILLA_EPOCHS = {"resnet": 5.0, "alexnet": 7.0}  # alexnet: slowest to leave chance level
 ROBUST = dict(epochs=1.5, lr=1e-3, eps=ROBUST_TRAIN_EPS, attack_steps=3, eps_ramp=0.25)
@@ -198,7 +211,7 @@ def specs(world) -> dict[str, ModelSpec]:
             weights=f"fixtures/zoo/mini/{name}.pt", weights_source="fixtures",
             sha256=models.get(name, {}).get("sha256"), input_size=world.image_size,
             n_classes=world.n_classes, mean=IMAGENET_MEAN, std=IMAGENET_STD,
-            cam_layer=layer, gap_head=gap,
+            cam_layer=layer, gap_head=gap, blocks=BLOCKS[arch],
             pair=f"{arch}-mini" if regime != "vanilla" else f"{arch}-mini-R",
             provenance=PROVENANCE[regime], training=_config(arch, regime).to_dict(),
         )

@@ -58,7 +58,9 @@ class ModelSpec:
     twins share it); ``regime`` how it was trained, an open name (``vanilla``, ``pgd``, ``trades``,
     ``advprop-pgd1`` ...): a claim set says which regimes it compares. ``recipe``: what beside the
     weights decides the outputs, where the user states it (a zoo file's constructor, normalisation
-    and input size); ``fingerprint``, the model in every cache key, covers it.
+    and input size); ``fingerprint``, the model in every cache key, covers it. ``blocks``: the
+    network's blocks from the logits down, each a module path or several joined by ``+`` (the
+    sanity checks' randomisation order, claim set 004; none named: those checks do not apply).
     """
 
     name: str
@@ -77,6 +79,7 @@ class ModelSpec:
     pair: str | None = None
     provenance: str = ""
     recipe: str = ""
+    blocks: tuple[str, ...] = ()
     training: dict = field(default_factory=dict, compare=False, hash=False)
     paper: dict = field(default_factory=dict, compare=False, hash=False)  # its Table 1 row, if the paper's
 

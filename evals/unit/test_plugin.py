@@ -28,7 +28,7 @@ def test_claims_marker_is_registered_and_selects(pytester):
     pytester.makepyfile(MARKED)
     result = pytester.runpytest("--strict-markers", "-m", "claims")
     result.assert_outcomes(passed=1, deselected=1)
-    result.stdout.fnmatch_lines(["amx: world=mini device=cpu n_images=100 seed=0 claim sets=001,002,003"])
+    result.stdout.fnmatch_lines(["amx: world=mini device=cpu n_images=100 seed=0 claim sets=001,002,003,004"])
 
 
 def test_the_plugin_itself_deselects_nothing(pytester):

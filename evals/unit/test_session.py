@@ -6,7 +6,7 @@ from collections import Counter
 import pytest
 
 from amx.claims import baseline as baselines
-from amx.claims import big_evidence, sam_sweeps
+from amx.claims import big_evidence, sam_sweeps, sanity_evidence
 from amx.claims.spec import Case, Claim, ClaimSet, Greater, verdict
 from amx.data.worlds import get_world
 from amx.evidence import Scores, ZooTable, merged
@@ -35,7 +35,8 @@ CLAIMS = ClaimSet(
 # claim sets that only ask for evidence: a ScoreTable of another subset, SAM's and BIG's requests
 RANDOM = Scores(("gradcam",), ("deletion",), subset="random")
 OTHERS = [ClaimSet("r", "R", "r", "r", (), lambda: [], evidence=(RANDOM, sam_sweeps.SamSweeps())),
-          ClaimSet("s", "S", "s", "s", (), lambda: [], evidence=(big_evidence.BoundaryEvidence(),))]
+          ClaimSet("s", "S", "s", "s", (), lambda: [], evidence=(big_evidence.BoundaryEvidence(),)),
+          ClaimSet("t", "T", "t", "t", (), lambda: [], evidence=(sanity_evidence.RandomisationEvidence(),))]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,9 +51,9 @@ class OnePair:
 
 @pytest.fixture(scope="module")
 def cold(tmp_path_factory):
-    """A session of every kind of request on the ResNet pair of ``mini``, with SAM's and BIG's plans
-    cut to two images, three small sweeps and a short boundary search, planned and then run on an
-    empty cache."""
+    """A session of every kind of request on the ResNet pair of ``mini``, with SAM's, BIG's and the
+    sanity checks' plans cut to two images, three small sweeps, a short boundary search and one
+    method beyond the sanity checks' four, planned and then run on an empty cache."""
     patch = pytest.MonkeyPatch()
     mini = sam_sweeps.PLANS["mini"]
     mp = mini.mp_default
@@ -61,6 +62,9 @@ def cold(tmp_path_factory):
         Sweep("sliding_patch", "patch", (12, 16), 16, (("stride", 8),)),
         Sweep("mp", "iterations", (2, 4), 4, mp.base))))
     patch.setitem(big_evidence.PLANS, "mini", dataclasses.replace(big_evidence.PLANS["mini"], n_images=2))
+    sanity = dataclasses.replace(sanity_evidence.PLANS["mini"], n_images=2, others=("gradient_x_input",),
+                                 n_others=1)
+    patch.setitem(sanity_evidence.PLANS, "mini", sanity)
     search = zoo_mini.MINI_METHODS["big"]["boundary"]  # BIG's search in a few steps
     patch.setitem(zoo_mini.MINI_METHODS, "big", {"boundary": dataclasses.replace(
         search, eps=search.eps[:2], pgd_steps=4, cw_steps=5, cw_binary_steps=2)})
@@ -89,18 +93,19 @@ def _passes(stages) -> dict:
 def test_every_request_computes_through_the_executor_s_tasks(cold):
     session, _ = cold
     kinds = {type(t).__name__ for t in session.executor.tasks}
-    assert kinds == {"MapTask", "ScoreTask", "BoundaryTask", "BigMapTask", "TraceTask"}
+    assert kinds == {"MapTask", "ScoreTask", "BoundaryTask", "BigMapTask", "TraceTask", "RandomisedMapTask"}
 
 
 def test_the_plan_prices_every_request_and_a_cold_run_counts_the_same_passes(cold):
     session, planned = cold
     stages = {s.stage for s in planned}
-    assert {"predict", "attribute", "score", "sweep", "measure", "boundary", "table1"} <= stages
+    assert {"predict", "attribute", "score", "sweep", "measure", "boundary", "table1", "randomise"} <= stages
     assert _passes(session.ledger) == _passes(planned)
-    # BIG's Gradient maps of the pair are the first two of the ScoreTable's three: counted once
+    # BIG's Gradient maps of the pair are the first two of the ScoreTable's three: counted once; the
+    # sanity checks' two (the signed channel mean) are their own
     gradient = [s.images for s in planned if s.stage == "attribute" and s.what == "gradient"
                 and s.model == "resnet-mini"]
-    assert gradient == [3]
+    assert gradient == [3, 2]
 
 
 def test_a_session_judges_its_claims_and_a_baseline_without_pytest(cold, tmp_path):
