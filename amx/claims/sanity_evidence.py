@@ -224,12 +224,12 @@ class RandomisedMapTask(Task):
 
     def compute(self, runner) -> RandomisedMaps:
         world, spec, model, images, targets = runner.inputs(self)
-        if self.blocks:
-            model = randomise.randomised(model, self.blocks, self.seed, spec.name, self.randomisation)
         method = method_for(world, spec, self.method, self.preset, self.device, **dict(self.overrides))
-        start = time.perf_counter()
-        maps = method(model, images, targets, seed=self.seed).float().cpu().numpy()
-        return RandomisedMaps(self, maps, (time.perf_counter() - start) / len(self.rows))
+        with randomise.randomisation(model, self.blocks, self.seed, spec.name, self.randomisation):
+            start = time.perf_counter()
+            maps = method(model, images, targets, seed=self.seed).float().cpu().numpy()
+            seconds = (time.perf_counter() - start) / len(self.rows)
+        return RandomisedMaps(self, maps, seconds)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ blocks or on the order they are randomised in.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import math
@@ -62,17 +63,50 @@ def randomised(model: nn.Module, blocks: tuple[str, ...], seed: int, name: str =
     re-initialised; ``model`` is left as it was. An error names ``name`` and a path that is not
     one of its modules."""
     out = copy.deepcopy(model).eval()
+    _reinitialise_blocks(out, blocks, seed, name, config)
+    return out
+
+
+@contextlib.contextmanager
+def randomisation(model: nn.Module, blocks: tuple[str, ...], seed: int, name: str = "model",
+                  config: RandomisationConfig = RandomisationConfig()):
+    """``model`` itself with ``blocks`` re-initialised as ``randomised`` does, inside the ``with``
+    block; its parameters are restored bit for bit on leaving it (no copy of the whole network: a
+    task runner's cached model serves every randomisation in turn)."""
+    saved = [(p, p.detach().clone()) for p in _block_parameters(model, blocks, name)]
+    try:
+        _reinitialise_blocks(model, blocks, seed, name, config)
+        yield model
+    finally:
+        with torch.no_grad():
+            for parameter, value in saved:
+                parameter.copy_(value)
+
+
+def _modules(model: nn.Module, block: str, name: str) -> list[nn.Module]:
+    out = []
+    for path in block.split("+"):
+        try:
+            out.append(model.get_submodule(path))
+        except AttributeError:
+            raise ValueError(f"model {name!r}: block {block!r} names {path!r}, which is not one of its "
+                             "modules (ModelSpec.blocks)") from None
+    return out
+
+
+def _block_parameters(model: nn.Module, blocks: tuple[str, ...], name: str) -> list[torch.nn.Parameter]:
+    found = {id(p): p for block in blocks for module in _modules(model, block, name)
+             for p in module.parameters()}
+    return list(found.values())
+
+
+def _reinitialise_blocks(model: nn.Module, blocks: tuple[str, ...], seed: int, name: str,
+                         config: RandomisationConfig) -> None:
     for block in blocks:
         generator = torch.Generator().manual_seed(_block_seed(seed, block))
-        for path in block.split("+"):
-            try:
-                module = out.get_submodule(path)
-            except AttributeError:
-                raise ValueError(f"model {name!r}: block {block!r} names {path!r}, which is not one of its "
-                                 "modules (ModelSpec.blocks)") from None
+        for module in _modules(model, block, name):
             for layer in module.modules():
                 _reinitialise(layer, generator, config)
-    return out
 
 
 def _block_seed(seed: int, block: str) -> int:

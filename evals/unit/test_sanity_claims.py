@@ -146,3 +146,12 @@ def test_claim_set_004_is_registered_with_its_catalogue_ids():
     assert [c.id for c in claim_set.claims] == ["A1", "A2", "A3"]
     assert {c.claim for c in claim_set.cases()} == {"A1", "A2", "A3"}
     assert isinstance(claim_set.own[0], sanity_evidence.RandomisationEvidence)
+
+
+def test_randomisation_in_place_equals_the_copy_s_and_restores_the_model_bit_for_bit(resnet):
+    before = {k: v.clone() for k, v in resnet.state_dict().items()}
+    copy = randomise.randomised(resnet, BLOCKS[:2], seed=5)
+    x = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    with randomise.randomisation(resnet, BLOCKS[:2], seed=5) as model:
+        assert torch.equal(model(x), copy(x))
+    assert all(torch.equal(v, before[k]) for k, v in resnet.state_dict().items())
