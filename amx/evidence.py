@@ -222,6 +222,25 @@ class ZooTable(Request):
                             log=lambda message: None, stages=context.ledger)
 
 
+def control_methods() -> tuple[str, ...]:
+    """The registered control maps (methods of family ``control``: ``amx.methods.controls``)."""
+    from amx.methods import METHODS
+
+    return tuple(n for n in METHODS.names() if METHODS.get(n).family == "control")
+
+
+def with_controls(request: Request) -> Request:
+    """A ``Scores`` request with the control maps among its methods (another request as it is):
+    every ScoreTable scores them beside the methods its claim sets asked for, which are all each
+    claim set's cases see (``amx.session.Session.evidence``)."""
+    if not isinstance(request, Scores):
+        return request
+    extra = tuple(m for m in control_methods() if m not in request.methods)
+    if not extra:
+        return request
+    return Scores(request.methods + extra, request.metrics, request.subset, request.pair)
+
+
 def for_preset(plans: dict, context: Context, who: str):
     """``plans[preset]``: a request's plan for the context's preset (the world's unless the session
     names one; ``who`` names the request in the error where there is none)."""

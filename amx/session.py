@@ -36,7 +36,7 @@ import amx
 from amx.claims.judge import Judge
 from amx.claims.spec import ClaimSet, Evidence, RequestFailed, claim_order
 from amx.claims.stability import StabilityConfig
-from amx.evidence import Context, Request, Scores, ZooTable, merged
+from amx.evidence import Context, Request, Scores, ZooTable, control_methods, merged, with_controls
 from amx.files import environment
 from amx.pipeline.executor import Executor, InProcess, TaskFailed
 from amx.pipeline.plan import PlannedStage
@@ -50,7 +50,9 @@ class Session:
     ``preset``: the methods' and metrics' hyperparameters (``amx.presets``; None: the world's, e.g.
     ``smoke`` for a run of a few passes); ``claim_sets``: None: those active on the world
     (``amx.claims.active``); ``executor`` runs the tasks that compute maps
-    (``amx.pipeline.executor``; None: ``InProcess``, in this process)."""
+    (``amx.pipeline.executor``; None: ``InProcess``, in this process); ``controls``: every
+    ScoreTable also scores the control maps (``amx.evidence.with_controls``), which the report
+    shows beside the claim sets' methods and no case reads."""
 
     world: object
     n_images: int | None = None
@@ -68,6 +70,7 @@ class Session:
     stage_seconds: dict = field(default_factory=dict)
     baseline_path: Path | None = None
     baseline_warnings: list[str] = field(default_factory=list)
+    controls: bool = True
 
     def __post_init__(self):
         from amx.bench import device_name
@@ -94,8 +97,9 @@ class Session:
 
     def requests(self, claim_sets: list[ClaimSet] | None = None) -> list[Request]:
         """The requests of ``claim_sets`` (None: the session's), merged (``amx.evidence.merged``)."""
-        return merged([r for claim_set in (self.claim_sets if claim_sets is None else claim_sets)
-                       for r in claim_set.evidence])
+        found = merged([r for claim_set in (self.claim_sets if claim_sets is None else claim_sets)
+                        for r in claim_set.evidence])
+        return [with_controls(r) for r in found] if self.controls else found
 
     def plan(self, claim_sets: list[ClaimSet] | None = None) -> list[PlannedStage]:
         """Every stage of the requests of ``claim_sets`` (None: the session's) on an empty cache,
@@ -185,14 +189,21 @@ class Session:
         return self.results_of[done]
 
     def evidence(self, claim_set: ClaimSet) -> Evidence:
-        """What ``claim_set``'s cases are checked on: its ScoreTable, Table 1 and own request's result."""
+        """What ``claim_set``'s cases are checked on: its ScoreTable (the rows of the methods it asked
+        for; the control maps' rows apart, as ``controls``), Table 1 and own request's result."""
         scores = None if claim_set.scores is None else self.result(claim_set.scores)
         failed = scores.reason if isinstance(scores, RequestFailed) else None
         scores = None if failed else scores
         zoo = self.result(ZooTable()) if claim_set.reads_zoo_table else None
         collected = {claim_set.name: self.result(claim_set.own[0])} if claim_set.own else {}
-        return Evidence(scores=None if scores is None else scores.table, zoo=zoo, run=scores,
-                        world=self.world, collected=collected, scores_failed=failed)
+        table = controls = None
+        if scores is not None:
+            asked = scores.table["method"].isin(claim_set.scores.methods)
+            table = scores.table[asked].reset_index(drop=True)
+            control = ~asked & scores.table["method"].isin(control_methods())
+            controls = scores.table[control].reset_index(drop=True)
+        return Evidence(scores=table, zoo=zoo, run=scores, world=self.world, collected=collected,
+                        scores_failed=failed, controls=controls)
 
     def close(self) -> None:
         """Free what the session's executor started (a Ray cluster it started is shut down)."""
@@ -357,14 +368,17 @@ def build_results(entries: list[dict], claim_sets: list[ClaimSet], evidences: di
                   prov: dict) -> dict:
     """``results.json``'s content: ``entries`` of the judged cases of ``claim_sets``, each claim
     set's figures from its evidence (``evidences``: ``{claim set: Evidence}``), Table 1, ``prov``."""
-    from amx.report.results import SCHEMA_VERSION, holm_within_claims, summarise
+    from amx.report.results import SCHEMA_VERSION, against_controls, holm_within_claims, summarise
 
     holm_within_claims(entries)
     catalogues = [catalogue(cs) for cs in claim_sets]
     figures = {cs.name: cs.figure_data(evidences[cs.name]) for cs in claim_sets if cs.figure_data is not None
                and cs.name in evidences and _has_evidence(cs, evidences[cs.name])}
+    controls = {cs.name: against_controls(evidences[cs.name], cs.scores.metrics) for cs in claim_sets
+                if cs.scores is not None and cs.name in evidences
+                and evidences[cs.name].controls is not None and len(evidences[cs.name].controls)}
     zoo = next((e.zoo for e in evidences.values() if e.zoo is not None), None)
     return {"schema": SCHEMA_VERSION, "provenance": prov, "claim_sets": catalogues,
             "summary": summarise(entries, catalogues), "cases": entries,
             "zoo_table": [{k: v for k, v in row.items() if k != "per_image"} for row in zoo or []],
-            "figures": figures}
+            "figures": figures, "controls": controls}

@@ -266,6 +266,35 @@ def _figures(results: dict, renderers: dict) -> str:
     return "\n".join(out)
 
 
+def _controls_section(results: dict) -> str:
+    """Per claim set with a ScoreTable: every method's mean score per metric beside the control maps'
+    (marked), and how many of the claim set's methods beat each control."""
+    out = []
+    for name, found in (results.get("controls") or {}).items():
+        metrics = found["metrics"]
+        if not metrics:
+            continue
+        head = [f"{m} ({'higher' if found['higher_is_better'][m] else 'lower'} is better)" for m in metrics]
+
+        def cells(method: str, found=found, metrics=metrics) -> str:
+            return "".join(f"<td class='num'>{_fmt(found['means'][m].get(method))}</td>" for m in metrics)
+
+        rows = [f"<td>{_esc(m)}</td>{cells(m)}" for m in found["methods"]]
+        rows += [f"<td>{_esc(c)} <span class='badge' style='background:#57606a'>control</span></td>{cells(c)}"
+                 for c in found["controls"]]
+        rows += [f"<td><b>methods beating {_esc(c)}</b></td>"
+                 + "".join(f"<td class='num'>{found['beats'][c].get(m, '-')} / {found['n_methods'][m]}</td>"
+                           for m in metrics) for c in found["controls"]]
+        out.append(f"<h3>Claim set {_esc(name)}</h3>" + _table(["method", *head], rows))
+    if not out:
+        return "<p class='small'>No ScoreTable scored the control maps in this run.</p>"
+    return ("<p class='small'>Each method's mean score over every (model, image) of its claim set's "
+            "ScoreTable, beside three control maps that know nothing of the model: <i>centre</i> (a Gaussian "
+            "at the image centre), <i>random</i> (seeded uniform noise) and <i>edges</i> (the image's Sobel "
+            "magnitude). No case reads the controls; the paper's rankings rank only its methods.</p>"
+            + "\n".join(out))
+
+
 def _zoo_table(rows: list[dict]) -> str:
     if not rows:
         return "<p class='small'>No claim here needed Table 1.</p>"
@@ -434,6 +463,8 @@ verdict. Click a claim to see its cases.</p>
 {_sample_size_section(results)}
 <h2>Verdicts under other seeds</h2>
 {_seed_section(results)}
+<h2>Controls: the methods against maps that ignore the model</h2>
+{_controls_section(results)}
 <h2>Figures</h2>{_figures(results, renderers or {})}
 <h2>Table 1 (regenerated)</h2>
 {_zoo_table(results.get('zoo_table', []))}

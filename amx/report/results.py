@@ -3,7 +3,8 @@
 A session (``amx.session.build_results``) gathers the claim sets (claims as data), one entry per
 judged case (verdict, outcome, baseline comparison), a per-claim summary (``summarise``) with
 its headline statistic, each claim set's figure data (aggregates with bootstrap CIs, never the
-raw table), Table 1 and the provenance of the run (``provenance``).
+raw table), its methods against the control maps (``against_controls``), Table 1 and the
+provenance of the run (``provenance``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 import amx
@@ -78,6 +80,36 @@ def summarise(entries: list[dict], claim_sets: list[dict] | None = None) -> list
                     "holds": passed == len(mine) if mine else None,
                     "headline": _headline(claim, mine) if mine else None})
     return out
+
+
+def against_controls(evidence, metrics: tuple[str, ...]) -> dict:
+    """A claim set's methods against the control maps (``amx.methods.controls``) on its ScoreTable
+    (``evidence.ok`` and ``evidence.controls``): per metric, each method's and each control's mean
+    score over every (model, image) it scored, and per control and metric how many of the methods
+    beat it (a higher mean; a lower one where lower is better, Deletion)."""
+    from amx.metrics import METRICS
+
+    controls = evidence.controls[evidence.controls["status"] == "ok"]
+    table = pd.concat([evidence.ok, controls])
+    methods = list(dict.fromkeys(evidence.ok["method"]))
+    names = list(dict.fromkeys(controls["method"]))
+    means, beats, higher = {}, {c: {} for c in names}, {}
+    for metric in metrics:
+        spec = METRICS.get(metric)
+        column = spec.column_names[0]
+        if column not in table:
+            continue
+        found = table.groupby("method")[column].mean().dropna()
+        means[metric] = {m: float(found[m]) for m in methods + names if m in found}
+        higher[metric] = spec.higher_is_better
+        for control in names:
+            if control in found:
+                beats[control][metric] = sum(
+                    (found[m] > found[control]) if spec.higher_is_better else (found[m] < found[control])
+                    for m in methods if m in found)
+    return {"methods": methods, "controls": names, "metrics": list(means), "higher_is_better": higher,
+            "means": means, "beats": beats,
+            "n_methods": {k: sum(m in v for m in methods) for k, v in means.items()}}
 
 
 def holm_within_claims(entries: list[dict]) -> None:

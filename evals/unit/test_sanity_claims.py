@@ -155,3 +155,50 @@ def test_randomisation_in_place_equals_the_copy_s_and_restores_the_model_bit_for
     with randomise.randomisation(resnet, BLOCKS[:2], seed=5) as model:
         assert torch.equal(model(x), copy(x))
     assert all(torch.equal(v, before[k]) for k, v in resnet.state_dict().items())
+
+
+def _signed_gradient(model, inputs, targets, **kwargs) -> np.ndarray:
+    """The sanity checks' Gradient map (signed channel mean), a Quantus ``explain_func``: ``[B, 1, H, W]``."""
+    from amx.methods.gradient import Gradient
+
+    method = Gradient(Gradient.Config(**sanity_evidence.signed("gradient")))
+    x = torch.as_tensor(np.asarray(inputs), dtype=torch.float32)
+    return method(model, x, torch.as_tensor(np.asarray(targets)).long()).numpy()[:, None]
+
+
+def test_the_cascade_s_similarities_equal_quantus_mprt_on_the_same_randomised_models(resnet):
+    """Quantus 0.6.0's MPRT and amx's similarity on the same model, maps and layer order. Quantus's
+    randomisation (transcribed below to give amx the same models) departs from the paper's and
+    amx's: it re-draws every module with ``reset_parameters`` one at a time, BatchNorm included (its
+    running statistics reset: the paper and amx keep them), all from ``seed + 1``, top down by
+    default; and its average over the layers includes the original-vs-original term (1)."""
+    import copy
+
+    import quantus
+
+    from amx.data.arrays import load_split
+    from amx.data.worlds import get_world
+
+    pool = load_split(get_world("mini"), "eval", 8)
+    x, y = pool.images[:4].astype(np.float32) / 255, pool.labels[:4].astype(np.int64)
+    kwargs = dict(seed=42, abs=True, normalise=True, disable_warnings=True, display_progressbar=False)
+    found = quantus.MPRT(return_average_correlation=False, **kwargs)(
+        model=resnet, x_batch=x, y_batch=y, a_batch=None, explain_func=_signed_gradient, device="cpu")
+    layers = [(n, m) for n, m in copy.deepcopy(resnet).named_modules() if hasattr(m, "reset_parameters")]
+    assert list(found) == ["original", *[n for n, _ in layers[::-1]]]  # top down, BatchNorm layers included
+    assert np.allclose(found["original"], 1.0)
+    model = copy.deepcopy(resnet)
+    modules = dict(model.named_modules())
+    original = _signed_gradient(resnet, x, y)[:, 0]
+    steps = []
+    for name, _ in layers[::-1]:
+        torch.manual_seed(42 + 1)
+        modules[name].reset_parameters()
+        steps.append(compare(original, _signed_gradient(model, x, y)[:, 0], HOGConfig(pixels_per_cell=4))
+                     ["spearman_abs"])
+        assert np.allclose(steps[-1], found[name], atol=1e-10), name
+    average = quantus.MPRT(return_average_correlation=True, **kwargs)(
+        model=resnet, x_batch=x, y_batch=y, a_batch=None, explain_func=_signed_gradient, device="cpu")
+    steps = np.array(steps)
+    assert np.allclose(average, (1.0 + steps.sum(0)) / (len(steps) + 1))  # the original term averaged in
+    assert not np.allclose(average, steps.mean(0))  # amx's s: the randomised steps only

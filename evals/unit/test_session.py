@@ -3,6 +3,7 @@
 import dataclasses
 from collections import Counter
 
+import pandas as pd
 import pytest
 
 from amx.claims import baseline as baselines
@@ -147,11 +148,43 @@ def test_a_case_that_cannot_be_judged_is_an_error_and_the_others_are_judged(cold
 def test_each_request_s_evidence_reaches_its_claim_set(cold):
     session, _ = cold
     evidence = session.evidence(CLAIMS)
-    assert set(evidence.scores["method"]) == {"gradient", "smoothgrad"}
+    assert set(evidence.scores["method"]) == {"gradient", "smoothgrad"}  # what the claim set asked for
+    assert set(evidence.controls["method"]) == {"centre", "random", "edges"}  # scored beside them, apart
     assert len(evidence.zoo) == len(session.context.runnable("random"))
     random = session.result(RANDOM)
     assert random.config.subset == "random" and "deletion" in random.table
     assert set(session.result(sam_sweeps.SamSweeps()).similarity["model"]) == set(PAIR["resnet"].values())
+
+
+def test_the_report_shows_the_claim_set_s_methods_against_the_controls(cold, tmp_path):
+    session, _ = cold
+    results = session.results(session.judge())
+    found = results["controls"]["q"]
+    assert found["methods"] == ["gradient", "smoothgrad"]
+    assert found["controls"] == ["centre", "edges", "random"]
+    assert set(found["metrics"]) == {"insertion", "pointing_game"}
+    for control in found["controls"]:
+        for metric in found["metrics"]:
+            means = found["means"][metric]
+            assert found["beats"][control][metric] == sum(means[m] > means[control] for m in found["methods"])
+    _, html = session.write_report(results, tmp_path / "report")
+    text = html.read_text()
+    assert "methods beating centre" in text and text.count(">control</span>") == 3
+
+
+def test_against_controls_counts_a_lower_deletion_as_better():
+    from amx.claims.spec import Evidence
+    from amx.report.results import against_controls
+
+    rows = [{"method": m, "status": "ok", "deletion": d, "insertion": i}
+            for m, d, i in (("gradient", 0.2, 0.6), ("rise", 0.5, 0.7), ("centre", 0.4, 0.65))]
+    table = pd.DataFrame(rows)
+    centre = table["method"] == "centre"
+    evidence = Evidence(scores=table[~centre], controls=table[centre])
+    found = against_controls(evidence, ("deletion", "insertion"))
+    assert found["beats"]["centre"] == {"deletion": 1, "insertion": 1}
+    assert found["higher_is_better"] == {"deletion": False, "insertion": True}
+    assert found["n_methods"] == {"deletion": 2, "insertion": 2}
 
 
 def test_scores_of_one_subset_merge_and_two_subsets_stay_apart():
