@@ -1,7 +1,10 @@
 """``amx bench metrics``: Insertion + Deletion throughput against the model-pass floor and the
 RISE-style per-image loop; ROAD's (``road``: ``2 P`` forwards per image for ``P`` percentages)
 against its floor and the reference's loop (each image's imputation solved by SciPy's sparse LU,
-one forward per removal).
+one forward per removal); MaxBoxAccV2's and PxAP's (``localisation``), which make no model
+pass: their floor is the reference's own algorithm (wsolevaluation's, ``amx.bench.localisation``),
+so their rows give the ms per map, the speed-up over it and the largest score difference, at the
+world's image size.
 
 * floor: Insertion and Deletion each need ``n + 1`` forwards per image, so at the model's batched
   forward throughput ``F`` (images/s) they can run at most ``F / (2 (n + 1))`` images/s;
@@ -18,6 +21,7 @@ from __future__ import annotations
 import torch
 
 from amx.bench import pass_seconds, timed
+from amx.bench.localisation import bench_localisation
 from amx.data.arrays import load_split
 from amx.data.worlds import DEFAULT_WORLD, get_world
 from amx.metrics.causal import CausalConfig, deletion, insertion, reference_curve, trapezoid_auc
@@ -68,8 +72,10 @@ def bench_metrics(model_name: str, world: str = DEFAULT_WORLD, n_images: int = 6
                    for mode in reference)
 
     road = bench_road(model, images, maps, targets, forward_rate, reference_images, batch_size, log)
+    localisation = bench_localisation(n_images, images.shape[-1], seed, log)["metrics"]
     return {
-        "benchmark": "metrics", "road": road, "world": world, "model": model_name, "n_images": n_images,
+        "benchmark": "metrics", "road": road, "localisation": localisation, "world": world,
+        "model": model_name, "n_images": n_images,
         "reference_images": reference_images, "batch_size": batch_size, "n_steps": n_points - 1,
         "forward_images_per_s": round(forward_rate, 1),
         "floor_images_per_s": round(floor_rate, 2),

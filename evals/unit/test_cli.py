@@ -55,6 +55,9 @@ def test_bench_metrics_writes_the_speed_and_equality_check(tmp_path, capsys):
     road = result["road"]  # ROAD's floor is 2 x 7 forwards per image
     assert road["floor_images_per_s"] == pytest.approx(result["forward_images_per_s"] / 14, rel=0.02)
     assert road["max_abs_probability_difference"] <= 1e-5
+    localisation = result["localisation"]  # no model pass: against the reference's own algorithm
+    assert set(localisation) == {"max_box_acc_v2", "pxap"}
+    assert all(row["abs_difference"] <= 1e-3 and row["speedup"] > 0 for row in localisation.values())
     assert "written to" in capsys.readouterr().out
 
 
