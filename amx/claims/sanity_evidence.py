@@ -318,7 +318,8 @@ class _ModelWork:
         first = int(self.index[0])
         out = {"model": self.spec.name, "image": first, "size": self.world.image_size,
                "picture": encode(pool.images[first].transpose(1, 2, 0)),
-               "blocks": [b.split("+")[0].rsplit(".", 1)[-1] for b in self.spec.blocks], "maps": {}}
+               "blocks": ["+".join(p.rsplit(".", 1)[-1] for p in b.split("+")) for b in self.spec.blocks],
+               "maps": {}}
         for name, method in self.methods.items():
             if name not in PAPER_METHODS:
                 continue

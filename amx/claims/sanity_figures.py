@@ -48,7 +48,6 @@ def cascade_curves(data: dict) -> str | None:
     found = data.get("curves", {}).get("cascading")
     if not found:
         return None
-    blocks = (data.get("strips") or {}).get("blocks", [])
     fig, axes = plt.subplots(1, len(MEASURES), figsize=(2.5 * len(MEASURES), 2.6), squeeze=False)
     colours = dict(zip(PAPER_METHODS, ("tab:blue", "tab:green", "tab:red", "tab:purple"), strict=True))
     for ax, measure in zip(axes[0], MEASURES, strict=True):
@@ -62,9 +61,9 @@ def cascade_curves(data: dict) -> str | None:
         ax.axhline(0.5, color="grey", linewidth=0.6, linestyle=":")
         ax.set_ylim(-0.2, 1.05)
         ax.set_title(MEASURE_LABELS[measure], fontsize=8)
-        ax.set_xlabel("blocks randomised from the logits" + (f" ({', '.join(blocks)})" if blocks else ""),
-                      fontsize=6)
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.tick_params(labelsize=6)
+    fig.supxlabel("blocks randomised, from the logits down (1: the head alone)", fontsize=7)
     axes[0, 0].set_ylabel("similarity to the trained model's map", fontsize=7)
     axes[0, 0].legend(fontsize=6, title="solid: vanilla, dashed: robust", title_fontsize=6)
     return png(fig)
@@ -84,7 +83,8 @@ def every_method(data: dict) -> str | None:
                 ax.plot(np.arange(1, len(values) + 1), [np.nan if v is None else v for v in values], style,
                         color=colour, label=method if regime == "vanilla" else None, linewidth=1)
     ax.axhline(0.5, color="grey", linewidth=0.6, linestyle=":")
-    ax.set_xlabel("blocks randomised from the logits", fontsize=7)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_xlabel("blocks randomised, from the logits down (1: the head alone)", fontsize=7)
     ax.set_ylabel("Spearman |map| with the trained map", fontsize=7)
     ax.legend(fontsize=5, ncol=2, loc="center left", bbox_to_anchor=(1.0, 0.5),
               title="solid: vanilla, dashed: robust", title_fontsize=5)

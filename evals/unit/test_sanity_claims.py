@@ -202,3 +202,9 @@ def test_the_cascade_s_similarities_equal_quantus_mprt_on_the_same_randomised_mo
     steps = np.array(steps)
     assert np.allclose(average, (1.0 + steps.sum(0)) / (len(steps) + 1))  # the original term averaged in
     assert not np.allclose(average, steps.mean(0))  # amx's s: the randomised steps only
+
+
+def test_a_paper_case_s_confidence_interval_is_that_of_its_statistic():
+    verdict = _cases("A1")["gradient-spearman_abs"].check(_evidence(AS_THE_PAPER))
+    low, high = verdict.ci
+    assert low < verdict.statistic < high and abs(verdict.statistic - 0.2) < 0.05
