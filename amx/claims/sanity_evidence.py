@@ -59,7 +59,8 @@ SSIM = SSIMConfig(win_size=5, data_range=1.0, scale="none")  # on maps scaled to
 class SanityPlan:
     """``n_images``: CL images per model for the paper's four methods, randomised in both modes
     (None: the session's ``--n-images``); ``others``: more methods, randomised in the cascade only,
-    on ``n_others`` images (at most ``n_images``); ``hog``: the HOG cell at this image size."""
+    on ``n_others`` images (at most ``n_images``); ``hog``: the HOG cell at this image size;
+    ``blocks``: the first blocks from the logits that are randomised (None: every one)."""
 
     description: str
     n_images: int | None
@@ -67,6 +68,11 @@ class SanityPlan:
     n_others: int | None
     hog: HOGConfig
     randomisation: RandomisationConfig = RandomisationConfig()
+    blocks: int | None = None
+
+    def of(self, spec) -> tuple[str, ...]:
+        """The blocks of ``spec`` this plan randomises, from the logits down."""
+        return spec.blocks[:self.blocks]
 
 
 _EVERY_OTHER = ("gradient_x_input", "smoothgrad", "ig", "deeplift", "cam", "rise", "sliding_patch", "lime",
@@ -77,8 +83,8 @@ PLANS = {
                         "cells of 16 px as the reference's code.", None, _EVERY_OTHER, None,
                         HOGConfig(pixels_per_cell=16)),
     "smoke": SanityPlan("a smoke budget (the smoke preset): 1 image per model, the paper's four methods "
-                        "and the centre control; its verdicts mean nothing.", 1, ("centre",), 1,
-                        HOGConfig(pixels_per_cell=8)),
+                        "and the centre control, the two blocks nearest the logits; its verdicts mean "
+                        "nothing.", 1, ("centre",), 1, HOGConfig(pixels_per_cell=8), blocks=2),
     "mini": SanityPlan("64 px (2-core CPU budget): the paper's four methods on 16 CL images per model in "
                        "both modes; every other method but AGI and BIG in the cascade on 2 images per model; "
                        "HOG cells of 4 px (the reference's 16 at 224 px, scaled).", 16, _EVERY_OTHER, 2,
@@ -142,7 +148,7 @@ class RandomisationEvidence(Request):
             spec = context.specs[name]
             images = images_id("cl", spec, PAIR)
             for methods, n, modes in self._groups(context):
-                steps = len({blocks for *_, blocks in states(spec.blocks, modes)})
+                steps = len({blocks for *_, blocks in states(self.setting(context).of(spec), modes)})
                 for method_name in methods:
                     method = _method(world, spec, method_name, context)
                     if method is None:
@@ -186,7 +192,7 @@ class RandomisationEvidence(Request):
             plan={"world": world.name, "preset": context.preset_name, "description": plan.description,
                   "n_images": n, "n_others": min(context.per_pair(plan.n_others), n),
                   "paper_methods": list(PAPER_METHODS), "others": list(plan.others),
-                  "blocks": {name: list(context.specs[name].blocks) for *_, name in models},
+                  "blocks": {name: list(plan.of(context.specs[name])) for *_, name in models},
                   "models": [{"architecture": a, "regime": r, "model": m} for a, r, m in models],
                   "hog": asdict(plan.hog), "ssim": asdict(SSIM), "randomisation": asdict(plan.randomisation)})
 
@@ -283,7 +289,8 @@ class _ModelWork:
         out = []
         size = (self.world.image_size, self.world.image_size)
         for name, method in self.methods.items():
-            every = [()] + list(dict.fromkeys(blocks for *_, blocks in states(self.spec.blocks, self.modes)))
+            randomised = states(self.plan.of(self.spec), self.modes)
+            every = [()] + list(dict.fromkeys(blocks for *_, blocks in randomised))
             for stage, group in (("attribute", every[:1]), ("randomise", every[1:])):
                 tasks, count = [], 0
                 for blocks in group:
@@ -303,7 +310,7 @@ class _ModelWork:
         for name, method in self.methods.items():
             original = _stack(store, self._keys(method, ()))
             family = method_registry.METHODS.get(name).family
-            for mode, step, blocks in states(self.spec.blocks, self.modes):
+            for mode, step, blocks in states(self.plan.of(self.spec), self.modes):
                 found = _stack(store, self._keys(method, blocks))
                 measures = compare(original, found, self.plan.hog)
                 rows += [{"model": self.spec.name, "architecture": self.spec.architecture,
@@ -318,12 +325,13 @@ class _ModelWork:
         first = int(self.index[0])
         out = {"model": self.spec.name, "image": first, "size": self.world.image_size,
                "picture": encode(pool.images[first].transpose(1, 2, 0)),
-               "blocks": ["+".join(p.rsplit(".", 1)[-1] for p in b.split("+")) for b in self.spec.blocks],
+               "blocks": ["+".join(p.rsplit(".", 1)[-1] for p in b.split("+"))
+                          for b in self.plan.of(self.spec)],
                "maps": {}}
         for name, method in self.methods.items():
             if name not in PAPER_METHODS:
                 continue
-            cascade = [()] + [blocks for *_, blocks in states(self.spec.blocks, ("cascading",))]
+            cascade = [()] + [blocks for *_, blocks in states(self.plan.of(self.spec), ("cascading",))]
             out["maps"][name] = [_strip(_stack(store, self._keys(method, blocks)[:1])[0])
                                  for blocks in cascade]
         return out

@@ -24,6 +24,7 @@ import contextlib
 import copy
 import hashlib
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import torch
@@ -100,13 +101,32 @@ def _block_parameters(model: nn.Module, blocks: tuple[str, ...], name: str) -> l
     return list(found.values())
 
 
+# A block's new parameters, drawn once per (block, seed, config, shapes) and process: a cascade
+# re-randomises the top blocks at every step, and the truncated normal's inverse-CDF draws of a
+# 224-px network's blocks (tens of millions of weights) cost seconds each time.
+_DRAWN: OrderedDict[tuple, list[torch.Tensor]] = OrderedDict()
+_DRAWN_ELEMENTS = 100_000_000  # the most kept, in weights (400 MB of float32)
+
+
 def _reinitialise_blocks(model: nn.Module, blocks: tuple[str, ...], seed: int, name: str,
                          config: RandomisationConfig) -> None:
     for block in blocks:
+        parameters = _block_parameters(model, (block,), name)
+        key = (block, seed, config, tuple((tuple(p.shape), p.dtype, str(p.device)) for p in parameters))
+        drawn = _DRAWN.get(key)
+        if drawn is not None:
+            _DRAWN.move_to_end(key)
+            with torch.no_grad():
+                for parameter, value in zip(parameters, drawn, strict=True):
+                    parameter.copy_(value)
+            continue
         generator = torch.Generator().manual_seed(_block_seed(seed, block))
         for module in _modules(model, block, name):
             for layer in module.modules():
                 _reinitialise(layer, generator, config)
+        _DRAWN[key] = [p.detach().clone() for p in parameters]
+        while len(_DRAWN) > 1 and sum(v.numel() for vs in _DRAWN.values() for v in vs) > _DRAWN_ELEMENTS:
+            _DRAWN.popitem(last=False)
 
 
 def _block_seed(seed: int, block: str) -> int:

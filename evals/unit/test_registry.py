@@ -18,7 +18,7 @@ def test_every_kind_is_a_registry_with_amx_own_entries():
     assert len(methods.METHODS) == 20 and "gradcam" in methods.METHODS and "big" in methods.METHODS
     assert METRICS.names() == ["deletion", "energy_pointing_game", "insertion", "max_box_acc_v2",
                                "pointing_game", "pxap", "road", "wsl", "wsl_alpha"]
-    assert CLAIM_SETS.names() == ["001", "002", "003"] and CLAIM_SETS.get("003").prefix == "B"
+    assert CLAIM_SETS.names() == ["001", "002", "003", "004"] and CLAIM_SETS.get("004").prefix == "A"
     assert PRESETS.names() == ["mini", "paper", "photos", "sam", "smoke"]
     assert PRESETS.source("photos").startswith("entry point 'photos'")
 
@@ -27,7 +27,7 @@ def test_every_kind_is_a_registry_with_amx_own_entries():
     (WORLDS, "imagenett", "unknown world 'imagenett'. Did you mean 'imagenet'? Valid worlds: imagenet, "),
     (methods.METHODS, "gradcm", "unknown method 'gradcm'. Did you mean 'gradcam'? Valid methods: agi, big"),
     (METRICS, "insertoin", "unknown metric 'insertoin'. Did you mean 'insertion'? Valid metrics: deletion"),
-    (CLAIM_SETS, "004", "unknown claim set '004'. Did you mean '003'? Valid claim sets: 001, 002, 003"),
+    (CLAIM_SETS, "005", "unknown claim set '005'. Did you mean '004'? Valid claim sets: 001, 002, 003, 004"),
 ])
 def test_an_unknown_name_lists_the_valid_ones(registry, name, message):
     with pytest.raises(UnknownNameError) as err:

@@ -208,3 +208,13 @@ def test_a_paper_case_s_confidence_interval_is_that_of_its_statistic():
     verdict = _cases("A1")["gradient-spearman_abs"].check(_evidence(AS_THE_PAPER))
     low, high = verdict.ci
     assert low < verdict.statistic < high and abs(verdict.statistic - 0.2) < 0.05
+
+
+def test_a_block_drawn_again_from_the_process_s_draws_is_the_same(resnet, monkeypatch):
+    first = randomise.randomised(resnet, BLOCKS[:3], seed=7)
+    monkeypatch.setattr(randomise, "_DRAWN", randomise.OrderedDict())  # nothing drawn yet
+    fresh = randomise.randomised(resnet, BLOCKS[:3], seed=7)
+    again = randomise.randomised(resnet, BLOCKS[:3], seed=7)  # from the draws kept
+    for a, b, c in zip(first.state_dict().values(), fresh.state_dict().values(), again.state_dict().values(),
+                       strict=True):
+        assert torch.equal(a, b) and torch.equal(b, c)
