@@ -18,7 +18,7 @@ import torch
 from amx.claims import CLAIM_SETS
 from amx.claims.spec import Case, Claim, ClaimSet, Greater, verdict
 from amx.data.worlds import get_world
-from amx.evidence import Scores, ZooTable
+from amx.evidence import Scores, ZooTable, control_methods
 from amx.pipeline import RunConfig, run
 from amx.pipeline.executor import InProcess, ScoreTask, TaskFailed
 from amx.pipeline.store import Store
@@ -250,7 +250,8 @@ def test_a_failed_task_fails_only_the_cases_that_read_its_model(what, tmp_path):
     table = session.result(SCORED.scores).table
     error = table[table["status"] == "error"]
     # the failed (model, method)'s rows are kept as errors naming the task, every other row is scored
-    failed_methods = {"gradient"} if what == "gradient" else {"gradient", "smoothgrad"}  # both scored by it
+    # a metric's failed task scores every method of the model, the controls scored beside them too
+    failed_methods = {"gradient"} if what == "gradient" else {"gradient", "smoothgrad", *control_methods()}
     assert set(error["model"]) == {"alexnet-mini-R"} and set(error["method"]) == failed_methods
     assert error["note"].str.contains(named).all()
     assert (table.loc[table["status"] != "error", "status"] == "ok").all()
