@@ -38,7 +38,7 @@ import torch
 from amx import methods as method_registry
 from amx.evidence import Context, Request, for_preset
 from amx.metrics.similarity import HOGConfig, SSIMConfig, hog_pearson, spearman, ssim
-from amx.pipeline.executor import Task, run_batches
+from amx.pipeline.executor import MapResult, Task, run_batches
 from amx.pipeline.plan import PlannedStage, images_id, map_work
 from amx.pipeline.run import Stage, map_key, method_for
 from amx.pipeline.store import Store, content_key
@@ -213,7 +213,8 @@ def _method(world, spec, name: str, context: Context):
 class RandomisedMapTask(Task):
     """The maps of pool images ``rows`` by ``method`` (config ``overrides`` over ``preset``) on
     ``model`` with ``blocks`` randomised (``amx.zoo.randomise``, drawn from ``seed``; none: the
-    trained model); ``keys``: each row's map."""
+    trained model); ``keys``: one output, each row's map (as a ``MapTask``'s, so that its result is
+    a ``MapResult``)."""
 
     world: str
     model: str
@@ -226,33 +227,16 @@ class RandomisedMapTask(Task):
     rows: tuple[int, ...]
     blocks: tuple[str, ...]
     randomisation: RandomisationConfig
-    keys: tuple[str, ...]
+    keys: tuple[tuple[str, ...]]
 
-    def compute(self, runner) -> RandomisedMaps:
+    def compute(self, runner) -> MapResult:
         world, spec, model, images, targets = runner.inputs(self)
         method = method_for(world, spec, self.method, self.preset, self.device, **dict(self.overrides))
         with randomise.randomisation(model, self.blocks, self.seed, spec.name, self.randomisation):
             start = time.perf_counter()
             maps = method(model, images, targets, seed=self.seed).float().cpu().numpy()
             seconds = (time.perf_counter() - start) / len(self.rows)
-        return RandomisedMaps(self, maps, seconds)
-
-
-@dataclass(frozen=True)
-class RandomisedMaps:
-    """A ``RandomisedMapTask``'s maps and the seconds per image they took."""
-
-    task: RandomisedMapTask
-    maps: np.ndarray
-    seconds_per_image: float
-
-    @property
-    def seconds_computed(self) -> float:
-        return self.seconds_per_image * len(self.task.rows)
-
-    def save(self, store: Store, device: str) -> None:
-        items = [(k, m, self.seconds_per_image) for k, m in zip(self.task.keys, self.maps, strict=True)]
-        store.put_maps(items, device, of=(self.task.model, self.task.method))
+        return MapResult(self, (maps,), seconds)
 
 
 class _ModelWork:
@@ -281,7 +265,7 @@ class _ModelWork:
         return RandomisedMapTask(self.world.name, self.spec.name, name, tuple(signed(name).items()),
                                  self.context.preset, self.context.seed, self.context.device,
                                  len(self.labels), tuple(int(self.index[j]) for j in rows), blocks,
-                                 self.plan.randomisation, tuple(keys[j] for j in rows))
+                                 self.plan.randomisation, (tuple(keys[j] for j in rows),))
 
     def jobs(self, store: Store, scheduled: set) -> list[tuple]:
         """``(stage, model, method, images, passes per image, tasks)`` of the maps neither stored nor

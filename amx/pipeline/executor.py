@@ -92,7 +92,8 @@ class MapTask(Task):
 @dataclass(frozen=True)
 class MapResult:
     """A task's maps: per output of ``task.keys``, float32 ``[len(rows), H, W]``; the seconds per
-    image they took."""
+    image they took. ``task``: a ``MapTask``, or another task with its ``model``, ``method``,
+    ``rows`` and ``keys`` (the sanity checks' ``RandomisedMapTask``)."""
 
     task: MapTask
     maps: tuple[np.ndarray, ...]
