@@ -5,8 +5,9 @@ prices them (``plan``: the passes an empty cache would cost, per stage) and comp
 cache lacks (``compute``). Two kinds serve every paper:
 
 * ``Scores(methods, metrics, subset)``: the ScoreTable of the zoo's models x methods x metrics on
-  ``n_images`` images of ``subset`` (``amx.pipeline``). Requests of one subset are merged into one
-  table (their methods and metrics joined); requests of different subsets give one table each.
+  ``n_images`` images of ``subset`` (``amx.pipeline``), or on the ``first`` of them (a costly
+  metric priced on a part of the images). Requests of one subset and image budget are merged into
+  one table (their methods and metrics joined); the others give one table each.
 * ``ZooTable()``: the paper's Table 1 (accuracy, PGD accuracy, confidence) of the world's zoo.
 
 A claim set's own request (SAM's sweeps, ``amx.claims.sam_sweeps.SamSweeps``; BIG's boundary
@@ -160,12 +161,15 @@ class Request:
 class Scores(Request):
     """The ScoreTable of ``methods`` x ``metrics`` on ``subset`` (``amx.pipeline.subsets``); for the
     CL subset, ``pair`` names the two regimes whose models must both classify an image correctly
-    (the claim set's comparison, e.g. ``("vanilla", "pgd")``)."""
+    (the claim set's comparison, e.g. ``("vanilla", "pgd")``). ``first``: only the first ``first``
+    of each model's images (at most the session's ``n_images``; None: all), whose maps and scores
+    are those of the whole table, computed once."""
 
     methods: tuple[str, ...]
     metrics: tuple[str, ...]
     subset: str = "cl"
     pair: tuple[str, str] | None = None
+    first: int | None = None
 
     def __post_init__(self):
         from amx.pipeline.run import check_pair
@@ -173,11 +177,19 @@ class Scores(Request):
         if not self.methods or not self.metrics:
             raise ValueError(f"Scores: a ScoreTable needs both methods and metrics, got {self.methods} and "
                              f"{self.metrics}")
+        if self.first is not None and self.first < 1:
+            raise ValueError(f"Scores: first must be >= 1 image (None: all), got {self.first}")
         check_pair(self.subset, self.pair)
 
+    @property
+    def table_id(self) -> tuple:
+        """What one table is of: requests with the same are merged (``merged``)."""
+        return self.subset, self.pair, self.first
+
     def covers(self, other: Request) -> bool:
-        """Whether this table holds ``other``'s (same subset, its methods and metrics among these)."""
-        return (isinstance(other, Scores) and (other.subset, other.pair) == (self.subset, self.pair)
+        """Whether this table holds ``other``'s (same subset and images, its methods and metrics
+        among these)."""
+        return (isinstance(other, Scores) and other.table_id == self.table_id
                 and set(other.methods) <= set(self.methods) and set(other.metrics) <= set(self.metrics))
 
     def config(self, context: Context):
@@ -185,8 +197,8 @@ class Scores(Request):
 
         return RunConfig(world=context.world.name, models=context.runnable(self.subset, self.pair),
                          methods=self.methods, metrics=self.metrics, subset=self.subset, pair=self.pair,
-                         n_images=context.n_images, preset=context.preset, seed=context.seed,
-                         device=context.device)
+                         n_images=context.n_images, first=self.first, preset=context.preset,
+                         seed=context.seed, device=context.device)
 
     def plan(self, context: Context) -> list[PlannedStage]:
         from amx.pipeline.plan import plan
@@ -238,7 +250,7 @@ def with_controls(request: Request) -> Request:
     extra = tuple(m for m in control_methods() if m not in request.methods)
     if not extra:
         return request
-    return Scores(request.methods + extra, request.metrics, request.subset, request.pair)
+    return Scores(request.methods + extra, request.metrics, request.subset, request.pair, request.first)
 
 
 def for_preset(plans: dict, context: Context, who: str):
@@ -252,18 +264,18 @@ def for_preset(plans: dict, context: Context, who: str):
 
 
 def merged(requests: list[Request]) -> list[Request]:
-    """``requests`` without repeats, the ``Scores`` of one subset (and pair) joined into one (methods
-    and metrics in the order first asked)."""
+    """``requests`` without repeats, the ``Scores`` of one table (subset, pair and images) joined
+    into one (methods and metrics in the order first asked)."""
     out: list[Request] = []
     for request in requests:
         if isinstance(request, Scores):
-            same = next((i for i, r in enumerate(out) if isinstance(r, Scores)
-                         and (r.subset, r.pair) == (request.subset, request.pair)), None)
+            same = next((i for i, r in enumerate(out)
+                         if isinstance(r, Scores) and r.table_id == request.table_id), None)
             if same is not None:
                 mine = out[same]
                 out[same] = Scores(tuple(dict.fromkeys(mine.methods + request.methods)),
                                    tuple(dict.fromkeys(mine.metrics + request.metrics)), request.subset,
-                                   request.pair)
+                                   request.pair, request.first)
                 continue
         if not any(r is request or r == request for r in out):
             out.append(request)

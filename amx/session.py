@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import pandas as pd
 from tqdm.auto import tqdm
 
 import amx
@@ -198,10 +199,7 @@ class Session:
         collected = {claim_set.name: self.result(claim_set.own[0])} if claim_set.own else {}
         table = controls = None
         if scores is not None:
-            asked = scores.table["method"].isin(claim_set.scores.methods)
-            table = scores.table[asked].reset_index(drop=True)
-            control = ~asked & scores.table["method"].isin(control_methods())
-            controls = scores.table[control].reset_index(drop=True)
+            table, controls = apart(scores.table, claim_set.scores.methods)
         return Evidence(scores=table, zoo=zoo, run=scores, world=self.world, collected=collected,
                         scores_failed=failed, controls=controls)
 
@@ -338,7 +336,7 @@ def failed_tasks(result) -> list[str]:
 
 def _stage_name(request: Request) -> str:
     if isinstance(request, Scores):
-        return f"scores ({request.subset})"
+        return f"scores ({request.subset}{f', first {request.first} images' if request.first else ''})"
     if isinstance(request, ZooTable):
         return "table1"
     return type(request).__name__
@@ -352,10 +350,11 @@ def catalogue(claim_set: ClaimSet) -> dict:
 
 
 def _has_evidence(claim_set: ClaimSet, evidence: Evidence) -> bool:
-    """Whether ``evidence`` has what ``claim_set``'s figures read (its ScoreTable, its own request's
-    result)."""
-    if claim_set.needs_scores and evidence.scores is None:
-        return False
+    """Whether ``evidence`` has what ``claim_set``'s figures read: its ScoreTable where it has one
+    (001's figures draw its table of the first images where there is one), else its own request's
+    result."""
+    if claim_set.needs_scores:
+        return evidence.scores is not None
     try:
         if claim_set.own:
             evidence.collected_by(claim_set.name)
@@ -364,19 +363,43 @@ def _has_evidence(claim_set: ClaimSet, evidence: Evidence) -> bool:
     return True
 
 
+def apart(table: pd.DataFrame, methods) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(rows of methods, rows of the control maps not among them)`` of a ScoreTable."""
+    asked = table["method"].isin(methods)
+    control = ~asked & table["method"].isin(control_methods())
+    return table[asked].reset_index(drop=True), table[control].reset_index(drop=True)
+
+
+def _against_controls(claim_set: ClaimSet, evidence: Evidence) -> dict:
+    """``{name: amx.report.results.against_controls}`` of the claim set's ScoreTable and of a table
+    of its own of the first images (001's ROAD table)."""
+    from amx.report.results import against_controls
+
+    out = {}
+    if claim_set.scores is not None and evidence.controls is not None and len(evidence.controls):
+        out[claim_set.name] = against_controls(evidence, claim_set.scores.metrics)
+    for request in claim_set.own:
+        found = evidence.collected.get(claim_set.name)
+        if isinstance(request, Scores) and found is not None and not isinstance(found, RequestFailed):
+            table, controls = apart(found.table, request.methods)
+            if len(controls):
+                out[f"{claim_set.name} (its table of the first {request.first} images per model)"] = \
+                    against_controls(Evidence(scores=table, controls=controls), request.metrics)
+    return out
+
+
 def build_results(entries: list[dict], claim_sets: list[ClaimSet], evidences: dict[str, Evidence],
                   prov: dict) -> dict:
     """``results.json``'s content: ``entries`` of the judged cases of ``claim_sets``, each claim
     set's figures from its evidence (``evidences``: ``{claim set: Evidence}``), Table 1, ``prov``."""
-    from amx.report.results import SCHEMA_VERSION, against_controls, holm_within_claims, summarise
+    from amx.report.results import SCHEMA_VERSION, holm_within_claims, summarise
 
     holm_within_claims(entries)
     catalogues = [catalogue(cs) for cs in claim_sets]
     figures = {cs.name: cs.figure_data(evidences[cs.name]) for cs in claim_sets if cs.figure_data is not None
                and cs.name in evidences and _has_evidence(cs, evidences[cs.name])}
-    controls = {cs.name: against_controls(evidences[cs.name], cs.scores.metrics) for cs in claim_sets
-                if cs.scores is not None and cs.name in evidences
-                and evidences[cs.name].controls is not None and len(evidences[cs.name].controls)}
+    controls = {name: found for cs in claim_sets if cs.name in evidences
+                for name, found in _against_controls(cs, evidences[cs.name]).items()}
     zoo = next((e.zoo for e in evidences.values() if e.zoo is not None), None)
     return {"schema": SCHEMA_VERSION, "provenance": prov, "claim_sets": catalogues,
             "summary": summarise(entries, catalogues), "cases": entries,

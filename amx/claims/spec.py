@@ -364,10 +364,11 @@ class ClaimSet:
 
     ``prefix``: every claim id's prefix (``P``). ``source``: the document. ``cases()``: every case,
     in claim order. ``evidence``: the requests (``amx.evidence``) whose results the cases are
-    checked on: at most one ScoreTable (``Scores``, read as ``evidence.scores``), Table 1
-    (``ZooTable``, read as ``evidence.zoo``) and at most one request of the claim set's own (SAM's
-    sweeps), read as ``evidence.collected_by(name)``. ``figure_data(evidence) -> dict`` (JSON-ready)
-    and ``render_figures(data) -> [(title, PNG data URI)]`` give the paper's figures for the report
+    checked on: at most one ScoreTable of all the images (``Scores``, read as ``evidence.scores``),
+    Table 1 (``ZooTable``, read as ``evidence.zoo``) and at most one request of the claim set's own
+    (SAM's sweeps; 001's ROAD table of the first images), read as ``evidence.collected_by(name)``.
+    ``figure_data(evidence) -> dict`` (JSON-ready) and ``render_figures(data) -> [(title, PNG data
+    URI)]`` give the paper's figures for the report
     (``amx report`` re-renders them from ``results.json``).
     """
 
@@ -392,8 +393,9 @@ class ClaimSet:
             if not isinstance(request, Request):
                 raise ValueError(f"claim set {self.name!r}: evidence {request!r} is not an "
                                  "amx.evidence.Request")
-        for kind, what in ((Scores, "ScoreTable (Scores)"), (ZooTable, "Table 1 (ZooTable)")):
-            if sum(isinstance(r, kind) for r in self.evidence) > 1:
+        for kind, what in ((Scores, "ScoreTable (Scores) of all the images"),
+                           (ZooTable, "Table 1 (ZooTable)")):
+            if sum(isinstance(r, kind) and getattr(r, "first", None) is None for r in self.evidence) > 1:
                 raise ValueError(f"claim set {self.name!r}: asks for more than one {what}")
         if len(self.own) > 1:
             raise ValueError(f"claim set {self.name!r}: its cases read one request of its own "
@@ -401,10 +403,11 @@ class ClaimSet:
 
     @property
     def scores(self):
-        """The ``Scores`` request (None if the claim set reads no ScoreTable)."""
+        """The ``Scores`` request of all the session's images (None if the claim set reads no
+        ScoreTable); one of the ``first`` images is a request of its own (``own``)."""
         from amx.evidence import Scores
 
-        return next((r for r in self.evidence if isinstance(r, Scores)), None)
+        return next((r for r in self.evidence if isinstance(r, Scores) and r.first is None), None)
 
     @property
     def needs_scores(self) -> bool:
@@ -419,10 +422,10 @@ class ClaimSet:
 
     @property
     def own(self) -> tuple:
-        """The requests of the claim set's own (neither Scores nor ZooTable)."""
-        from amx.evidence import Scores, ZooTable
+        """The requests of the claim set's own (neither its ScoreTable nor ZooTable)."""
+        from amx.evidence import ZooTable
 
-        return tuple(r for r in self.evidence if not isinstance(r, (Scores, ZooTable)))
+        return tuple(r for r in self.evidence if not isinstance(r, ZooTable) and r is not self.scores)
 
     def claim(self, claim_id: str) -> Claim:
         return next(c for c in self.claims if c.id == claim_id)

@@ -2,11 +2,11 @@
 
 ``plan(config)`` counts the passes an empty cache would cost, per stage: each model's
 predictions on the candidate pool, then per (model, method) the method's forward and
-forward + backward passes on ``n_images`` images, and per (model, metric) the metric's forwards
-on those maps (``MetricSpec.forwards``). ``estimate`` prices them with a short throughput probe on
-the device (``amx.bench.pass_seconds``: plain batched passes, the floor a method's efficiency is
-measured against, so the run itself takes longer by 1 / efficiency). ``amx run --dry-run`` and the
-claims run's header print both.
+forward + backward passes on ``n_images`` images (its ``first`` where it scores fewer), and per
+(model, metric) the metric's forwards on those maps (``MetricSpec.forwards``). ``estimate``
+prices them with a short throughput probe on the device (``amx.bench.pass_seconds``: plain
+batched passes, the floor a method's efficiency is measured against, so the run itself takes
+longer by 1 / efficiency). ``amx run --dry-run`` and the claims run's header print both.
 """
 
 from __future__ import annotations
@@ -68,9 +68,14 @@ def plan(config) -> list[PlannedStage]:
                 continue  # CAM on a head that is not GAP -> linear: no maps, no passes
             images = images_id(config.subset, specs[name], config.pair)
             work = map_work(world, specs[name], method, config.seed, images)
-            out.append(attribute_stage(world, name, method, config.n_images, work))
-            out += score_stages(world, name, work, configs, config.n_images)
+            out.append(attribute_stage(world, name, method, images_scored(config), work))
+            out += score_stages(world, name, work, configs, images_scored(config))
     return out
+
+
+def images_scored(config) -> int:
+    """The images per model a ``RunConfig`` scores: its first ``first`` of ``n_images``, or all."""
+    return min(config.first or config.n_images, config.n_images)
 
 
 def predict_stage(world, spec, pool: int) -> PlannedStage:

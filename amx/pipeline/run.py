@@ -45,8 +45,11 @@ class RunConfig:
     regimes whose models of a family must both classify an image correctly for it to be in the
     family's CL subset (a claim set's, e.g. ``("vanilla", "pgd")``; needed for ``subset="cl"``).
     ``preset`` names the method and metric preset (``amx.presets``; None: the world's). ``seed``
-    draws the subsets and seeds stochastic methods. ``runtime_sample``: images re-timed per (model,
-    method) whose cached maps have no runtime measured on this device."""
+    draws the subsets and seeds stochastic methods. ``first``: score only the first ``first`` of
+    each model's ``n_images`` images (a costly metric on a part of a ScoreTable's images: the maps
+    and scores it shares with the whole table are the same content, read from the cache; None:
+    all). ``runtime_sample``: images re-timed per (model, method) whose cached maps have no
+    runtime measured on this device."""
 
     world: str = DEFAULT_WORLD
     models: tuple[str, ...] = ()
@@ -55,6 +58,7 @@ class RunConfig:
     subset: str = "cl"
     pair: tuple[str, str] | None = None
     n_images: int = 100
+    first: int | None = None
     preset: str | None = None
     seed: int = 0
     device: str = "cpu"
@@ -66,9 +70,9 @@ class RunConfig:
         if self.subset not in subsets.SUBSETS:
             raise ValueError(f"subset: unknown {self.subset!r}; valid: {subsets.SUBSETS}")
         check_pair(self.subset, self.pair)
-        if min(self.n_images, self.chunk_images, self.runtime_sample) < 1:
-            raise ValueError(f"n_images, chunk_images and runtime_sample must be >= 1, got {self.n_images}, "
-                             f"{self.chunk_images}, {self.runtime_sample}")
+        if min(self.n_images, self.chunk_images, self.runtime_sample, self.first or 1) < 1:
+            raise ValueError(f"n_images, first, chunk_images and runtime_sample must be >= 1, got "
+                             f"{self.n_images}, {self.first}, {self.chunk_images}, {self.runtime_sample}")
         if not self.methods or not self.metrics:
             raise ValueError(f"methods and metrics: name at least one of each, got {self.methods}, "
                              f"{self.metrics}")
@@ -226,6 +230,7 @@ def run(config: RunConfig, cache: str | None = None, progress: bool = True,
         predicted = predictions(world, [specs[n] for n in needed], pool, config.device, ctx.store, ctx.stages)
         chosen = image_sets(world, specs, names, config.subset, config.pair, config.n_images, config.seed,
                             pool, predicted)
+        chosen = {name: images[:config.first] for name, images in chosen.items()}
         frames = [_model_rows(ctx, name, chosen[name], predicted[name], progress) for name in names]
     finally:
         ctx.store.close()
@@ -434,15 +439,26 @@ def _model_rows(ctx: _Context, name: str, index: np.ndarray, predictions: dict,
         frames[method.name] = rows.assign(status="ok", note="", **scores[method.name],
                                           runtime_s=[runtimes[method.name].get(k, np.nan) for k in keys])
     if any(stage.model == name for stage in ctx.stages):
-        # seconds per image of a plain batched pass, for the efficiency, in the methods' batches
-        # (64 inputs at 64 px, 10 at 224 px on a CPU; by memory on CUDA), forwards 4x as many
-        sample = ctx.floats(index[:64])
-        batch = (inputs_per_pass(cfg.device, ctx.world.image_size)
-                 or method_registry.base.default_inputs_per_pass(sample[:1]))
-        ctx.throughput[name] = {
-            "forward": pass_seconds(model, sample, min(4 * batch, 256), repeats=3),
-            "forward_backward": pass_seconds(model, sample, batch, backward=True, repeats=3)}
+        ctx.throughput[name] = throughput(model, spec, ctx.floats(index[:64]), cfg.device)
     return pd.concat([frames[m] for m in cfg.methods], ignore_index=True)
+
+
+_THROUGHPUT: dict[tuple, dict[str, float]] = {}  # (weights, device, input shape): measured in this process
+
+
+def throughput(model, spec: ModelSpec, sample: torch.Tensor, device: str) -> dict[str, float]:
+    """Seconds per image of a plain batched forward and forward + backward pass of ``model``, the
+    floor of a run's efficiency, in the methods' batches (64 inputs at 64 px, 10 at 224 px on a
+    CPU; by memory on CUDA), forwards 4x as many; measured once per process for a model's weights,
+    device and input shape (at 224 px on a CPU the probe takes seconds per model, and every table
+    of a session would repeat it)."""
+    key = (spec.fingerprint, device, tuple(sample.shape[1:]))
+    if key not in _THROUGHPUT:
+        batch = (inputs_per_pass(device, sample.shape[-1])
+                 or method_registry.base.default_inputs_per_pass(sample[:1]))
+        _THROUGHPUT[key] = {"forward": pass_seconds(model, sample, min(4 * batch, 256), repeats=3),
+                            "forward_backward": pass_seconds(model, sample, batch, backward=True, repeats=3)}
+    return _THROUGHPUT[key]
 
 
 def efficiency(ctx: _Context) -> dict:

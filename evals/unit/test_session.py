@@ -10,7 +10,7 @@ from amx.claims import baseline as baselines
 from amx.claims import big_evidence, sam_sweeps, sanity_evidence
 from amx.claims.spec import Case, Claim, ClaimSet, Greater, verdict
 from amx.data.worlds import get_world
-from amx.evidence import Scores, ZooTable, merged
+from amx.evidence import Scores, ZooTable, merged, with_controls
 from amx.pipeline.sweep import Sweep
 from amx.session import Session
 from amx.zoo import mini as zoo_mini
@@ -33,9 +33,12 @@ CLAIMS = ClaimSet(
     cases=lambda: [_mean_case("positive", Greater(0.0, "mean")),
                    _mean_case("above-one", Greater(1.0, "mean"))],
     evidence=(Scores(("gradient", "smoothgrad"), ("insertion", "pointing_game"), pair=REGIMES), ZooTable()))
-# claim sets that only ask for evidence: a ScoreTable of another subset, SAM's and BIG's requests
+# claim sets that only ask for evidence: a ScoreTable of another subset, one of the ScoreTable's
+# first two images (as 001's ROAD table), SAM's and BIG's requests
 RANDOM = Scores(("gradcam",), ("deletion",), subset="random")
+FIRST_TWO = Scores(("gradient",), ("insertion", "road"), pair=REGIMES, first=2)
 OTHERS = [ClaimSet("r", "R", "r", "r", (), lambda: [], evidence=(RANDOM, sam_sweeps.SamSweeps())),
+          ClaimSet("u", "U", "u", "u", (), lambda: [], evidence=(FIRST_TWO,)),
           ClaimSet("s", "S", "s", "s", (), lambda: [], evidence=(big_evidence.BoundaryEvidence(),)),
           ClaimSet("t", "T", "t", "t", (), lambda: [], evidence=(sanity_evidence.RandomisationEvidence(),))]
 
@@ -107,6 +110,27 @@ def test_the_plan_prices_every_request_and_a_cold_run_counts_the_same_passes(col
     gradient = [s.images for s in planned if s.stage == "attribute" and s.what == "gradient"
                 and s.model == "resnet-mini"]
     assert gradient == [3, 2]
+    # the table of the first two images: its maps and Insertion scores are the ScoreTable's, only
+    # ROAD is its own (of gradient and the three controls)
+    road = [s.images for s in planned if s.stage == "score" and s.model == "resnet-mini" and s.what == "road"]
+    assert road == [2] * 4
+    whole = {s.work: s.images for s in planned}
+    mine = [s for s in with_controls(FIRST_TWO).plan(session.context)
+            if s.stage in ("attribute", "score") and s.what != "road"]
+    assert mine and all(whole[s.work] == 3 for s in mine)  # planned once, on the ScoreTable's 3 images
+
+
+def test_a_table_of_the_first_images_is_the_scoretable_s_first_rows(cold):
+    session, _ = cold
+    whole = session.evidence(CLAIMS)
+    first = session.evidence(OTHERS[1]).collected_by("u").table
+    first = first[first["method"] == "gradient"]
+    for model, rows in whole.ok[whole.ok["method"] == "gradient"].groupby("model"):
+        mine = first[first["model"] == model]
+        assert mine["image"].tolist() == rows["image"].tolist()[:2]
+        assert mine["insertion"].tolist() == rows["insertion"].tolist()[:2]  # the same content
+        assert mine["road"].between(-1, 1).all() and "road" not in rows
+    assert OTHERS[1].own == (FIRST_TWO,) and OTHERS[1].scores is None
 
 
 def test_a_session_judges_its_claims_and_a_baseline_without_pytest(cold, tmp_path):
@@ -195,6 +219,13 @@ def test_scores_of_one_subset_merge_and_two_subsets_stay_apart():
     assert merged([a, ZooTable(), b, c, d, ZooTable()]) == [
         Scores(("gradient", "ig"), ("wsl", "insertion"), pair=REGIMES), ZooTable(), c, d]
     assert merged([a, b])[0].covers(a) and not c.covers(a) and not d.covers(a)
+    first = Scores(("gradient",), ("road",), pair=REGIMES, first=8)  # a table of the first 8 images
+    assert merged([a, first, b]) == [Scores(("gradient", "ig"), ("wsl", "insertion"), pair=REGIMES), first]
+    assert not merged([a, b])[0].covers(first) and not first.covers(a)
+    both = ClaimSet("y", "Y", "y", "y", (), lambda: [], evidence=(a, first))
+    assert both.scores == a and both.own == (first,)
+    with pytest.raises(ValueError, match="first must be >= 1"):
+        Scores(("gradient",), ("wsl",), pair=REGIMES, first=0)
     with pytest.raises(ValueError, match="pair: the CL subset keeps"):
         Scores(("gradient",), ("wsl",))
     with pytest.raises(ValueError, match="claim set 'x': asks for more than one Table 1"):
