@@ -118,13 +118,15 @@ PRESETS.register(SAM.name, SAM, source=__name__)
 
 
 def _smoke_metric_configs(image_size: int) -> dict:
-    """Insertion and Deletion in 4 steps; the other metrics as the paper's, at any image size."""
+    """Insertion and Deletion in 4 steps, ROAD at 50 % only; the other metrics as the paper's, at
+    any image size."""
     from amx.metrics.causal import CausalConfig
     from amx.metrics.pointing import PointingGameConfig
+    from amx.metrics.road import RoadConfig
 
     causal = CausalConfig(n_steps=4)
     return {"pointing_game": PointingGameConfig.for_image_size(image_size), "insertion": causal,
-            "deletion": causal}
+            "deletion": causal, "road": RoadConfig(percentages=(0.5,))}
 
 
 SMOKE_BOUNDARY = BoundaryConfig(eps=(8.0,), pgd_steps=2, cw_steps=0)  # one large eps: trained CNNs flip

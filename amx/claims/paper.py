@@ -104,9 +104,13 @@ def paper_correlation(a: str, b: str) -> float | None:
 PAIR = ("vanilla", "pgd")  # the regimes a robust/vanilla comparison needs in the zoo
 
 
-def ten(ev: Evidence) -> pd.DataFrame:
-    """The ok rows of the vanilla and PGD-robust models (the paper's 10 CNNs)."""
-    return ev.ok[ev.ok["regime"].isin(PAIR)]
+def ten(ev: Evidence, controls: bool = False) -> pd.DataFrame:
+    """The ok rows of the vanilla and PGD-robust models (the paper's 10 CNNs); with ``controls``,
+    the control maps' ok rows on them too (for the report's figures; no claim reads them)."""
+    rows = ev.ok
+    if controls and ev.controls is not None and len(ev.controls):
+        rows = pd.concat([rows, ev.controls[ev.controls["status"] == "ok"]], ignore_index=True)
+    return rows[rows["regime"].isin(PAIR)]
 
 class Pair(NamedTuple):
     """Robust and vanilla per-image scores and the images they were measured on."""
@@ -280,9 +284,11 @@ def _p4(advprop, metric):
 
 # --- P5-P7: methods compared -------------------------------------------------------------------
 
-def method_average_ranks(ev: Evidence, exclude=("cam",)) -> pd.Series:
-    """Average over (CNN, metric) of each method's rank of its mean score on that CNN (1 = best)."""
-    rows = ten(ev)[~ten(ev)["method"].isin(exclude)]
+def method_average_ranks(ev: Evidence, exclude=("cam",), controls: bool = False) -> pd.Series:
+    """Average over (CNN, metric) of each method's rank of its mean score on that CNN (1 = best);
+    with ``controls``, the control maps ranked among them (the report's Fig 4, not the claims)."""
+    rows = ten(ev, controls)
+    rows = rows[~rows["method"].isin(exclude)]
     ranks = []
     for _, model_rows in rows.groupby("model"):
         means = model_rows.groupby("method")[list(PAPER_METRICS)].mean()
@@ -667,9 +673,17 @@ def cases() -> list[Case]:
     return out
 
 
+# Beyond the paper (issue 26): is ROAD (Rong et al. 2022), the debiased removal metric, as
+# predictable from confidence as Insertion and Deletion are (P9)? Scored on the first ROAD_IMAGES
+# CL images of each CNN, whose maps and Insertion/Deletion scores are the ScoreTable's: ROAD's
+# imputation is a sparse solve per removal step on the CPU (about 4 ms per 64-px and 70 ms per
+# 224-px step, 14 steps per map), so the whole table would cost a 64-px claims run minutes.
+ROAD_IMAGES = 8
+ROAD_TABLE = Scores(PAPER_METHODS, ("insertion", "deletion", "road"), "cl", PAIR, first=ROAD_IMAGES)
+
 CLAIM_SET = ClaimSet(
     name="001", prefix="P", source="001",
     title="How explainable are adversarially robust CNNs? (Nourelahi, Kotthoff, Chen, Nguyen)",
     claims=tuple(CLAIMS.values()), cases=cases,
-    evidence=(Scores(PAPER_METHODS, PAPER_METRICS, "cl", PAIR), ZooTable()),
+    evidence=(Scores(PAPER_METHODS, PAPER_METRICS, "cl", PAIR), ZooTable(), ROAD_TABLE),
     figure_data=paper_figures.figure_data, render_figures=paper_figures.render)

@@ -1,6 +1,10 @@
 """results.json and claims.html from a synthetic ScoreTable, and `amx report` re-rendering them."""
 
 import json
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
 
 from amx.claims import paper
 from amx.claims.spec import Evidence
@@ -101,3 +105,52 @@ def test_the_report_shows_effects_beside_p_values_and_a_model_by_stage_table():
     table = html.split("per model x method, model x metric and model x stage")[1]
     assert "<th>gradient</th><th>insertion</th><th>predict</th>" in table  # methods, metrics, other stages
     assert "<th>m1</th><td class='num'>1.5 s<div class='small'>12 fwd+bwd</div>" in table  # retime added
+
+
+def test_the_paper_s_figures_show_the_controls_beside_the_methods_and_its_ranking_leaves_them_out():
+    from amx.claims.paper_figures import figure_data, render
+
+    table = synthetic_table(n=30)
+    rows = table[table["method"] == "gradient"]
+    # two controls: "centre" scores best on every metric (WSL and pointing game 1, insertion high,
+    # deletion low), "random" worst
+    best = rows.assign(method="centre", family="control", pointing_game=1.0, wsl=1.0, insertion=1.0,
+                       deletion=0.0)
+    worst = rows.assign(method="random", family="control", pointing_game=0.0, wsl=0.0, insertion=0.0,
+                        deletion=1.0)
+    controls = pd.concat([best, worst], ignore_index=True)
+    data = figure_data(Evidence(table, zoo_rows(), controls=controls))
+    assert "centre" not in data["fig4_method_ranks"]  # the claims' ranking: the paper's methods only
+    ranks = data["fig4_with_controls"]["ranks"]
+    assert data["fig4_with_controls"]["controls"] == ["centre", "random"]
+    assert ranks["centre"] == min(ranks.values()) < 1.2 and ranks["random"] == max(ranks.values())
+    assert set(ranks) - {"centre", "random"} == set(data["fig4_method_ranks"])
+    marked = {d["family"] for d in data["fig2_family_regime"] if d["control"]}
+    assert marked == {"centre", "random"}
+    assert {d["family"] for d in data["fig2_family_regime"] if not d["control"]} == set(table["family"])
+    for entry in data["fig3_advprop"] + data["fig5_per_model"]:
+        assert entry["controls"]["centre"]["wsl"] == 1.0 and entry["controls"]["random"]["deletion"] == 1.0
+    titles = [title for title, _ in render(data)]
+    assert any("control maps among them" in t for t in titles) and len(titles) == 5  # Figs 2-6
+
+    assert data["fig6_road_bias"] == {}  # no ROAD table of the first images: no ROAD figure
+
+    # the ROAD table: ROAD's orders follow confidence as Deletion does, its combined score does not
+    rng = np.random.default_rng(0)
+    first = pd.concat([table, controls])
+    first = first[first["image"] < 8].assign(road_morf=lambda t: 0.5 * t["confidence"],
+                                            road_lerf=lambda t: 0.5 * t["confidence"] + 0.3)
+    first["road"] = rng.uniform(0, 0.3, len(first)) + np.where(first["method"] == "centre", 1.0, 0.0)
+    road = figure_data(Evidence(table, zoo_rows(), controls=controls,
+                                collected={"001": SimpleNamespace(table=first)}))["fig6_road_bias"]
+    assert road["images_per_model"] == 8 and road["controls"] == ["centre", "random"]
+    assert road["rho"]["road_morf"]["rho"] == road["rho"]["road_lerf"]["rho"] == 1.0
+    paper_rows = first[(first["family"] != "control") & (first["status"] == "ok")
+                       & first["regime"].isin(paper.PAIR)]
+    assert abs(road["rho"]["road"]["rho"]) < 0.1 and road["rho"]["road"]["n"] == len(paper_rows)
+    assert max(road["road_means"], key=road["road_means"].get) == "centre"
+    assert len(render({**data, "fig6_road_bias": road})) == 6
+
+    without = figure_data(Evidence(table, zoo_rows()))  # a session that scored no controls
+    assert without["fig4_with_controls"] is None and len(render(without)) == 5
+    assert not any(d["control"] for d in without["fig2_family_regime"])
