@@ -1,9 +1,16 @@
 """The imagenet world's whole claims run, end to end on the CPU: an ILSVRC tree of real photos in
 both layouts, the paper's 12 checkpoints written (randomly initialised) in each published format
-under their published names, and every claim set (001-003) planned, computed, judged and reported
-with the ``smoke`` preset. The models' last layer favours one class, the label given to every
-photo, so that they classify the photos correctly and the CL subsets are not empty."""
+under their published names, and every claim set (001-004) planned, computed, judged and reported
+with the ``smoke`` preset on three of the five vanilla/robust pairs: ResNet-50 (the paper's
+main architecture), AlexNet (no GAP head: CAM is not applicable) and MobileNetV2. The other six
+checkpoints are written too (the reader and the zoo see all 12), but DenseNet-121, GoogLeNet and
+the AdvProp ResNet-50s took 60% of the run's model compute on a 2-core CPU (13 min for all 12),
+so their cases are not applicable here; ``test_imagenet_zoo`` loads every published format with
+its original outputs and checks every architecture's blocks. The models' last layer favours one
+class, the label given to every photo, so that they classify the photos correctly and the CL
+subsets are not empty."""
 
+import dataclasses
 import shutil
 
 import numpy as np
@@ -56,6 +63,23 @@ def _checkpoints(directory) -> None:
         torch.save(_published(name, net), directory / model.files[0])
 
 
+RUN_FAMILIES = ("resnet", "alexnet", "mobilenet")
+RUN = {name for name, model in BY_NAME.items() if model.regime in PAIR and model.architecture in RUN_FAMILIES}
+
+
+@dataclasses.dataclass(frozen=True)
+class RunPairs:
+    """The imagenet zoo cut to the vanilla/robust pairs of ``RUN_FAMILIES``."""
+
+    zoo: object
+
+    def specs(self, world):
+        return {k: v for k, v in self.zoo.specs(world).items() if k in RUN}
+
+    def __getattr__(self, name):
+        return getattr(self.zoo, name)
+
+
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("imagenet")
@@ -69,8 +93,9 @@ def smoke_run(tmp_path_factory):
     # random weights cannot carry the hash torchvision's published file names end in
     patch.setattr(zoo, "check_torchvision_hash", lambda path, digest: None)
     imagenet.read_index.cache_clear()
-    session = Session(get_world("imagenet"), n_images=2, preset="smoke", cache=str(tmp / "cache"),
-                      progress=False)
+    world = get_world("imagenet")
+    session = Session(dataclasses.replace(world, zoo=RunPairs(world.zoo)), n_images=2, preset="smoke",
+                      cache=str(tmp / "cache"), progress=False)
     planned = session.plan()
     session.run()
     judge = session.judge()
@@ -89,16 +114,19 @@ def test_both_layouts_read_the_same_images(smoke_run):
 def test_every_claim_set_s_evidence_covers_every_pair_of_the_zoo(smoke_run):
     session, *_ = smoke_run
     world = session.world
+    assert sorted(registry.twins(get_world("imagenet"), PAIR)) == [
+        "alexnet", "densenet", "googlenet", "mobilenet", "resnet"]  # every checkpoint is found
     pairs = registry.twins(world, PAIR)
-    assert sorted(pairs) == ["alexnet", "densenet", "googlenet", "mobilenet", "resnet"]
+    assert sorted(pairs) == sorted(RUN_FAMILIES)
     twins = {m for models in pairs.values() for m in models.values()}
     scores = session.evidence(session.claim_sets[0]).scores
-    assert set(scores["model"]) == set(BY_NAME)  # the 10 twins and the AdvProp ResNets
+    assert set(scores["model"]) == RUN == twins
     assert set(session.result(sam_sweeps.SamSweeps()).similarity["model"]) == twins
     assert set(session.result(big_evidence.BoundaryEvidence()).alignment["model"]) == twins
-    assert {row["model"] for row in session.evidence(session.claim_sets[0]).zoo} == set(BY_NAME)
+    assert {row["model"] for row in session.evidence(session.claim_sets[0]).zoo} == RUN
     # SAM's paper plan (ResNet-50 and GoogLeNet) finds both its pairs in this zoo
-    assert set(registry.twins(world, PAIR, sam_sweeps.PLANS["paper"].families)) == {"resnet", "googlenet"}
+    assert set(registry.twins(get_world("imagenet"), PAIR, sam_sweeps.PLANS["paper"].families)) == {
+        "resnet", "googlenet"}
 
 
 def test_a_file_that_does_not_decode_is_left_out_with_its_reason(smoke_run):
@@ -119,10 +147,14 @@ def test_the_run_counts_the_passes_its_plan_priced_and_judges_every_case(smoke_r
     assert _passes(session.ledger) == _passes(planned)
     outcomes = {e["outcome"] for e in judge.entries}
     assert outcomes <= {"passed", "failed", "error", "not applicable"}
-    # the zoo has every model: only the sanity checks' A3 of a method the smoke plan leaves out is N/A
+    # N/A: the cases of the models the run leaves out, and the sanity checks' A3 of a method the
+    # smoke plan leaves out
     left_out = [e for e in judge.entries if e["outcome"] == "not applicable"]
-    assert left_out and all(e["claim"] == "A3" and "plan of preset 'smoke' leaves" in e["reason"]
-                            for e in left_out), [(e["case_id"], e["reason"]) for e in left_out]
+    why = ("plan of preset 'smoke' leaves", "of densenet", "of googlenet", "advprop", "compares at least")
+    assert left_out and all(any(w in e["reason"] for w in why) for e in left_out), [
+        (e["case_id"], e["reason"]) for e in left_out]
+    assert not [e for e in judge.entries if e["outcome"] != "not applicable"
+                and any(f in e["case_id"] for f in ("densenet", "googlenet", "advprop"))]
     # the smoke search (2 PGD steps of BIG's smallest eps) finds no boundary point on randomly
     # initialised models, so BIG's claims cannot be judged; that is reported per case and the rest is judged
     errors = [e for e in judge.entries if e["outcome"] == "error"]

@@ -154,7 +154,7 @@ def test_the_paper_s_claims_on_ray_with_a_worker_killed_give_the_in_process_verd
 
     def judged(executor, cache):
         session = Session(world, n_images=4, preset="smoke", cache=str(cache), progress=False,
-                          claim_sets=[paper], executor=executor)
+                          claim_sets=[paper], executor=executor, controls=False)  # no case reads them
         session.run()
         return [(e["case_id"], e["outcome"], e["statistic"], (e.get("stability") or {}).get("label"))
                 for e in session.judge().entries if e["claim"] not in timed]
