@@ -339,12 +339,12 @@ def render(data: dict) -> list[tuple[str, str]]:
         ("Fig 2: vanilla vs robust per method family and metric, and each control map (hatched) "
          "(means, 95% bootstrap CI)",
          fig2(data.get("fig2_family_regime"))),
-        ("Fig 3: ResNet vanilla, AdvProp PGD-1 / PGD-5 and robust (means over methods; grey: the "
+        ("Fig 3: ResNet vanilla, AdvProp PGD-1 / PGD-5 and robust (means over methods; markers: the "
          "control maps)",
          fig3(data.get("fig3_advprop"))),
         ("Fig 4: method ranking (average rank; CAM excluded), and with the control maps among them",
          fig4(data.get("fig4_method_ranks"), data.get("fig4_with_controls"))),
-        ("Fig 5: accuracy vs explainability per CNN (grey: the control maps)",
+        ("Fig 5: accuracy vs explainability per CNN (markers: the control maps)",
          fig5(data.get("fig5_per_model", []))),
         ("Fig 6: confidence vs Deletion (and the normalised AUCs' Spearman with confidence); "
          "correlation between metrics",
