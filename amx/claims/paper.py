@@ -104,12 +104,17 @@ def paper_correlation(a: str, b: str) -> float | None:
 PAIR = ("vanilla", "pgd")  # the regimes a robust/vanilla comparison needs in the zoo
 
 
+def scored_controls(ev: Evidence) -> pd.DataFrame:
+    """The control maps' ok rows of the ScoreTable, on every model (empty where none were scored)."""
+    if ev.controls is None:
+        return ev.ok.iloc[:0]
+    return ev.controls[ev.controls["status"] == "ok"]
+
+
 def ten(ev: Evidence, controls: bool = False) -> pd.DataFrame:
     """The ok rows of the vanilla and PGD-robust models (the paper's 10 CNNs); with ``controls``,
     the control maps' ok rows on them too (for the report's figures; no claim reads them)."""
-    rows = ev.ok
-    if controls and ev.controls is not None and len(ev.controls):
-        rows = pd.concat([rows, ev.controls[ev.controls["status"] == "ok"]], ignore_index=True)
+    rows = pd.concat([ev.ok, scored_controls(ev)], ignore_index=True) if controls else ev.ok
     return rows[rows["regime"].isin(PAIR)]
 
 class Pair(NamedTuple):

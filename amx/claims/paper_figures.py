@@ -91,14 +91,13 @@ def road_bias(evidence) -> dict:
 def figure_data(evidence) -> dict:
     """The data of Figs 1-6, JSON-ready; the control maps beside the paper's methods in Figs 2-5
     (their entries marked ``control``; the claims never read them)."""
-    from amx.claims.paper import PAIR, PAPER_METRICS, method_average_ranks, per_model, ten
+    from amx.claims.paper import PAIR, PAPER_METRICS, method_average_ranks, per_model, scored_controls, ten
 
     table, zoo = evidence.scores, evidence.zoo
     if table is None or table.empty:
         return {}
     paper_rows = ten(evidence)
-    scored = evidence.controls if evidence.controls is not None else table.iloc[:0]
-    all_controls = scored[scored["status"] == "ok"]  # the control maps on every model
+    all_controls = scored_controls(evidence)  # the control maps on every model
     controls = all_controls[all_controls["regime"].isin(PAIR)]  # on the paper's 10 CNNs
     fig2 = []
     for group, rows in [*paper_rows.groupby("family"), *controls.groupby("method")]:
