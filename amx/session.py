@@ -170,7 +170,8 @@ class Session:
                 log(f"amx: {len(self.context.unreadable)} image(s) of the pool did not decode and were left "
                     "out of the run:\n  " + "\n  ".join(self.context.unreadable.values()))
             bar.set_description("amx claims: done")
-            bar.set_postfix_str(f"{bar.n:,.0f} of {total:,} planned passes computed, the rest from the cache")
+            bar.set_postfix_str(f"{bar.n:,.0f} of {total:,} planned passes computed, the rest from the cache "
+                                "or not needed (a search that stops early is planned at its most)")
         finally:
             self.context.ledger.on_stage = None
             bar.close()

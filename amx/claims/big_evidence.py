@@ -63,8 +63,8 @@ class BigPlan:
 
 PLANS = {
     "paper": BigPlan("BIG's protocol at 224 px: seven PGD-L2 eps (36/255 .. 1.1 in normalised units) of 40 "
-                     "steps, then C&W L2 (9 x 100 steps); BIG with 10 trapezoid steps; AGI eps 0.05, 20 "
-                     "iterations, 20 classes.", None),
+                     "steps, then C&W L2 (9 x up to 100 steps, foolbox's early abort per image); BIG with 10 "
+                     "trapezoid steps; AGI eps 0.05, 20 iterations, 20 classes.", None),
     "smoke": BigPlan("a smoke budget (the smoke preset): BIG's search in 2 PGD steps of one large eps "
                      "(8 in normalised units, so that trained CNNs cross the boundary), 2 BIG steps, on 4 "
                      "images per pair (B1 needs two with a point for both twins); its verdicts mean nothing.",
@@ -193,14 +193,16 @@ class BoundaryTask(Task):
         start = time.perf_counter()
         found = boundary_search(model, images, targets.long(), big.config.boundary,
                                 torch.Generator().manual_seed(self.seed), big.inputs_per_pass(images))
+        seconds = (time.perf_counter() - start) / len(self.rows)
         return BoundaryResult(self, found.points.cpu().numpy(), found.distance.tolist(), found.found.tolist(),
-                              list(found.source), (time.perf_counter() - start) / len(self.rows))
+                              list(found.source), seconds, found.passes)
 
 
 @dataclass(frozen=True)
 class BoundaryResult:
     """A ``BoundaryTask``'s points ``[n, 3, H, W]`` and, per point, its distance, whether the
-    search found it, which attack gave it, and the seconds per image."""
+    search found it, which attack gave it, and the seconds per image; the forward + backward
+    passes the search made (fewer than planned where it stopped early)."""
 
     task: BoundaryTask
     points: np.ndarray
@@ -208,6 +210,7 @@ class BoundaryResult:
     found: list[bool]
     source: list[str]
     seconds: float
+    passes: int
 
     @property
     def seconds_computed(self) -> float:
@@ -372,13 +375,23 @@ class _Model:
 def _compute(context, store: Store, jobs: list) -> None:
     """Run the tasks of every job (``(model, stage, what, tasks, images, passes per image)``) as
     one batch on the context's executor, store the results, and append each job's stage to the
-    ledger with the seconds its tasks computed."""
-    seconds = run_batches(context.executor, context.pool, [job[3] for job in jobs],
-                          lambda result: result.save(store, context.device))
-    for (model, stage, what, _, images, (forwards, backwards)), took in zip(jobs, seconds, strict=True):
-        if images:
-            context.ledger.append(Stage(stage, model.spec.name, what, None, images, took, forwards * images,
-                                        backwards * images))
+    ledger as the job ends, with the seconds its tasks computed and the passes they made (the
+    boundary searches count theirs; the others make the planned passes)."""
+    made: dict[str, int] = {}
+
+    def save(result) -> None:
+        result.save(store, context.device)
+        if isinstance(result, BoundaryResult):
+            made[result.task.key] = result.passes
+
+    def done(b: int, took: float) -> None:
+        model, stage, what, tasks, images, (forwards, backwards) = jobs[b]
+        if all(task.key in made for task in tasks):
+            backwards = sum(made[task.key] for task in tasks) / images
+        context.ledger.append(Stage(stage, model.spec.name, what, None, images, took, forwards * images,
+                                    round(backwards * images)))
+
+    run_batches(context.executor, context.pool, [job[3] for job in jobs], save, done=done)
 
 
 def _strip(score_map: np.ndarray) -> str:

@@ -42,7 +42,8 @@ def notes(plan: dict) -> list[str]:
             "them, so amx tests the cosine distance and reports the raw gradients' l2.",
             "Departures from BIG's boundary search (amx.attacks.boundary): PGD steps 2 eps / steps (BIG's "
             "foolbox call steps 2 eps^2 / steps); [0, 1] pixel bounds; one random start per eps shared by "
-            "the images; C&W without early abort; a successful C&W point replaces a failed PGD point. AGI "
+            "the images; C&W's early abort judged per image (foolbox's watches the batch's summed loss); a "
+            "successful C&W point replaces a failed PGD point. AGI "
             "follows the paper's accumulating path (its code restarts every step from the image)."]
 
 

@@ -177,12 +177,14 @@ class RandomisationEvidence(Request):
                     for _, _, name in models for methods, k, modes in self._groups(context)]
             scheduled: set[str] = set()
             jobs = [job for w in work for job in w.jobs(store, scheduled)]
-            seconds = run_batches(context.executor, context.pool, [tasks for *_, tasks in jobs],
-                                  lambda result: result.save(store, context.device))
-            for (stage, name, method_name, count, passes, _), took in zip(jobs, seconds, strict=True):
-                if count:
-                    context.ledger.append(Stage(stage, name, method_name, None, count, took,
-                                                passes[0] * count, passes[1] * count))
+
+            def done(b: int, took: float) -> None:  # a job's stage as its last task ends
+                stage, name, method_name, count, passes, _ = jobs[b]
+                context.ledger.append(Stage(stage, name, method_name, None, count, took,
+                                            passes[0] * count, passes[1] * count))
+
+            run_batches(context.executor, context.pool, [tasks for *_, tasks in jobs],
+                        lambda result: result.save(store, context.device), done=done)
             rows = [row for w in work for row in w.similarities(store)]
             strips = work[0].strips(store, context.pool) if work else {}
         finally:

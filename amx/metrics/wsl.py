@@ -127,22 +127,24 @@ def largest_region_boxes(quantised: np.ndarray, levels: np.ndarray) -> np.ndarra
     """``estimated_boxes`` of the foregrounds ``q > level`` for every level at once: ``[L, 4]``.
 
     The L foregrounds are stacked into one volume and labelled in one call, 8-connected within
-    a slice and never across slices, so each slice's labels come in the order ``estimated_boxes``
-    sees them and the first largest region wins ties in the same way.
+    a slice and never across slices. Labels run in raster order, so each slice's labels are one
+    contiguous range, in the order ``estimated_boxes`` sees them, and the first largest region
+    wins ties in the same way. Only each slice's winner gets a bounding box (a noise map has
+    thousands of regions, whose boxes ``find_objects`` would all build).
     """
     height, width = quantised.shape
     boxes = np.zeros((len(levels), 4), dtype=np.int64)
     labels, n = ndimage.label(quantised[None] > levels[:, None, None], structure=_SLICEWISE)
     if n == 0:
         return boxes
-    sizes = np.bincount(labels.ravel(), minlength=n + 1)[1:]
-    regions = ndimage.find_objects(labels)
-    level = np.array([r[0].start for r in regions])
-    order = np.lexsort((np.arange(n), -sizes, level))  # by level, then largest, then first
-    firsts = order[np.unique(level[order], return_index=True)[1]]
-    for i in firsts:
-        _, rows, cols = regions[i]
-        boxes[level[i]] = (cols.start, rows.start, min(cols.stop, width - 1), min(rows.stop, height - 1))
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    last = np.maximum.accumulate(labels.reshape(len(levels), -1).max(axis=1))  # a slice's labels:
+    first = np.concatenate(([0], last[:-1])) + 1                                # first..last
+    for level in np.flatnonzero(last >= first):
+        winner = first[level] + int(np.argmax(sizes[first[level]:last[level] + 1]))
+        rows, cols = np.nonzero(labels[level] == winner)
+        boxes[level] = (cols.min(), rows.min(), min(cols.max() + 1, width - 1),
+                        min(rows.max() + 1, height - 1))
     return boxes
 
 

@@ -172,21 +172,27 @@ class Records:
 
 
 def run_batches(executor: Executor, pool, batches: list[list[Task]], save,
-                failed: dict[int, TaskFailed] | None = None) -> list[float]:
+                failed: dict[int, TaskFailed] | None = None, done=None) -> list[float]:
     """Run the tasks of every batch together on ``executor`` (a parallel one has them all at
     once), ``save(result)`` each result as it ends; per batch, the seconds its tasks computed
-    (each result's ``seconds_computed``: in a worker, model loading left out). A task that
-    raises raises ``TaskFailed``; with ``failed`` given, it is kept there instead (``{batch: its
-    first failed task}``) and the other tasks run on."""
+    (each result's ``seconds_computed``: in a worker, model loading left out). ``done(batch,
+    seconds)`` is called as each batch's last task ends (a progress display follows it). A task
+    that raises raises ``TaskFailed``; with ``failed`` given, it is kept there instead (``{batch:
+    its first failed task}``) and the other tasks run on."""
     batch_of = {task.key: b for b, tasks in enumerate(batches) for task in tasks}
     seconds = [0.0] * len(batches)
+    left = [len(tasks) for tasks in batches]
     tasks = [task for tasks in batches for task in tasks]
     for result in executor.run(tasks, pool, keep_going=failed is not None):
+        b = batch_of[result.task.key]
         if isinstance(result, TaskFailed):
-            failed.setdefault(batch_of[result.task.key], result)
-            continue
-        save(result)
-        seconds[batch_of[result.task.key]] += result.seconds_computed
+            failed.setdefault(b, result)
+        else:
+            save(result)
+            seconds[b] += result.seconds_computed
+        left[b] -= 1
+        if not left[b] and done is not None:
+            done(b, seconds[b])
     return seconds
 
 

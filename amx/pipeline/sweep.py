@@ -158,12 +158,15 @@ def sweep_maps(inputs: SweepInputs, sweeps: list[Sweep], images: dict[str, np.nd
                     n = len({j for _, missing in todo.values() for j in missing})
                     jobs.append((model_name, sweep, n, *_tasks(inputs, model_name, sweep, index, todo)))
         device = device_name(inputs.device)
-        seconds = run_batches(inputs.executor, inputs.pool, [job[4] for job in jobs],
-                              lambda result: result.save(store, device))
         computed: dict[str, float] = {}
-        for (model_name, sweep, n, passes, _), took in zip(jobs, seconds, strict=True):
+
+        def done(b: int, took: float) -> None:
+            model_name, sweep, n, passes, _ = jobs[b]
             handle.stages.append(Stage("sweep", model_name, sweep.name, None, n, took, *passes))
             computed[model_name] = computed.get(model_name, 0.0) + took
+
+        run_batches(inputs.executor, inputs.pool, [job[4] for job in jobs],
+                    lambda result: result.save(store, device), done=done)
         for model_name, took in computed.items():
             log(f"amx: sweeps of {model_name}: {len(images[model_name])} image(s), maps not cached computed "
                 f"in {took:.1f} s")
