@@ -37,9 +37,10 @@ Departures from BIG's code, each stated where the claims are reported:
 Reproducibility: an image's point does not depend on the images searched beside it (the starts
 are drawn once per eps and shared, C&W's abort is judged per image), which the tests hold
 in float64 to 1e-9. In float32 no tolerance holds: each pass differs between batch sizes and CPU
-kernel paths by rounding (about 1e-6 of a gradient), 280 PGD and 900 C&W steps amplify it (3.5e-4
-in a pixel after 8 PGD steps on a 64-thread Xeon), and the steps decide discretely (the smallest
-eps that succeeds, C&W's binary search), so a point can move by a whole step; BIG's maps and B1's
+kernel paths by rounding (about 1e-6 of a gradient), up to 280 PGD and 900 C&W steps amplify it
+(3.5e-4 in a pixel after 8 PGD steps on a 64-thread Xeon), and the steps decide discretely (the
+smallest eps that succeeds, C&W's binary search and early abort), so a point can move by a whole
+step; BIG's maps and B1's
 distances inherit it. The verdicts are compared with stability labels for this reason (README,
 "Reproducibility across machines").
 """

@@ -3,11 +3,12 @@ BIG ran (seed 003; zifanw/boundary ``core.py``, foolbox's defaults: 9 binary-sea
 confidence 0, ``abort_early=True``), with the early abort judged per image.
 
 Per image and binary-search step (constant ``c``, from 1e-3, x10 until a step finds an
-adversarial, then bisected): Adam (foolbox's ``AdamOptimizer``) minimises over ``w``
+adversarial, then bisected): Adam (foolbox's ``AdamOptimizer``) minimises over ``delta``
 
     ``c * max(0, z_label - max_{j != label} z_j) + ||x' - x_r||^2``,  ``x' = (tanh(w + delta) + 1) / 2``
 
-(``x_r`` the image through the tanh box), keeping the closest misclassified ``x'`` of every step.
+(``w = atanh(2x - 1)``, ``x_r`` the image through the tanh box), keeping the closest misclassified
+``x'`` of every step.
 Foolbox's early abort stops the binary step's Adam after a tenth of its steps without the loss
 falling by 0.01 %; foolbox sums the loss over the batch, so whether an image stops depends on the
 images beside it. amx judges each image by its own loss, which is foolbox on a batch of that one

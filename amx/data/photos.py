@@ -2,7 +2,7 @@
 
 27 photos that installed packages bundle: scikit-image's chelsea, coffee, rocket, camera and
 motorcycle_left; scikit-learn's china and flower; matplotlib's grace_hopper; and 19 of the 20
-ImageNet samples of foolbox (a dependency, for BIG's attack), with their ImageNet labels (its
+ImageNet samples of foolbox (a dependency, the reference of BIG's C&W attack), with their ImageNet labels (its
 ``imagenet_12_741``, labelled prayer rug, shows stained-glass windows and is left out). They are
 laid out in ``fixtures/photos`` as a flat ILSVRC-style validation tree: each JPEG with an XML of
 its ImageNet class (wnid) and hand-drawn boxes (``fixtures/photos/sources.csv`` says where each

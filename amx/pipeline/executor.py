@@ -176,7 +176,8 @@ def run_batches(executor: Executor, pool, batches: list[list[Task]], save,
     """Run the tasks of every batch together on ``executor`` (a parallel one has them all at
     once), ``save(result)`` each result as it ends; per batch, the seconds its tasks computed
     (each result's ``seconds_computed``: in a worker, model loading left out). ``done(batch,
-    seconds)`` is called as each batch's last task ends (a progress display follows it). A task
+    seconds)`` is called as each batch's last task ends (a progress display follows it; never
+    for a batch without tasks; with ``failed``, the seconds of its tasks that did not fail). A task
     that raises raises ``TaskFailed``; with ``failed`` given, it is kept there instead (``{batch:
     its first failed task}``) and the other tasks run on."""
     batch_of = {task.key: b for b, tasks in enumerate(batches) for task in tasks}

@@ -149,8 +149,8 @@ def sweep_maps(inputs: SweepInputs, sweeps: list[Sweep], images: dict[str, np.nd
                 todo = {}
                 for value in sweep.values:
                     keys = handle.keys(model_name, sweep, value, index)
-                    done = store.has_maps(keys) | scheduled
-                    missing = [j for j, k in enumerate(keys) if k not in done]
+                    have = store.has_maps(keys) | scheduled
+                    missing = [j for j, k in enumerate(keys) if k not in have]
                     if missing:
                         todo[value] = (keys, missing)
                         scheduled.update(keys[j] for j in missing)
