@@ -107,7 +107,7 @@ class Boundary:
     distance: torch.Tensor
     found: torch.Tensor
     source: tuple[str, ...]
-    passes: int = 0  # the forward + backward passes made, summed over the images
+    passes: int  # the forward + backward passes made, summed over the images
 
 
 def _misclassified(model, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -41,8 +41,7 @@ def carlini_wagner(model, images: torch.Tensor, labels: torch.Tensor, *, binary_
     lower = torch.zeros(n, dtype=torch.float64)
     upper = torch.full((n,), math.inf, dtype=torch.float64)
     best = x.clone()
-    best_norm = torch.full((n,), math.inf, dtype=x.dtype, device=x.device)
-    found_any = torch.zeros(n, dtype=torch.bool, device=x.device)
+    best_norm = torch.full((n,), math.inf, dtype=x.dtype, device=x.device)  # finite: found
     check_every = math.ceil(steps / 10)
     passes = 0
     for binary_step in range(binary_steps):
@@ -72,27 +71,23 @@ def carlini_wagner(model, images: torch.Tensor, labels: torch.Tensor, *, binary_
             v[active] = BETA2 * v[active] + (1 - BETA2) * gradient ** 2
             delta[active] = delta[active] - stepsize * (m[active] / (1 - BETA1 ** t)) / (
                 torch.sqrt(v[active] / (1 - BETA2 ** t)) + 1e-8)
-            loss = loss.detach()
+            loss, perturbed, logits = loss.detach(), perturbed.detach(), logits.detach()
             if abort_early and step % check_every == 0:
-                limit = (ABORT_FACTOR * previous[active]).to(loss.dtype)
-                going = loss <= limit
+                going = loss <= (ABORT_FACTOR * previous[active]).to(loss.dtype)
                 previous[active[going]] = loss[going].double()
-                keep = going.nonzero().flatten()
-                active, perturbed, logits = active[keep], perturbed.detach()[keep], logits.detach()[keep]
-                label = label[keep]
-            perturbed, logits = perturbed.detach(), logits.detach()
+                active, label = active[going], label[going]
+                perturbed, logits = perturbed[going], logits[going]
             adversarial = logits.argmax(1) != label
             found[active] |= adversarial
             norms = (perturbed - x[active]).flatten(1).norm(dim=1)
             new_best = adversarial & (norms < best_norm[active])
             best[active[new_best]] = perturbed[new_best]
             best_norm[active[new_best]] = norms[new_best]
-            found_any[active[new_best]] = True
         found = found.cpu()
         upper = torch.where(found, consts, upper)
         lower = torch.where(found, lower, consts)
         consts = torch.where(torch.isinf(upper), consts * 10, (lower + upper) / 2)
-    return best, found_any, passes
+    return best, torch.isfinite(best_norm), passes
 
 
 def _to_model_space(w: torch.Tensor) -> torch.Tensor:

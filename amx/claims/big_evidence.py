@@ -386,10 +386,10 @@ def _compute(context, store: Store, jobs: list) -> None:
 
     def done(b: int, took: float) -> None:
         model, stage, what, tasks, images, (forwards, backwards) = jobs[b]
-        if all(task.key in made for task in tasks):
-            backwards = sum(made[task.key] for task in tasks) / images
+        searched = [made[task.key] for task in tasks if task.key in made]
+        backwards = sum(searched) if len(searched) == len(tasks) else backwards * images
         context.ledger.append(Stage(stage, model.spec.name, what, None, images, took, forwards * images,
-                                    round(backwards * images)))
+                                    backwards))
 
     run_batches(context.executor, context.pool, [job[3] for job in jobs], save, done=done)
 
