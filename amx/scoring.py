@@ -64,11 +64,12 @@ def variant_probabilities(model, targets: torch.Tensor, variants: int,
     """``P(target | variant)`` ``[B, variants]`` for ``B = len(targets)`` images.
 
     ``render(image, variant)`` turns index tensors into the perturbed inputs ``[n, C, H, W]``;
-    the ``B * variants`` (image, variant) pairs go through the model ``batch_size`` at a time.
+    the ``B * variants`` (image, variant) pairs go through the model ``batch_size`` at a time
+    (``[B, 0]`` for no variants).
     """
-    parts = []
+    parts = [torch.empty(len(targets), 0, device=targets.device)] if not variants else []
     for chunk in balanced_chunks(len(targets) * variants, batch_size):
         pair = torch.arange(chunk.start, chunk.stop, device=targets.device)
         image, variant = pair // variants, pair % variants
         parts.append(target_probabilities(model(render(image, variant)), targets[image]))
-    return torch.cat(parts).view(len(targets), variants)
+    return torch.cat(parts).view(len(targets), variants) if variants else parts[0]

@@ -6,8 +6,10 @@ pass: their floor is the reference's own algorithm (wsolevaluation's, ``amx.benc
 so their rows give the ms per map, the speed-up over it and the largest score difference, at the
 world's image size.
 
-* floor: Insertion and Deletion each need ``n + 1`` forwards per image, so at the model's batched
-  forward throughput ``F`` (images/s) they can run at most ``F / (2 (n + 1))`` images/s;
+* floor: Insertion and Deletion each need ``f`` forwards per image (``causal_forwards``: ``n`` on
+  the paper's zero substrate, whose one forward serves every image; ``n + 1`` on RISE's blur), so
+  at the model's batched forward throughput ``F`` (images/s) they can run at most ``F / (2 f)``
+  images/s;
 * efficiency = measured images/s / floor images/s (target >= 0.7 on CPU);
 * speed-up = measured images/s / the RISE-style loop's images/s (one image at a time, one
   forward per step; target >= 5x), on the first ``reference_images`` of the same inputs, whose
@@ -24,7 +26,14 @@ from amx.bench import pass_seconds, timed
 from amx.bench.localisation import bench_localisation
 from amx.data.arrays import load_split
 from amx.data.worlds import DEFAULT_WORLD, get_world
-from amx.metrics.causal import CausalConfig, deletion, insertion, reference_curve, trapezoid_auc
+from amx.metrics.causal import (
+    CausalConfig,
+    causal_forwards,
+    deletion,
+    insertion,
+    reference_curve,
+    trapezoid_auc,
+)
 from amx.metrics.road import RoadConfig, reference_imputation, removal_masks, road_curves
 from amx.scoring import target_probabilities
 from amx.zoo import registry
@@ -41,10 +50,10 @@ def bench_metrics(model_name: str, world: str = DEFAULT_WORLD, n_images: int = 6
     images, targets = load_split(get_world(world), "eval", n_images).batch(slice(None), device)
     maps = torch.rand(n_images, *images.shape[2:], generator=torch.Generator().manual_seed(seed))
     maps = maps.to(device)
-    n_points = len(config.boundaries(images.shape[2] * images.shape[3]))
+    per_image = causal_forwards(config, images.shape[2] * images.shape[3])
 
     forward_rate = 1 / pass_seconds(model, images, batch_size, repeats=max(2, 2048 // batch_size))
-    floor_rate = forward_rate / (2 * n_points)
+    floor_rate = forward_rate / (2 * per_image)
     log(f"forward: {forward_rate:.0f} images/s -> floor {floor_rate:.1f} images/s for ins + del")
 
     insertion(model, images[:2], maps[:2], targets[:2], config, batch_size)  # warm-up
@@ -76,7 +85,7 @@ def bench_metrics(model_name: str, world: str = DEFAULT_WORLD, n_images: int = 6
     return {
         "benchmark": "metrics", "road": road, "localisation": localisation, "world": world,
         "model": model_name, "n_images": n_images,
-        "reference_images": reference_images, "batch_size": batch_size, "n_steps": n_points - 1,
+        "reference_images": reference_images, "batch_size": batch_size, "n_steps": config.n_steps,
         "forward_images_per_s": round(forward_rate, 1),
         "floor_images_per_s": round(floor_rate, 2),
         "batched_images_per_s": round(batched_rate, 2),

@@ -26,8 +26,11 @@ amx's zero is black, as the paper says; ``mean`` is the ImageNet mean colour, th
 models' normalised input, which the sensitivity study (SAM, seed 002) used. SAM also divided each
 AUC by its curve's maximum (``divide_by_max``) and used 28 steps (1,792 px at 224 px).
 
-Batched: all ``n + 1`` steps of many images go through the model in chunks of ``batch_size``
-perturbed images (the memory budget), never one forward per step per image.
+Batched: the ``n - 1`` inner steps of many images go through the model in chunks of ``batch_size``
+perturbed images (the memory budget), never one forward per step per image. The two ends need no
+map: the image itself takes one forward per image, and the substrate one per image for ``blur``
+but a single forward for all images for ``zero`` and ``mean``, which are one image whatever the
+input (``n`` forwards per image and one per call instead of ``n + 1`` per image).
 ``reference_curve`` is the RISE-style loop (one image, one forward per step), kept for the tests
 and ``amx bench metrics``.
 """
@@ -43,7 +46,7 @@ from scipy.ndimage import gaussian_filter
 
 from amx.colour import IMAGENET_MEAN
 from amx.metrics.inputs import check_images, check_maps
-from amx.scoring import target_probabilities, variant_probabilities
+from amx.scoring import balanced_chunks, target_probabilities, variant_probabilities
 
 SUBSTRATES = ("zero", "blur", "mean")
 
@@ -84,6 +87,12 @@ class CausalConfig:
         if self.n_steps > n_pixels:
             raise ValueError(f"CausalConfig.n_steps={self.n_steps} exceeds the {n_pixels} pixels")
         return torch.arange(self.n_steps + 1) * n_pixels // self.n_steps
+
+
+def causal_forwards(config: CausalConfig, n_pixels: int) -> int:
+    """Forwards per image of one curve: its ``n + 1`` points less the substrate's where one forward
+    serves every image (``zero``, ``mean``; that forward, one per call, is not counted)."""
+    return len(config.boundaries(n_pixels)) - (config.substrate != "blur")
 
 
 @dataclass(frozen=True)
@@ -151,11 +160,22 @@ def causal_curves(model, images: torch.Tensor, maps: torch.Tensor, targets: torc
     ranks = pixel_ranks(maps.to(images.device))
     targets = targets.to(images.device)
 
-    def render(image, step):
-        changed = (ranks[image] < bounds[step][:, None])[:, None, :]
+    def render(image, inner):
+        changed = (ranks[image] < bounds[inner + 1][:, None])[:, None, :]
         return torch.where(changed, finish[image], start[image]).view(-1, channels, height, width)
 
-    return variant_probabilities(model, targets, len(bounds), render, batch_size).double().cpu()
+    inner = variant_probabilities(model, targets, len(bounds) - 2, render, batch_size)
+    ends = {"image": _probabilities(model, images, targets, batch_size),
+            "substrate": (_probabilities(model, base, targets, batch_size) if config.substrate == "blur"
+                          else target_probabilities(model(base[:1]).expand(len(targets), -1), targets))}
+    first, last = ("image", "substrate") if mode == "deletion" else ("substrate", "image")
+    return torch.cat([ends[first][:, None], inner, ends[last][:, None]], 1).double().cpu()
+
+
+def _probabilities(model, images: torch.Tensor, targets: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """``P(target | image)`` of each image, ``batch_size`` images per forward."""
+    return torch.cat([target_probabilities(model(images[chunk]), targets[chunk])
+                      for chunk in balanced_chunks(len(images), batch_size)])
 
 
 def _causal(mode: str, model, images, maps, targets, config, batch_size, return_curves) -> CausalResult:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from amx.metrics.causal import CausalConfig, deletion, insertion
+from amx.metrics.causal import CausalConfig, causal_forwards, deletion, insertion
 from amx.metrics.energy import EnergyConfig, box_region, energy_pointing_game
 from amx.metrics.pointing import PointingGameConfig, pointing_game
 from amx.metrics.pxap import PxAPConfig, average_precision, pixel_histograms
@@ -204,10 +204,10 @@ for _spec in (
     MetricSpec("insertion", True, CausalConfig,
                "AUC of p(target) as top pixels are inserted; _normalized: AUC / p(target | image)",
                _causal(insertion), _causal_columns("insertion"), ("insertion", "insertion_normalized"),
-               forwards=lambda config, n_pixels: len(config.boundaries(n_pixels))),
+               forwards=causal_forwards, version=2),  # 2: the substrate's forward shared (amx.metrics.causal)
     MetricSpec("deletion", False, CausalConfig,
                "AUC of p(target) as top pixels are deleted; _normalized: AUC / p(target | image)",
                _causal(deletion), _causal_columns("deletion"), ("deletion", "deletion_normalized"),
-               forwards=lambda config, n_pixels: len(config.boundaries(n_pixels))),
+               forwards=causal_forwards, version=2),  # 2: the substrate's forward shared (amx.metrics.causal)
 ):
     METRICS.register(_spec.name, _spec, source=__name__)
