@@ -99,25 +99,31 @@ def _mp_base(mask: int, sigma: float, kernel: int, jitter: int) -> tuple:
 
 
 def _plan(patches, fine, stride, sg_samples, mp_mask, blur_sigmas, mp_kernel, jitter, iterations,
-          lime_samples, lime_sigma, **kw) -> SamPlan:
-    """The sweeps of SAM's protocol with the scale-dependent values given."""
-    sg = GRADIENT + (("noise", 0.2), ("n_samples", max(sg_samples)))
-    mp = _mp_base(mp_mask, blur_sigmas[1], mp_kernel, jitter) + (("iterations", max(iterations)),)
+          lime_samples, lime_sigma, seeds=(0, 1, 2, 3, 4), noises=(0.1, 0.2, 0.3),
+          superpixels=(10, 20, 30, 40, 50, 60), **kw) -> SamPlan:
+    """The sweeps of SAM's protocol with the scale-dependent values given. SAM's defaults: the
+    middle patch, fine patch, noise and blur sigma, the largest sample count and iteration count
+    (the others are prefixes of its run), LIME's second sample count, seed 0 and 50 superpixels."""
+    def middle(values):
+        return values[len(values) // 2]
+
+    sg = GRADIENT + (("noise", middle(noises)), ("n_samples", max(sg_samples)))
+    mp = _mp_base(mp_mask, middle(blur_sigmas), mp_kernel, jitter) + (("iterations", max(iterations)),)
     mp_no_iter = mp[:-1]
     # SAM's LIME: 50 SLIC segments for every model (Table A1's per-model counts do not apply)
     lime = (("compactness", 30.0), ("sigma", lime_sigma), ("n_samples", lime_samples[1]), ("hide_color", 0.0),
             ("n_superpixels", 50))
     return SamPlan(sweeps=(
-        Sweep("sliding_patch", "patch", patches, patches[2], (("stride", stride),)),
-        Sweep("sliding_patch", "patch", fine, fine[1], (("stride", stride),), label="patch-fine"),
-        Sweep("smoothgrad", "noise", (0.1, 0.2, 0.3), 0.2, sg),
+        Sweep("sliding_patch", "patch", patches, middle(patches), (("stride", stride),)),
+        Sweep("sliding_patch", "patch", fine, middle(fine), (("stride", stride),), label="patch-fine"),
+        Sweep("smoothgrad", "noise", noises, middle(noises), sg),
         Sweep("smoothgrad", "n_samples", sg_samples, max(sg_samples), sg),
-        Sweep("mp", "blur_sigma", blur_sigmas, blur_sigmas[1], mp),
+        Sweep("mp", "blur_sigma", blur_sigmas, middle(blur_sigmas), mp),
         Sweep("mp", "iterations", iterations, max(iterations), mp_no_iter),
-        Sweep("mp", "seed", (0, 1, 2, 3, 4), 0, mp),
-        Sweep("lime", "seed", (0, 1, 2, 3, 4), 0, lime),
+        Sweep("mp", "seed", seeds, 0, mp),
+        Sweep("lime", "seed", seeds, 0, lime),
         Sweep("lime", "n_samples", lime_samples, lime_samples[1], lime),
-        Sweep("lime", "n_superpixels", (10, 20, 30, 40, 50, 60), 50, lime),
+        Sweep("lime", "n_superpixels", superpixels, 50, lime),
     ), **kw)
 
 
@@ -129,12 +135,12 @@ PLANS = {
         description="SAM's values at 224 px; the sample counts 10-40, LIME's 500 samples and MP's 10, 50 "
                     "and 150 iterations are amx's (SAM's code does not list them)."),
     "smoke": _plan(
-        patches=(48, 52, 56, 60, 64), fine=(55, 56, 57), stride=48, sg_samples=(1, 2, 3, 4, 5), mp_mask=8,
-        blur_sigmas=(1.5, 3.0, 8.5), mp_kernel=53, jitter=2, iterations=(1, 2, 3, 4), lime_samples=(4, 8),
-        lime_sigma=0.86, n_images=1, scores="smoke",
-        description="a smoke budget (the smoke preset): SAM's sweeps in a few passes on 1 image per pair, "
-                    "sizes that fit images of 64 px and up, scored by the smoke preset's metrics; its "
-                    "verdicts mean nothing."),
+        patches=(48, 56), fine=(55, 56), stride=48, sg_samples=(1, 2), mp_mask=8, blur_sigmas=(1.5, 3.0),
+        mp_kernel=53, jitter=2, iterations=(1, 2), lime_samples=(4, 8), lime_sigma=0.86, seeds=(0, 1),
+        noises=(0.1, 0.2), superpixels=(20, 50), n_images=1, scores="smoke",
+        description="a smoke budget (the smoke preset): SAM's sweeps in two values each and a few passes "
+                    "on 1 image per pair, sizes that fit images of 64 px and up, scored by the smoke "
+                    "preset's metrics; its verdicts mean nothing."),
     "mini": _plan(
         patches=(3, 5, 8, 12, 15), fine=(14, 15, 16), stride=3, sg_samples=(10, 20, 30, 40, 50),
         mp_mask=8, blur_sigmas=(1.5, 3.0, 8.5), mp_kernel=53, jitter=2, iterations=(10, 25, 50, 100),
