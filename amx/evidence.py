@@ -241,16 +241,25 @@ def control_methods() -> tuple[str, ...]:
     return tuple(n for n in METHODS.names() if METHODS.get(n).family == "control")
 
 
-def with_controls(request: Request) -> Request:
-    """A ``Scores`` request with the control maps among its methods (another request as it is):
-    every ScoreTable scores them beside the methods its claim sets asked for, which are all each
-    claim set's cases see (``amx.session.Session.evidence``)."""
+# The control maps' images per model: a floor that the methods are compared with on the same
+# images, not evidence a claim reads, so a few images per CNN serve (on all of mini's, their
+# Insertion and Deletion alone cost about 2.5 minutes of a 2-core claims run).
+CONTROL_IMAGES = 25
+
+
+def with_controls(request: Request, images: int = CONTROL_IMAGES) -> list[Request]:
+    """``request`` and, for a ``Scores`` request, the control maps' (``control_methods``) beside it:
+    the same metrics on the first ``images`` of its images (all of them where it has fewer). A
+    session merges the two where they are one table (001's ROAD table of the first 8 images), and
+    shows the controls beside the methods that the claim sets asked for, which are all each claim
+    set's cases see (``amx.session.Session.evidence``)."""
     if not isinstance(request, Scores):
-        return request
-    extra = tuple(m for m in control_methods() if m not in request.methods)
-    if not extra:
-        return request
-    return Scores(request.methods + extra, request.metrics, request.subset, request.pair, request.first)
+        return [request]
+    names = tuple(m for m in control_methods() if m not in request.methods)
+    if not names:
+        return [request]
+    first = min(request.first or images, images)
+    return [request, Scores(names, request.metrics, request.subset, request.pair, first)]
 
 
 def for_preset(plans: dict, context: Context, who: str):

@@ -37,7 +37,16 @@ import amx
 from amx.claims.judge import Judge
 from amx.claims.spec import ClaimSet, Evidence, RequestFailed, claim_order
 from amx.claims.stability import StabilityConfig
-from amx.evidence import Context, Request, Scores, ZooTable, control_methods, merged, with_controls
+from amx.evidence import (
+    CONTROL_IMAGES,
+    Context,
+    Request,
+    Scores,
+    ZooTable,
+    control_methods,
+    merged,
+    with_controls,
+)
 from amx.files import environment
 from amx.pipeline.executor import Executor, InProcess, TaskFailed
 from amx.pipeline.plan import PlannedStage
@@ -52,8 +61,9 @@ class Session:
     ``smoke`` for a run of a few passes); ``claim_sets``: None: those active on the world
     (``amx.claims.active``); ``executor`` runs the tasks that compute maps
     (``amx.pipeline.executor``; None: ``InProcess``, in this process); ``controls``: every
-    ScoreTable also scores the control maps (``amx.evidence.with_controls``), which the report
-    shows beside the claim sets' methods and no case reads."""
+    ScoreTable's control maps are scored on its first ``controls`` images per model
+    (``amx.evidence.with_controls``; None: no controls), which the report shows beside the claim
+    sets' methods on the same images and no case reads."""
 
     world: object
     n_images: int | None = None
@@ -71,7 +81,7 @@ class Session:
     stage_seconds: dict = field(default_factory=dict)
     baseline_path: Path | None = None
     baseline_warnings: list[str] = field(default_factory=list)
-    controls: bool = True
+    controls: int | None = CONTROL_IMAGES
 
     def __post_init__(self):
         from amx.bench import device_name
@@ -100,7 +110,9 @@ class Session:
         """The requests of ``claim_sets`` (None: the session's), merged (``amx.evidence.merged``)."""
         found = merged([r for claim_set in (self.claim_sets if claim_sets is None else claim_sets)
                         for r in claim_set.evidence])
-        return [with_controls(r) for r in found] if self.controls else found
+        if not self.controls:
+            return found
+        return merged([r for request in found for r in with_controls(request, self.controls)])
 
     def plan(self, claim_sets: list[ClaimSet] | None = None) -> list[PlannedStage]:
         """Every stage of the requests of ``claim_sets`` (None: the session's) on an empty cache,
@@ -192,7 +204,8 @@ class Session:
 
     def evidence(self, claim_set: ClaimSet) -> Evidence:
         """What ``claim_set``'s cases are checked on: its ScoreTable (the rows of the methods it asked
-        for; the control maps' rows apart, as ``controls``), Table 1 and own request's result."""
+        for), the control maps' rows scored beside it (``controls``), Table 1 and own request's
+        result."""
         scores = None if claim_set.scores is None else self.result(claim_set.scores)
         failed = scores.reason if isinstance(scores, RequestFailed) else None
         scores = None if failed else scores
@@ -201,8 +214,19 @@ class Session:
         table = controls = None
         if scores is not None:
             table, controls = apart(scores.table, claim_set.scores.methods)
+            if self.controls:
+                controls = self._controls_beside(claim_set.scores)
         return Evidence(scores=table, zoo=zoo, run=scores, world=self.world, collected=collected,
                         scores_failed=failed, controls=controls)
+
+    def _controls_beside(self, request: Scores) -> pd.DataFrame | None:
+        """The control maps' rows of the table scored beside ``request`` (``with_controls``); None
+        where it asked for every control itself or their table failed."""
+        beside = with_controls(request, self.controls)[1:]
+        found = self.result(beside[0]) if beside else None
+        if found is None or isinstance(found, RequestFailed):
+            return None
+        return apart(found.table, request.methods)[1]
 
     def close(self) -> None:
         """Free what the session's executor started (a Ray cluster it started is shut down)."""

@@ -113,8 +113,15 @@ def scored_controls(ev: Evidence) -> pd.DataFrame:
 
 def ten(ev: Evidence, controls: bool = False) -> pd.DataFrame:
     """The ok rows of the vanilla and PGD-robust models (the paper's 10 CNNs); with ``controls``,
-    the control maps' ok rows on them too (for the report's figures; no claim reads them)."""
-    rows = pd.concat([ev.ok, scored_controls(ev)], ignore_index=True) if controls else ev.ok
+    the control maps' ok rows on them too and only the (model, image) rows they were scored on (a
+    table's first images: ``amx.evidence.with_controls``), for the report's Fig 4 (no claim reads
+    them)."""
+    rows = ev.ok
+    if controls:
+        found = scored_controls(ev)
+        scored = pd.MultiIndex.from_frame(found[["model", "image"]])
+        rows = pd.concat([rows[pd.MultiIndex.from_frame(rows[["model", "image"]]).isin(scored)], found],
+                         ignore_index=True)
     return rows[rows["regime"].isin(PAIR)]
 
 class Pair(NamedTuple):
@@ -291,7 +298,8 @@ def _p4(advprop, metric):
 
 def method_average_ranks(ev: Evidence, exclude=("cam",), controls: bool = False) -> pd.Series:
     """Average over (CNN, metric) of each method's rank of its mean score on that CNN (1 = best);
-    with ``controls``, the control maps ranked among them (the report's Fig 4, not the claims)."""
+    with ``controls``, the control maps ranked among them on the images they were scored on (the
+    report's Fig 4, not the claims)."""
     rows = ten(ev, controls)
     rows = rows[~rows["method"].isin(exclude)]
     ranks = []

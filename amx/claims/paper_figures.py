@@ -7,7 +7,10 @@ boxes drawn on inputs and maps. Fig 2: vanilla vs robust per method family and m
 AdvProp. Fig 4: the method ranking. Fig 5: accuracy vs explainability. Fig 6: confidence vs
 Deletion, whether that confidence bias survives normalising the AUCs by p(label | image), and
 the correlation between metrics. Figs 2-5 show the control maps (``amx.methods.controls``) beside
-the paper's methods, marked as controls; the claims' own rankings leave them out.
+the paper's methods, marked as controls and scored on each CNN's first images
+(``amx.evidence.with_controls``): Figs 2, 3 and 5 give their means there beside the methods' on
+every image, and Fig 4 ranks them with the methods on those images alone. The claims' own
+rankings leave them out.
 """
 
 from __future__ import annotations
@@ -126,7 +129,9 @@ def figure_data(evidence) -> dict:
                 t = stats.spearman(paper_rows["confidence"], paper_rows[column])
                 bias[column] = {"rho": t.effect, "ci": [t.ci_low, t.ci_high], "n": t.n}
     ranks = method_average_ranks(evidence, controls=True) if len(controls) else None
-    return {"fig1_heatmaps": heatmaps(evidence), "fig2_family_regime": fig2, "fig3_advprop": fig3,
+    control_images = int(controls.groupby("model")["image"].nunique().max()) if len(controls) else None
+    return {"control_images": control_images, "fig1_heatmaps": heatmaps(evidence), "fig2_family_regime": fig2,
+            "fig3_advprop": fig3,
             "fig4_method_ranks": {m: float(r) for m, r in method_average_ranks(evidence).items()},
             "fig4_with_controls": None if ranks is None else {
                 "ranks": {m: float(r) for m, r in ranks.items()},
@@ -332,18 +337,21 @@ def fig6_road(data: dict) -> str | None:
 
 def render(data: dict) -> list[tuple[str, str]]:
     """``[(title, PNG data URI)]`` of the figures ``data`` has."""
+    n = data.get("control_images")
+    on = f", on each CNN's first {n} images" if n else ""
+    among = f", on each CNN's first {n} images (where the controls were scored)" if n else ""
     figures = [
         ("Fig 1: attribution maps of every method for the ResNet variants (boxes: ground truth)",
          fig1(data.get("fig1_heatmaps"))),
-        ("Fig 2: vanilla vs robust per method family and metric, and each control map (hatched) "
+        (f"Fig 2: vanilla vs robust per method family and metric, and each control map (hatched{on}) "
          "(means, 95% bootstrap CI)",
          fig2(data.get("fig2_family_regime"))),
-        ("Fig 3: ResNet vanilla, AdvProp PGD-1 / PGD-5 and robust (means over methods; markers: the "
-         "control maps)",
+        (f"Fig 3: ResNet vanilla, AdvProp PGD-1 / PGD-5 and robust (means over methods; markers: the "
+         f"control maps{on})",
          fig3(data.get("fig3_advprop"))),
-        ("Fig 4: method ranking (average rank; CAM excluded), and with the control maps among them",
+        (f"Fig 4: method ranking (average rank; CAM excluded), and with the control maps among them{among}",
          fig4(data.get("fig4_method_ranks"), data.get("fig4_with_controls"))),
-        ("Fig 5: accuracy vs explainability per CNN (markers: the control maps)",
+        (f"Fig 5: accuracy vs explainability per CNN (markers: the control maps{on})",
          fig5(data.get("fig5_per_model", []))),
         ("Fig 6: confidence vs Deletion (and the normalised AUCs' Spearman with confidence); "
          "correlation between metrics",

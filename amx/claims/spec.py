@@ -230,7 +230,7 @@ class Evidence:
     collected: dict = field(default_factory=dict)
     scores_failed: str | None = None
     unreadable: str | None = None  # why this case's ScoreTable cannot be read (``reading``)
-    controls: pd.DataFrame | None = None  # the control maps' rows of the ScoreTable (no case reads them)
+    controls: pd.DataFrame | None = None  # the control maps' rows beside the ScoreTable (no case reads them)
 
     def collected_by(self, claim_set: str):
         """What ``claim_set``'s own request computed; an error naming the claim set if it has none

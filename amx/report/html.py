@@ -285,11 +285,16 @@ def _controls_section(results: dict) -> str:
         rows += [f"<td><b>methods beating {_esc(c)}</b></td>"
                  + "".join(f"<td class='num'>{found['beats'][c].get(m, '-')} / {found['n_methods'][m]}</td>"
                            for m in metrics) for c in found["controls"]]
-        out.append(f"<h3>Claim set {_esc(name)}</h3>" + _table(["method", *head], rows))
+        on = found.get("images_per_model")
+        out.append(f"<h3>Claim set {_esc(name)}</h3>"
+                   + (f"<p class='small'>On the (model, image) rows the controls were scored on: the first "
+                      f"{on} images per model.</p>" if on else "")
+                   + _table(["method", *head], rows))
     if not out:
         return "<p class='small'>No ScoreTable scored the control maps in this run.</p>"
-    return ("<p class='small'>Each method's mean score over every (model, image) of its claim set's "
-            "ScoreTable, beside three control maps that know nothing of the model: <i>centre</i> (a Gaussian "
+    return ("<p class='small'>Each method's mean score beside three control maps on the same (model, "
+            "image) rows of its claim set's ScoreTable (the controls are a floor, scored on a table's first "
+            "images per model), control maps that know nothing of the model: <i>centre</i> (a Gaussian "
             "at the image centre), <i>random</i> (seeded uniform noise) and <i>edges</i> (the image's Sobel "
             "magnitude). No case reads the controls; the paper's rankings rank only its methods.</p>"
             + "\n".join(out))

@@ -84,13 +84,18 @@ def summarise(entries: list[dict], claim_sets: list[dict] | None = None) -> list
 
 def against_controls(evidence, metrics: tuple[str, ...]) -> dict:
     """A claim set's methods against the control maps (``amx.methods.controls``) on its ScoreTable
-    (``evidence.ok`` and ``evidence.controls``): per metric, each method's and each control's mean
-    score over every (model, image) it scored, and per control and metric how many of the methods
-    beat it (a higher mean; a lower one where lower is better, Deletion)."""
+    (``evidence.ok`` and ``evidence.controls``), on the (model, image) rows the controls were
+    scored on (``amx.evidence.with_controls``: a table's first images): per metric, each method's
+    and each control's mean score there, and per control and metric how many of the methods beat it
+    (a higher mean; a lower one where lower is better, Deletion)."""
     from amx.metrics import METRICS
 
     controls = evidence.controls[evidence.controls["status"] == "ok"]
-    table = pd.concat([evidence.ok, controls])
+    methods_rows = evidence.ok
+    if {"model", "image"} <= set(methods_rows.columns):
+        scored = pd.MultiIndex.from_frame(controls[["model", "image"]])
+        methods_rows = methods_rows[pd.MultiIndex.from_frame(methods_rows[["model", "image"]]).isin(scored)]
+    table = pd.concat([methods_rows, controls])
     methods = list(dict.fromkeys(evidence.ok["method"]))
     names = list(dict.fromkeys(controls["method"]))
     means, beats, higher = {}, {c: {} for c in names}, {}
@@ -107,9 +112,11 @@ def against_controls(evidence, metrics: tuple[str, ...]) -> dict:
                 beats[control][metric] = sum(
                     (found[m] > found[control]) if spec.higher_is_better else (found[m] < found[control])
                     for m in methods if m in found)
+    images = controls.groupby("model")["image"].nunique() if "image" in controls else None
     return {"methods": methods, "controls": names, "metrics": list(means), "higher_is_better": higher,
             "means": means, "beats": beats,
-            "n_methods": {k: sum(m in v for m in methods) for k, v in means.items()}}
+            "n_methods": {k: sum(m in v for m in methods) for k, v in means.items()},
+            "images_per_model": None if images is None or images.empty else int(images.max())}
 
 
 def holm_within_claims(entries: list[dict]) -> None:

@@ -31,7 +31,7 @@ def _lite1_as_lite0(text: str) -> str:
 def _session(zoo, cache):
     with environment({ZOO_FILE.env: str(zoo)}):
         session = Session(get_world("photos"), n_images=2, preset="smoke", cache=str(cache), progress=False,
-                          controls=False)  # no case reads them: what changes is the models
+                          controls=None)  # no case reads them: what changes is the models
         session.run()
     return session
 

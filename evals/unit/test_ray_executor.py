@@ -154,7 +154,7 @@ def test_the_paper_s_claims_on_ray_with_a_worker_killed_give_the_in_process_verd
 
     def judged(executor, cache):
         session = Session(world, n_images=4, preset="smoke", cache=str(cache), progress=False,
-                          claim_sets=[paper], executor=executor, controls=False)  # no case reads them
+                          claim_sets=[paper], executor=executor, controls=None)  # no case reads them
         session.run()
         return [(e["case_id"], e["outcome"], e["statistic"], (e.get("stability") or {}).get("label"))
                 for e in session.judge().entries if e["claim"] not in timed]
@@ -250,9 +250,13 @@ def test_a_failed_task_fails_only_the_cases_that_read_its_model(what, tmp_path):
     table = session.result(SCORED.scores).table
     error = table[table["status"] == "error"]
     # the failed (model, method)'s rows are kept as errors naming the task, every other row is scored
-    # a metric's failed task scores every method of the model, the controls scored beside them too
-    failed_methods = {"gradient"} if what == "gradient" else {"gradient", "smoothgrad", *control_methods()}
+    # a metric's failed task scores every method of the model, and the controls' (their own table)
+    failed_methods = {"gradient"} if what == "gradient" else {"gradient", "smoothgrad"}
     assert set(error["model"]) == {"alexnet-mini-R"} and set(error["method"]) == failed_methods
+    controls = session.evidence(SCORED).controls
+    failed_controls = controls.loc[controls["status"] == "error", ["model", "method"]]
+    assert set(map(tuple, failed_controls.to_numpy())) == (
+        set() if what == "gradient" else {("alexnet-mini-R", c) for c in control_methods()})
     assert error["note"].str.contains(named).all()
     assert (table.loc[table["status"] != "error", "status"] == "ok").all()
     assert table.loc[table["status"] == "ok", "insertion"].notna().all()

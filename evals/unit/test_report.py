@@ -132,6 +132,18 @@ def test_the_paper_s_figures_show_the_controls_beside_the_methods_and_its_rankin
         assert entry["controls"]["centre"]["wsl"] == 1.0 and entry["controls"]["random"]["deletion"] == 1.0
     titles = [title for title, _ in render(data)]
     assert any("control maps among them" in t for t in titles) and len(titles) == 5  # Figs 2-6
+    assert data["control_images"] == 30 and "first 30 images" in titles[0]
+
+    # controls scored on each CNN's first images: Fig 4 ranks the methods beside them there alone
+    few = controls[controls["image"] < 10]
+    ranked = paper.ten(Evidence(table, zoo_rows(), controls=few), controls=True)
+    assert sorted(ranked["image"].unique()) == sorted(few["image"].unique())
+    assert len(ranked[ranked["family"] != "control"]) == len(table[(table["image"] < 10)
+                                                                   & table["regime"].isin(paper.PAIR)
+                                                                   & (table["status"] == "ok")])
+    fewer = figure_data(Evidence(table, zoo_rows(), controls=few))
+    assert fewer["control_images"] == 10
+    assert all("first 10 images" in t for t, _ in render(fewer) if "control" in t)
 
     assert data["fig6_road_bias"] == {}  # no ROAD table of the first images: no ROAD figure
 

@@ -10,7 +10,7 @@ from amx.claims import baseline as baselines
 from amx.claims import big_evidence, sam_sweeps, sanity_evidence
 from amx.claims.spec import Case, Claim, ClaimSet, Greater, verdict
 from amx.data.worlds import get_world
-from amx.evidence import Scores, ZooTable, merged, with_controls
+from amx.evidence import Scores, ZooTable, control_methods, merged, with_controls
 from amx.pipeline.sweep import Sweep
 from amx.session import Session
 from amx.zoo import mini as zoo_mini
@@ -119,7 +119,7 @@ def test_the_plan_prices_every_request_and_a_cold_run_counts_the_same_passes(col
     road = [s.images for s in planned if s.stage == "score" and s.model == "resnet-mini" and s.what == "road"]
     assert road == [2] * 4
     whole = {s.work: s.images for s in planned}
-    mine = [s for s in with_controls(FIRST_TWO).plan(session.context)
+    mine = [s for r in with_controls(FIRST_TWO) for s in r.plan(session.context)
             if s.stage in ("attribute", "score") and s.what != "road"]
     assert mine and all(whole[s.work] == 3 for s in mine)  # planned once, on the ScoreTable's 3 images
 
@@ -204,7 +204,7 @@ def test_against_controls_counts_a_lower_deletion_as_better():
     from amx.claims.spec import Evidence
     from amx.report.results import against_controls
 
-    rows = [{"method": m, "status": "ok", "deletion": d, "insertion": i}
+    rows = [{"method": m, "model": "m", "image": 0, "status": "ok", "deletion": d, "insertion": i}
             for m, d, i in (("gradient", 0.2, 0.6), ("rise", 0.5, 0.7), ("centre", 0.4, 0.65))]
     table = pd.DataFrame(rows)
     centre = table["method"] == "centre"
@@ -213,6 +213,39 @@ def test_against_controls_counts_a_lower_deletion_as_better():
     assert found["beats"]["centre"] == {"deletion": 1, "insertion": 1}
     assert found["higher_is_better"] == {"deletion": False, "insertion": True}
     assert found["n_methods"] == {"deletion": 2, "insertion": 2}
+    assert found["images_per_model"] == 1
+
+
+def test_methods_meet_the_controls_only_on_the_images_the_controls_were_scored_on():
+    from amx.claims.spec import Evidence
+    from amx.report.results import against_controls
+
+    # Gradient's mean Insertion beats the centre's over its two images (0.55 > 0.5), but the centre
+    # was scored on the second image alone, where Gradient scores 0.2
+    methods = pd.DataFrame({"method": "gradient", "model": "m", "image": [0, 1], "status": "ok",
+                            "insertion": [0.9, 0.2]})
+    centre = pd.DataFrame({"method": ["centre"], "model": "m", "image": [1], "status": "ok",
+                           "insertion": [0.5]})
+    found = against_controls(Evidence(scores=methods, controls=centre), ("insertion",))
+    assert found["means"]["insertion"] == {"gradient": 0.2, "centre": 0.5}
+    assert found["beats"]["centre"] == {"insertion": 0} and found["images_per_model"] == 1
+
+
+def test_the_controls_are_scored_on_the_first_images_and_read_apart(cold):
+    session, _ = cold
+    few = Session(session.world, n_images=3, cache=session.cache, claim_sets=[CLAIMS], progress=False,
+                  controls=2)
+    assert [r for r in few.requests() if isinstance(r, Scores)] == [
+        CLAIMS.scores, Scores(control_methods(), CLAIMS.scores.metrics, pair=REGIMES, first=2)]
+    few.run()
+    assert few.ledger == []  # the first two images' control maps and scores: the cold run's
+    evidence = few.evidence(CLAIMS)
+    assert set(evidence.scores["method"]) == {"gradient", "smoothgrad"}
+    per_model = evidence.controls.groupby("model")["image"].unique()
+    whole = evidence.ok.groupby("model")["image"].unique()
+    assert all(list(per_model[m]) == list(whole[m][:2]) for m in whole.index)
+    assert Session(session.world, n_images=3, claim_sets=[CLAIMS], controls=None).requests() == [
+        CLAIMS.scores, ZooTable()]
 
 
 def test_scores_of_one_subset_merge_and_two_subsets_stay_apart():
