@@ -4,9 +4,9 @@ with the default setting's map and scored by SAM's accuracy scores, plus the thr
 SAM's code has no metric for (S6 outlines, S7 noise, S8 MP convergence).
 
 ``PLANS`` holds one ``SamPlan`` per preset: ``paper`` is SAM's protocol at 224 px (the
-``imagenet`` world: ResNet-50 and GoogLeNet pairs), ``mini`` scales patch sizes, blur and jitter
-to 64 px and cuts budgets to fit a CPU (``amx.zoo.mini``'s preset underneath), ``smoke`` runs a
-few passes of each sweep. The claim set's
+``imagenet`` world: ResNet-50 and GoogLeNet pairs), ``mini`` runs it on the same two pairs, scales
+patch sizes, blur and jitter to 64 px and cuts budgets to fit a CPU (``amx.zoo.mini``'s preset
+underneath), ``smoke`` runs a few passes of two values per sweep on every pair. The claim set's
 evidence request ``SamSweeps`` plans and computes everything through the cached sweep stage
 (``amx.pipeline.sweep``) and returns a ``SamEvidence`` of tidy per-image tables, which
 ``amx.claims.sam`` checks and ``amx.claims.sam_figures`` draws.
@@ -144,13 +144,13 @@ PLANS = {
     "mini": _plan(
         patches=(3, 5, 8, 12, 15), fine=(14, 15, 16), stride=3, sg_samples=(10, 20, 30, 40, 50),
         mp_mask=8, blur_sigmas=(1.5, 3.0, 8.5), mp_kernel=53, jitter=2, iterations=(10, 25, 50, 100),
-        lime_samples=(64, 128), lime_sigma=0.86, n_images=10,
-        description="SAM's values scaled by 64/224: patches 5-53 -> 3-15 (5 -> 1.4 rounded up to 3, "
+        lime_samples=(64, 128), lime_sigma=0.86, families=("resnet", "googlenet"), n_images=15,
+        description="SAM's ResNet and GoogLeNet pairs; SAM's values scaled by 64/224: patches 5-53 -> 3-15 (5 -> 1.4 rounded up to 3, "
                     "the smallest that the stride 3 covers) and 52-54 -> 14-16 (one pixel apart: "
                     "+-0.3 px does not exist at 64 px); blur sigma 5, 10, 30 -> 1.5, 3, 8.5; mask 28 -> "
                     "8; jitter 4 -> 2 (1 would never move); SLIC sigma 3 -> 0.86. CPU budget: MP 100 "
                     "iterations (SAM 300; iterations 10, 25, 50 as prefixes), LIME 128 samples (SAM "
-                    "1000) and 64, 10 images per architecture (SAM 1,735); stride 3 px as SAM's, "
+                    "1000) and 64, 15 images per architecture (SAM 1,735); stride 3 px as SAM's, "
                     "coarser relative to 64-px images."),
 }
 
