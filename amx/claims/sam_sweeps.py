@@ -145,8 +145,9 @@ PLANS = {
         patches=(3, 5, 8, 12, 15), fine=(14, 15, 16), stride=3, sg_samples=(10, 20, 30, 40, 50),
         mp_mask=8, blur_sigmas=(1.5, 3.0, 8.5), mp_kernel=53, jitter=2, iterations=(10, 25, 50, 100),
         lime_samples=(64, 128), lime_sigma=0.86, families=("resnet", "googlenet"), n_images=15,
-        description="SAM's ResNet and GoogLeNet pairs; SAM's values scaled by 64/224: patches 5-53 -> 3-15 (5 -> 1.4 rounded up to 3, "
-                    "the smallest that the stride 3 covers) and 52-54 -> 14-16 (one pixel apart: "
+        description="SAM's ResNet and GoogLeNet pairs; SAM's values scaled by 64/224: patches 5-53 -> "
+                    "3-15 (5 -> 1.4 rounded up to 3, the smallest that the stride 3 covers) and 52-54 "
+                    "-> 14-16 (one pixel apart: "
                     "+-0.3 px does not exist at 64 px); blur sigma 5, 10, 30 -> 1.5, 3, 8.5; mask 28 -> "
                     "8; jitter 4 -> 2 (1 would never move); SLIC sigma 3 -> 0.86. CPU budget: MP 100 "
                     "iterations (SAM 300; iterations 10, 25, 50 as prefixes), LIME 128 samples (SAM "
