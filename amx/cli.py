@@ -195,7 +195,9 @@ def _run_session(args, session) -> int:
             continue
         table = result.table
         subset = result.config.subset
-        name = "scores.csv" if configs or subset == "cl" else f"scores-{subset}.csv"
+        first = None if configs else result.config.first  # a table of the first images: its own file
+        name = ("scores" + ("" if configs or subset == "cl" else f"-{subset}")
+                + (f"-first{first}" if first else "") + ".csv")
         path = save_table(result, Path(args.out) / name)
         ok = table[table["status"] == "ok"]
         columns = [METRICS.get(m).column for m in result.config.metrics]
@@ -389,7 +391,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
     p.add_argument("--cache-dir", default=None, help="cache directory (default $AMX_CACHE or .amx-cache)")
-    p.add_argument("--out", default="reports/run", help="output directory for scores.csv")
+    p.add_argument("--out", default="reports/run",
+                   help="output directory for scores.csv (a table of the first N images: scores-firstN.csv; "
+                        "of another subset: scores-SUBSET.csv)")
     p.add_argument("--dry-run", action="store_true",
                    help="print the passes per stage and their time at a throughput probe; run nothing")
     _add_executor(p)

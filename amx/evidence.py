@@ -248,18 +248,22 @@ CONTROL_IMAGES = 25
 
 
 def with_controls(request: Request, images: int = CONTROL_IMAGES) -> list[Request]:
-    """``request`` and, for a ``Scores`` request, the control maps' (``control_methods``) beside it:
-    the same metrics on the first ``images`` of its images (all of them where it has fewer). A
-    session merges the two where they are one table (001's ROAD table of the first 8 images), and
+    """``request`` and, for a ``Scores`` request, the control maps' (every one of
+    ``control_methods``) beside it: the same metrics on the first ``images`` of its images (all of
+    them where it has fewer). A session merges the two where they are one table (001's ROAD table
+    of the first 8 images; a control the request asks for itself is scored once), and
     shows the controls beside the methods that the claim sets asked for, which are all each claim
     set's cases see (``amx.session.Session.evidence``)."""
-    if not isinstance(request, Scores):
-        return [request]
-    names = tuple(m for m in control_methods() if m not in request.methods)
-    if not names:
+    if not isinstance(request, Scores) or not control_methods():
         return [request]
     first = min(request.first or images, images)
-    return [request, Scores(names, request.metrics, request.subset, request.pair, first)]
+    return [request, Scores(control_methods(), request.metrics, request.subset, request.pair, first)]
+
+
+def is_controls(request: Request) -> bool:
+    """Whether ``request`` is a table of the control maps alone (``with_controls``), which no case
+    reads."""
+    return isinstance(request, Scores) and set(request.methods) <= set(control_methods())
 
 
 def for_preset(plans: dict, context: Context, who: str):

@@ -67,9 +67,11 @@ def variant_probabilities(model, targets: torch.Tensor, variants: int,
     the ``B * variants`` (image, variant) pairs go through the model ``batch_size`` at a time
     (``[B, 0]`` for no variants).
     """
-    parts = [torch.empty(len(targets), 0, device=targets.device)] if not variants else []
+    if not variants:
+        return torch.empty(len(targets), 0, device=targets.device)
+    parts = []
     for chunk in balanced_chunks(len(targets) * variants, batch_size):
         pair = torch.arange(chunk.start, chunk.stop, device=targets.device)
         image, variant = pair // variants, pair % variants
         parts.append(target_probabilities(model(render(image, variant)), targets[image]))
-    return torch.cat(parts).view(len(targets), variants) if variants else parts[0]
+    return torch.cat(parts).view(len(targets), variants)

@@ -44,6 +44,7 @@ from amx.evidence import (
     Scores,
     ZooTable,
     control_methods,
+    is_controls,
     merged,
     with_controls,
 )
@@ -91,6 +92,9 @@ class Session:
             self.n_images = self.world.default_n_images
         if self.n_images <= 0:
             raise ValueError(f"n_images must be a positive integer, got {self.n_images}")
+        if self.controls is not None and (isinstance(self.controls, bool) or self.controls < 1):
+            raise ValueError(f"controls: the control maps' images per model, >= 1 (None: no controls), got "
+                             f"{self.controls!r}")
         if self.claim_sets is None:
             self.claim_sets = active(self.world)
         self.device_name = device_name(self.device)
@@ -107,7 +111,9 @@ class Session:
         return self.context.ledger
 
     def requests(self, claim_sets: list[ClaimSet] | None = None) -> list[Request]:
-        """The requests of ``claim_sets`` (None: the session's), merged (``amx.evidence.merged``)."""
+        """The requests of ``claim_sets`` (None: the session's), merged (``amx.evidence.merged``), each
+        ScoreTable followed by its control maps' table (``amx.evidence.with_controls``) unless
+        ``controls`` is None."""
         found = merged([r for claim_set in (self.claim_sets if claim_sets is None else claim_sets)
                         for r in claim_set.evidence])
         if not self.controls:
@@ -170,13 +176,16 @@ class Session:
                 try:
                     with self._caches():
                         self.results_of[request] = request.compute(self.context)
+                    reads = "" if is_controls(request) else ", and the cases that read its model fail"
                     for failure in failed_tasks(self.results_of[request]):
-                        log(f"amx: {failure}; its rows are errors, and the cases that read its model fail")
+                        log(f"amx: {failure}; its rows are errors{reads}")
                 except (ValueError, KeyError, FileNotFoundError, TaskFailed) as err:
                     if isinstance(request, (Scores, ZooTable)) and not isinstance(err, TaskFailed):
                         raise
                     self.results_of[request] = RequestFailed(f"{type(err).__name__}: {err}")
-                    log(f"amx: {name} failed, its claim set's cases fail with it: {err}")
+                    log(f"amx: {name} failed, " + ("the report leaves the control maps out (no case reads "
+                                                   "them)" if is_controls(request) else
+                                                   "its claim set's cases fail with it") + f": {err}")
                 self.stage_seconds[name] = round(time.perf_counter() - start, 1)
             if self.context.unreadable:
                 log(f"amx: {len(self.context.unreadable)} image(s) of the pool did not decode and were left "
@@ -360,6 +369,8 @@ def failed_tasks(result) -> list[str]:
 
 
 def _stage_name(request: Request) -> str:
+    if is_controls(request):
+        return f"controls ({request.subset}, first {request.first} images)"
     if isinstance(request, Scores):
         return f"scores ({request.subset}{f', first {request.first} images' if request.first else ''})"
     if isinstance(request, ZooTable):

@@ -105,7 +105,8 @@ PAIR = ("vanilla", "pgd")  # the regimes a robust/vanilla comparison needs in th
 
 
 def scored_controls(ev: Evidence) -> pd.DataFrame:
-    """The control maps' ok rows of the ScoreTable, on every model (empty where none were scored)."""
+    """The control maps' ok rows scored beside the ScoreTable, on its first images of every model
+    (``amx.evidence.with_controls``; empty where none were scored)."""
     if ev.controls is None:
         return ev.ok.iloc[:0]
     return ev.controls[ev.controls["status"] == "ok"]
@@ -117,8 +118,8 @@ def ten(ev: Evidence, controls: bool = False) -> pd.DataFrame:
     table's first images: ``amx.evidence.with_controls``), for the report's Fig 4 (no claim reads
     them)."""
     rows = ev.ok
-    if controls:
-        found = scored_controls(ev)
+    found = scored_controls(ev) if controls else None
+    if found is not None and len(found):
         scored = pd.MultiIndex.from_frame(found[["model", "image"]])
         rows = pd.concat([rows[pd.MultiIndex.from_frame(rows[["model", "image"]]).isin(scored)], found],
                          ignore_index=True)

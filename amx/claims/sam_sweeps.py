@@ -102,8 +102,9 @@ def _plan(patches, fine, stride, sg_samples, mp_mask, blur_sigmas, mp_kernel, ji
           lime_samples, lime_sigma, seeds=(0, 1, 2, 3, 4), noises=(0.1, 0.2, 0.3),
           superpixels=(10, 20, 30, 40, 50, 60), **kw) -> SamPlan:
     """The sweeps of SAM's protocol with the scale-dependent values given. SAM's defaults: the
-    middle patch, fine patch, noise and blur sigma, the largest sample count and iteration count
-    (the others are prefixes of its run), LIME's second sample count, seed 0 and 50 superpixels."""
+    middle patch, fine patch, noise and blur sigma (of an even count, the upper middle), the largest
+    sample count and iteration count (the others are prefixes of its run), LIME's second sample
+    count, seed 0 and 50 superpixels (so ``seeds`` holds 0 and ``superpixels`` 50)."""
     def middle(values):
         return values[len(values) // 2]
 
@@ -174,8 +175,9 @@ class SamEvidence:
 
 @dataclass(frozen=True)
 class SamSweeps(Request):
-    """Claim set 002's evidence: the world preset's ``PLANS`` entry on the first images of each
-    vanilla/robust pair's CL images. ``plan``: the passes of its sweeps, their SAM scores and the
+    """Claim set 002's evidence: the world preset's ``PLANS`` entry on the first CL images of each
+    vanilla/robust pair of the plan's ``families`` (a world without one fails the request, naming
+    them). ``plan``: the passes of its sweeps, their SAM scores and the
     S3, S6-S8 measurements on an empty cache; ``compute``: a ``SamEvidence``."""
 
     who = "claim set 002 (SAM)"

@@ -291,12 +291,12 @@ def _controls_section(results: dict) -> str:
                       f"{on} images per model.</p>" if on else "")
                    + _table(["method", *head], rows))
     if not out:
-        return "<p class='small'>No ScoreTable scored the control maps in this run.</p>"
-    return ("<p class='small'>Each method's mean score beside three control maps on the same (model, "
-            "image) rows of its claim set's ScoreTable (the controls are a floor, scored on a table's first "
-            "images per model), control maps that know nothing of the model: <i>centre</i> (a Gaussian "
-            "at the image centre), <i>random</i> (seeded uniform noise) and <i>edges</i> (the image's Sobel "
-            "magnitude). No case reads the controls; the paper's rankings rank only its methods.</p>"
+        return "<p class='small'>No control maps were scored in this run (or their table failed).</p>"
+    return ("<p class='small'>Each method's mean score beside those of three control maps that know "
+            "nothing of the model, on the same (model, image) rows: the controls are a floor, scored on the "
+            "first images per model of its claim set's ScoreTable. <i>centre</i> is a Gaussian at the "
+            "image centre, <i>random</i> seeded uniform noise and <i>edges</i> the image's Sobel magnitude. "
+            "No case reads the controls; the paper's rankings rank only its methods.</p>"
             + "\n".join(out))
 
 

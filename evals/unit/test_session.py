@@ -216,6 +216,20 @@ def test_against_controls_counts_a_lower_deletion_as_better():
     assert found["images_per_model"] == 1
 
 
+def test_every_control_is_scored_beside_a_table_that_asks_for_one_itself():
+    mine = Scores(("gradient", "centre"), ("insertion",), pair=REGIMES)  # one claim set asks for a control
+    theirs = Scores(("smoothgrad",), ("insertion",), pair=REGIMES)
+    sets = [ClaimSet(n, n.upper(), n, n, (), lambda: [], evidence=(r,))
+            for n, r in (("x", mine), ("y", theirs))]
+    requests = Session(get_world("mini"), n_images=3, claim_sets=sets, progress=False).requests()
+    assert len(requests) == 2  # the merged ScoreTable and the controls' table of its first images
+    for request in (mine, theirs):  # what Session.evidence reads beside each is computed
+        assert any(q.covers(with_controls(request)[1]) for q in requests)
+    for bad in (True, 0):
+        with pytest.raises(ValueError, match="controls: the control maps' images per model"):
+            Session(get_world("mini"), claim_sets=sets, controls=bad)
+
+
 def test_methods_meet_the_controls_only_on_the_images_the_controls_were_scored_on():
     from amx.claims.spec import Evidence
     from amx.report.results import against_controls
