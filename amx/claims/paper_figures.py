@@ -135,7 +135,7 @@ def figure_data(evidence) -> dict:
             "fig4_method_ranks": {m: float(r) for m, r in method_average_ranks(evidence).items()},
             "fig4_with_controls": None if ranks is None else {
                 "ranks": {m: float(r) for m, r in ranks.items()},
-                "controls": sorted(set(controls["method"]))},
+                "controls": sorted(set(controls["method"])), "images": control_images},
             "fig5_per_model": fig5,
             "fig6_image_level": paper_rows.sample(min(len(paper_rows), 2000), random_state=0)[
                 ["model", "confidence", "deletion"]].to_dict(orient="list"),
@@ -268,9 +268,11 @@ def fig4(ranks: dict, with_controls: dict | None = None) -> str | None:
     fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 0.3 * (len(ranks) + 3) + 1), squeeze=False)
     _ranking(axes[0, 0], ranks)
     if with_controls:
-        axes[0, 0].set_title("the paper's methods (the claims' ranking)", fontsize=9)
+        n = with_controls.get("images")
+        axes[0, 0].set_title("the paper's methods (the claims' ranking, every image)", fontsize=9)
         _ranking(axes[0, 1], with_controls["ranks"], with_controls["controls"])
-        axes[0, 1].set_title("with the control maps (hatched)", fontsize=9)
+        axes[0, 1].set_title("with the control maps (hatched)" + (f", first {n} images per CNN" if n else ""),
+                             fontsize=9)
     return png(fig)
 
 
