@@ -46,7 +46,7 @@ from scipy.ndimage import gaussian_filter
 
 from amx.colour import IMAGENET_MEAN
 from amx.metrics.inputs import check_images, check_maps
-from amx.scoring import balanced_chunks, target_probabilities, variant_probabilities
+from amx.scoring import target_probabilities, variant_probabilities
 
 SUBSTRATES = ("zero", "blur", "mean")
 
@@ -164,18 +164,15 @@ def causal_curves(model, images: torch.Tensor, maps: torch.Tensor, targets: torc
         changed = (ranks[image] < bounds[inner + 1][:, None])[:, None, :]
         return torch.where(changed, finish[image], start[image]).view(-1, channels, height, width)
 
+    def each(inputs):  # P(target | inputs[i]) of image i, batch_size images per forward
+        return variant_probabilities(model, targets, 1, lambda image, _: inputs[image], batch_size)[:, 0]
+
     inner = variant_probabilities(model, targets, len(bounds) - 2, render, batch_size)
-    ends = {"image": _probabilities(model, images, targets, batch_size),
-            "substrate": (_probabilities(model, base, targets, batch_size) if config.substrate == "blur"
+    ends = {"image": each(images),
+            "substrate": (each(base) if config.substrate == "blur"
                           else target_probabilities(model(base[:1]).expand(len(targets), -1), targets))}
     first, last = ("image", "substrate") if mode == "deletion" else ("substrate", "image")
     return torch.cat([ends[first][:, None], inner, ends[last][:, None]], 1).double().cpu()
-
-
-def _probabilities(model, images: torch.Tensor, targets: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """``P(target | image)`` of each image, ``batch_size`` images per forward."""
-    return torch.cat([target_probabilities(model(images[chunk]), targets[chunk])
-                      for chunk in balanced_chunks(len(images), batch_size)])
 
 
 def _causal(mode: str, model, images, maps, targets, config, batch_size, return_curves) -> CausalResult:
