@@ -230,7 +230,7 @@ class Session:
 
     def _controls_beside(self, request: Scores) -> pd.DataFrame | None:
         """The control maps' rows of the table scored beside ``request`` (``with_controls``); None
-        where it asked for every control itself or their table failed."""
+        where no control map is registered or their table failed."""
         beside = with_controls(request, self.controls)[1:]
         found = self.result(beside[0]) if beside else None
         if found is None or isinstance(found, RequestFailed):

@@ -117,12 +117,9 @@ def ten(ev: Evidence, controls: bool = False) -> pd.DataFrame:
     the control maps' ok rows on them too and only the (model, image) rows they were scored on (a
     table's first images: ``amx.evidence.with_controls``), for the report's Fig 4 (no claim reads
     them)."""
-    rows = ev.ok
     found = scored_controls(ev) if controls else None
-    if found is not None and len(found):
-        scored = pd.MultiIndex.from_frame(found[["model", "image"]])
-        rows = pd.concat([rows[pd.MultiIndex.from_frame(rows[["model", "image"]]).isin(scored)], found],
-                         ignore_index=True)
+    rows = ev.ok if found is None or found.empty else pd.concat([ev.at_control_images(), found],
+                                                                ignore_index=True)
     return rows[rows["regime"].isin(PAIR)]
 
 class Pair(NamedTuple):

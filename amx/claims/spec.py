@@ -270,6 +270,13 @@ class Evidence:
             raise ValueError("this claim needs a ScoreTable, and the evidence has none")
         return self.scores[self.scores["status"] == "ok"]
 
+    def at_control_images(self) -> pd.DataFrame:
+        """The ok rows of the (model, image) pairs the control maps were scored on (a table's first
+        images: ``amx.evidence.with_controls``), where methods and controls meet."""
+        controls = self.controls[self.controls["status"] == "ok"]
+        scored = pd.MultiIndex.from_frame(controls[["model", "image"]])
+        return self.ok[pd.MultiIndex.from_frame(self.ok[["model", "image"]]).isin(scored)]
+
     @functools.cached_property
     def specs(self) -> dict:
         """The world's zoo specs (what the cases' ``not_applicable`` checks), read once per evidence."""

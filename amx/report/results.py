@@ -91,11 +91,7 @@ def against_controls(evidence, metrics: tuple[str, ...]) -> dict:
     from amx.metrics import METRICS
 
     controls = evidence.controls[evidence.controls["status"] == "ok"]
-    methods_rows = evidence.ok
-    if {"model", "image"} <= set(methods_rows.columns):
-        scored = pd.MultiIndex.from_frame(controls[["model", "image"]])
-        methods_rows = methods_rows[pd.MultiIndex.from_frame(methods_rows[["model", "image"]]).isin(scored)]
-    table = pd.concat([methods_rows, controls])
+    table = pd.concat([evidence.at_control_images(), controls])
     methods = list(dict.fromkeys(evidence.ok["method"]))
     names = list(dict.fromkeys(controls["method"]))
     means, beats, higher = {}, {c: {} for c in names}, {}
@@ -112,11 +108,11 @@ def against_controls(evidence, metrics: tuple[str, ...]) -> dict:
                 beats[control][metric] = sum(
                     (found[m] > found[control]) if spec.higher_is_better else (found[m] < found[control])
                     for m in methods if m in found)
-    images = controls.groupby("model")["image"].nunique() if "image" in controls else None
     return {"methods": methods, "controls": names, "metrics": list(means), "higher_is_better": higher,
             "means": means, "beats": beats,
             "n_methods": {k: sum(m in v for m in methods) for k, v in means.items()},
-            "images_per_model": None if images is None or images.empty else int(images.max())}
+            "images_per_model": int(controls.groupby("model")["image"].nunique().max()) if len(controls)
+            else None}
 
 
 def holm_within_claims(entries: list[dict]) -> None:
