@@ -16,6 +16,12 @@ bootstrap, and it gives an image the same weights in every case and claim set, w
 run's images a case reads. The universes are the pool the ScoreTable and the collected evidence
 index (``"pool"``) and Table 1's evaluation images (``"eval"``).
 
+A runtime is measured once, on one machine, and another machine runs each method at a speed of
+its own relative to the others' (its CPU's kernels, caches and vector units). Where a claim reads
+runtimes (``Claim.timed``), each resample also multiplies each method's runtime by a factor drawn
+from ``exp(N(0, RUNTIME_SPREAD))`` (``Draws.spread``), so a runtime verdict that another machine
+could reverse is labelled borderline, not stable.
+
 >>> draws = Draws(n_draws=4, seed=0)
 >>> draws.weights([7, 7, 9]).shape
 (4, 3)
@@ -27,11 +33,19 @@ True
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
 
 UNIVERSES = ("pool", "eval")
+# The spread (sd of the log) of a method's runtime relative to the other methods' between two
+# machines of the same kind. Measured: the same code's claims run on two 2-core EPYC VMs (at
+# da370fe and dda1fc5), each method's log change of its median runtime less the median change of
+# the nine: sd 0.063, at most 0.149 (EP: 142 -> 120 ms, while RISE went 128 -> 135 ms and turned
+# "EP is the slowest" from 1.10 to 0.89). A spread of 0.1 per machine gives differences between two
+# machines of sd 0.14, which covers EP's.
+RUNTIME_SPREAD = 0.1
 
 
 @dataclass(frozen=True)
@@ -86,6 +100,13 @@ class Draws:
             return np.zeros((self.n_draws, 0))
         table = np.stack([self._count(universe, int(i)) for i in unique], axis=1)
         return table[:, inverse.ravel()]
+
+    def spread(self, key: str, sigma: float = RUNTIME_SPREAD) -> np.ndarray:
+        """``[n_draws]`` factors ``exp(sigma z)``, ``z`` standard normal drawn from ``(seed, key)``:
+        how a quantity measured once on one machine (``key``: a method's runtime) could come out
+        on another, the same for every case that reads it."""
+        rng = np.random.default_rng([self.seed, len(UNIVERSES), zlib.crc32(key.encode())])
+        return np.exp(sigma * rng.standard_normal(self.n_draws))
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,9 @@ class OneDraw:
     def weights(self, images, universe="pool"):
         return np.ones((1, len(images)))
 
+    def spread(self, key, sigma=None):
+        return np.ones(1)
+
 
 def _holds_on_the_run(case, evidence) -> bool:
     return bool(case.resample(evidence, OneDraw())[0])
@@ -82,6 +85,40 @@ def test_an_image_has_the_same_weights_in_every_case_and_each_universe_its_own()
     assert abs(draws.weights(np.arange(400)).mean() - 1.0) < 0.05  # Poisson(1) counts
     with pytest.raises(ValueError, match="unknown universe 'train'"):
         draws.weights([1], "train")
+
+
+def test_a_runtime_spread_is_seeded_per_key_and_has_the_stated_sd():
+    draws = Draws(4000, seed=3)
+    np.testing.assert_array_equal(draws.spread("runtime ep"), Draws(4000, seed=3).spread("runtime ep"))
+    assert not np.array_equal(draws.spread("runtime ep"), draws.spread("runtime rise"))
+    assert not np.array_equal(draws.spread("runtime ep"), Draws(4000, seed=4).spread("runtime ep"))
+    assert abs(np.log(draws.spread("runtime ep", 0.2)).std() - 0.2) < 0.01
+
+
+def _p7_ep_stability(ep_over_rise: float):
+    """P7[ep-slowest] on a synthetic table whose EP is ``ep_over_rise`` times RISE's runtime."""
+    table = test_claims.synthetic_table()
+    table.loc[table["method"] == "ep", "runtime_s"] *= ep_over_rise * test_claims.RUNTIME["rise"] \
+        / test_claims.RUNTIME["ep"]
+    evidence = Evidence(table, test_claims.zoo_rows())
+    case = _case_of(paper.cases(), "P7[ep-slowest]")
+    verdict = case.check(evidence)
+    return verdict, stability(case, evidence, Draws(200, 0), StabilityConfig(), verdict.passed)
+
+
+def _case_of(cases, case_id):
+    return next(c for c in cases if c.id == case_id)
+
+
+def test_a_runtime_verdict_another_machine_could_reverse_is_borderline():
+    """The images alone agree on EP's 10% lead over RISE (each image's runtime within 10% of its
+    method's); another machine's speeds (RUNTIME_SPREAD) could reverse it, a 2x lead they cannot."""
+    verdict, close = _p7_ep_stability(1.1)
+    assert verdict.passed and close.label == "borderline" and 0.5 < close.share < 0.95
+    verdict, clear = _p7_ep_stability(2.0)
+    assert verdict.passed and clear.label == "stable"
+    verdict, behind = _p7_ep_stability(0.9)
+    assert not verdict.passed and behind.label == "borderline"
 
 
 def test_stability_bounds_are_validated():
