@@ -389,12 +389,13 @@ def _median_runtimes(ev: Evidence, draws=None) -> pd.Series:
     """Median seconds per image of each method on the run's device (rows without a runtime on it,
     beyond the re-timed sample, are left out); with ``draws``, one array of medians per method,
     each resample's times the method's speed on another machine (``Draws.spread``)."""
-    runtime = ten(ev).groupby("method")["runtime_s"].median()
+    table = ten(ev)
+    runtime = table.groupby("method")["runtime_s"].median()
     if runtime.isna().any():
         raise ValueError(f"P7: no runtimes on this run's device for {sorted(runtime[runtime.isna()].index)}")
     if draws is None:
         return runtime
-    timed = ten(ev)[ten(ev)["runtime_s"].notna()]
+    timed = table[table["runtime_s"].notna()]
     return pd.Series({m: resampled.median(rows["runtime_s"].to_numpy(), draws.weights(rows["image"]))
                       * draws.spread(f"runtime {m}") for m, rows in timed.groupby("method")})
 
@@ -425,7 +426,8 @@ def _p7_resample(what):
 
 def _median_cis(ev: Evidence) -> dict:
     """Each method's median runtime (s) with its 95% bootstrap CI over the timed images."""
-    timed = ten(ev)[ten(ev)["runtime_s"].notna()]
+    table = ten(ev)
+    timed = table[table["runtime_s"].notna()]
     return {m: (float(rows["runtime_s"].median()), *stats.bootstrap_median_ci(rows["runtime_s"]))
             for m, rows in timed.groupby("method")}
 

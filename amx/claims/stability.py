@@ -17,10 +17,11 @@ run's images a case reads. The universes are the pool the ScoreTable and the col
 index (``"pool"``) and Table 1's evaluation images (``"eval"``).
 
 A runtime is measured once, on one machine, and another machine runs each method at a speed of
-its own relative to the others' (its CPU's kernels, caches and vector units). Where a claim reads
-runtimes (``Claim.timed``), each resample also multiplies each method's runtime by a factor drawn
-from ``exp(N(0, RUNTIME_SPREAD))`` (``Draws.spread``), so a runtime verdict that another machine
-could reverse is labelled borderline, not stable.
+its own relative to the others' (its CPU's kernels, caches and vector units). A claim that reads
+runtimes (``Claim.timed``: P7, in ``amx.claims.paper._median_runtimes``) multiplies, in each
+resample, each method's runtime by a factor drawn from ``exp(N(0, RUNTIME_SPREAD))``
+(``Draws.spread``), so a runtime verdict that another machine could reverse is labelled
+borderline, not stable.
 
 >>> draws = Draws(n_draws=4, seed=0)
 >>> draws.weights([7, 7, 9]).shape

@@ -101,13 +101,9 @@ def _p7_ep_stability(ep_over_rise: float):
     table.loc[table["method"] == "ep", "runtime_s"] *= ep_over_rise * test_claims.RUNTIME["rise"] \
         / test_claims.RUNTIME["ep"]
     evidence = Evidence(table, test_claims.zoo_rows())
-    case = _case_of(paper.cases(), "P7[ep-slowest]")
+    case = test_claims._case("P7[ep-slowest]")
     verdict = case.check(evidence)
     return verdict, stability(case, evidence, Draws(200, 0), StabilityConfig(), verdict.passed)
-
-
-def _case_of(cases, case_id):
-    return next(c for c in cases if c.id == case_id)
 
 
 def test_a_runtime_verdict_another_machine_could_reverse_is_borderline():
